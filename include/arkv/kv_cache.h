@@ -1,0 +1,59 @@
+// ARKV KV cache: the engine-facing interface of the KV library (src/kv).
+// This library depends on src/core only, so any engine can embed it.
+//
+// Contract with the engine (src/model): for each layer of each batch the
+// engine calls Attend() once with the batch's RoPE-rotated q, k, v; the cache
+// stores k and v and writes the attention output. After every layer of a
+// batch has been processed the engine calls EndBatch(), where the policy may
+// quantize or evict tokens. The cache never exceeds its budget after EndBatch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace arkv {
+class ThreadPool;
+}
+
+namespace arkv::kv {
+
+struct CacheShape {
+  int n_layers = 0;
+  int n_heads = 0;     // query heads
+  int n_kv_heads = 0;  // n_heads % n_kv_heads == 0 (GQA)
+  int head_dim = 0;
+};
+
+// What kind of batch just finished, so the policy knows when to compress.
+enum class BatchKind {
+  kPromptChunk,  // a chunk of the prompt; more prompt follows
+  kPromptEnd,    // the last (or only) chunk of the prompt
+  kDecode,       // one generated token
+};
+
+class SequenceCache {
+ public:
+  virtual ~SequenceCache() = default;
+
+  // q: [n_tokens][n_heads][head_dim], k and v: [n_tokens][n_kv_heads][head_dim],
+  // positions: [n_tokens], out: [n_tokens][n_heads][head_dim]. Query t attends
+  // to every cached token of `layer` with position <= positions[t] (including
+  // the tokens of this batch), scaled by `scale` (usually 1/sqrt(head_dim)).
+  virtual void Attend(int layer, const float* q, const float* k, const float* v,
+                      const int32_t* positions, int n_tokens, float scale, float* out,
+                      ThreadPool& pool) = 0;
+
+  // Called once after all layers of a batch.
+  virtual void EndBatch(BatchKind kind) = 0;
+
+  // Forgets every token (the pages return to the pool).
+  virtual void Clear() = 0;
+
+  // Bytes of K/V data and scales currently held (all layers).
+  virtual size_t BytesHeld() const = 0;
+};
+
+}  // namespace arkv::kv
