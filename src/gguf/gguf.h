@@ -5,6 +5,14 @@
 // tensor exposed lies inside the mapping, every tensor's byte size matches its
 // type and shape, and no size from the file was trusted before allocation.
 // Any violation is an arkv::Error naming the field and the offset.
+//
+// Validation rules beyond the format itself: every dimension is >= 1 (ggml
+// tolerates empty tensors; nothing here can use one and a zero would divide
+// later code by zero), ne[0] is a multiple of the type's block size, the
+// element count and byte size fit in int64, tensor offsets are multiples of
+// the alignment, metadata keys and tensor names are unique, bools are 0 or 1
+// and arrays nest at most GgufFile::kMaxArrayDepth deep. Tensors of
+// known-but-unsupported types are accepted (their size is computable).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -77,10 +86,16 @@ class GgufFile {
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
+  // Arrays nested deeper than this are rejected (a hostile file could
+  // otherwise recurse until the stack overflows).
+  static constexpr int kMaxArrayDepth = 16;
+
   uint32_t version() const { return version_; }
   size_t alignment() const { return alignment_; }
   const std::string& path() const { return path_; }
   size_t file_size() const { return size_; }
+  // File offset of the data section (tensor offsets are relative to it).
+  size_t data_offset() const { return data_offset_; }
 
   const std::vector<KeyValue>& metadata() const { return kvs_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -111,8 +126,13 @@ class GgufFile {
   void* mapping_ = nullptr;  // non-null when we own an mmap
   uint32_t version_ = 0;
   size_t alignment_ = 32;
+  size_t data_offset_ = 0;
   std::vector<KeyValue> kvs_;
   std::vector<TensorInfo> tensors_;
+  // Views into kvs_[i].key and tensors_[i].name (both vectors are fixed after
+  // parsing, so the views stay valid).
+  std::unordered_map<std::string_view, size_t> kv_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 // Builds a GGUF v3 file in memory and writes it. Values are added in order.
