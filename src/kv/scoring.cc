@@ -1,0 +1,290 @@
+#include "kv/scoring.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace arkv::kv {
+namespace {
+
+// Rejects views whose rows would overlap or whose data is missing. An empty
+// view (a zero extent) is valid and may have null data.
+template <typename T>
+bool CheckView(const AttentionView<T>& view, const char* what) {
+  if (view.num_heads == 0 || view.num_queries == 0 || view.num_keys == 0) return false;
+  if (view.data == nullptr) Fail("{}: attention data is null", what);
+  if (view.num_queries > 1 && view.query_stride < view.num_keys) {
+    Fail("{}: query stride {} is smaller than the {} keys of a row", what, view.query_stride,
+         view.num_keys);
+  }
+  const size_t head_extent = (view.num_queries - 1) * view.query_stride + view.num_keys;
+  if (view.num_heads > 1 && view.head_stride < head_extent) {
+    Fail("{}: head stride {} is smaller than one head's extent {}", what, view.head_stride,
+         head_extent);
+  }
+  return true;
+}
+
+// Per-key moments over the queries of one head: mean[j], the sum of squared
+// deviations s2[j] and (optionally) of 4th powers s4[j]. Two passes over data
+// shifted by the first query's value, so that queries which agree give exactly
+// zero deviations (a plain mean of three 0.1s is not exactly 0.1, and the
+// fractional powers of the OQ score would blow that noise up to ~1e-15).
+template <typename T>
+void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& mean,
+                std::vector<double>& s2, std::vector<double>* s4) {
+  const T* head_data = view.data + head * view.head_stride;
+  const size_t n = view.num_keys;
+  std::fill(mean.begin(), mean.end(), 0.0);  // holds the shifted mean until the end
+  std::fill(s2.begin(), s2.end(), 0.0);
+  if (s4 != nullptr) std::fill(s4->begin(), s4->end(), 0.0);
+  for (size_t i = 1; i < view.num_queries; ++i) {
+    const T* row = head_data + i * view.query_stride;
+    for (size_t j = 0; j < n; ++j) {
+      mean[j] += static_cast<double>(row[j]) - static_cast<double>(head_data[j]);
+    }
+  }
+  const double inv_w = 1.0 / static_cast<double>(view.num_queries);
+  for (size_t j = 0; j < n; ++j) mean[j] *= inv_w;
+  for (size_t i = 0; i < view.num_queries; ++i) {
+    const T* row = head_data + i * view.query_stride;
+    for (size_t j = 0; j < n; ++j) {
+      const double d = (static_cast<double>(row[j]) - static_cast<double>(head_data[j])) - mean[j];
+      const double d2 = d * d;
+      s2[j] += d2;
+      if (s4 != nullptr) (*s4)[j] += d2 * d2;
+    }
+  }
+  for (size_t j = 0; j < n; ++j) mean[j] += static_cast<double>(head_data[j]);
+}
+
+void CheckTemperature(double tau, const char* name) {
+  if (!std::isfinite(tau) || tau <= 0)
+    Fail("OQ temperature {} must be positive, got {}", name, tau);
+}
+
+// Python's round(): to nearest, ties to even (the reference rounds budgets so).
+double RoundHalfEven(double x) {
+  const double lower = std::floor(x);
+  const double frac = x - lower;
+  if (frac > 0.5) return lower + 1;
+  if (frac < 0.5) return lower;
+  return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
+}
+
+void CheckGroups(size_t num_heads, size_t num_kv_heads, const char* what) {
+  if (num_kv_heads == 0 || num_heads == 0 || num_heads % num_kv_heads != 0) {
+    Fail("{}: {} query heads cannot be grouped into {} KV heads", what, num_heads, num_kv_heads);
+  }
+}
+
+void CheckPoolKernel(size_t kernel) {
+  if (kernel == 0 || kernel % 2 == 0) Fail("pooling kernel must be odd and >= 1, got {}", kernel);
+}
+
+// Shared by the prefill and decode scores: the decode score is the prefill
+// formula with a single query (no variance term).
+template <typename T>
+void HeavyHitter(const AttentionView<T>& view, size_t num_kv_heads, std::span<double> out,
+                 double gamma, size_t pool_kernel, const char* what) {
+  CheckGroups(view.num_heads, num_kv_heads, what);
+  CheckPoolKernel(pool_kernel);
+  if (!std::isfinite(gamma)) Fail("{}: gamma must be finite, got {}", what, gamma);
+  if (out.size() != num_kv_heads * view.num_keys) {
+    Fail("{}: output has {} elements, expected {} KV heads x {} keys", what, out.size(),
+         num_kv_heads, view.num_keys);
+  }
+  if (view.num_keys == 0) return;
+  if (view.num_queries == 0) Fail("{}: no queries to score {} keys with", what, view.num_keys);
+  CheckView(view, what);
+
+  const size_t n = view.num_keys;
+  const size_t group = view.num_heads / num_kv_heads;
+  const bool with_variance = view.num_queries > 1;
+  const double var_scale = with_variance ? gamma / static_cast<double>(view.num_queries - 1) : 0;
+  std::vector<double> mean(n), s2(n), group_sum(n);
+  for (size_t kv = 0; kv < num_kv_heads; ++kv) {
+    std::fill(group_sum.begin(), group_sum.end(), 0.0);
+    for (size_t g = 0; g < group; ++g) {
+      KeyMoments(view, kv * group + g, mean, s2, nullptr);
+      for (size_t j = 0; j < n; ++j) group_sum[j] += mean[j] + var_scale * s2[j];
+    }
+    for (double& v : group_sum) v /= static_cast<double>(group);
+    AveragePool1d(group_sum, pool_kernel, out.subspan(kv * n, n));
+  }
+}
+
+}  // namespace
+
+size_t ObservationWindow(size_t prompt_len, size_t window) { return std::min(prompt_len, window); }
+
+size_t ObservationPastKeys(size_t prompt_len, size_t window) {
+  return prompt_len - ObservationWindow(prompt_len, window);
+}
+
+template <typename T>
+OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatures& taus) {
+  CheckTemperature(taus.tau1, "tau1");
+  CheckTemperature(taus.tau2, "tau2");
+  CheckTemperature(taus.tau3, "tau3");
+  OqScore result;
+  if (!CheckView(past_attention, "OQ score")) return result;
+
+  const AttentionView<T>& a = past_attention;
+  const size_t n = a.num_keys;
+  const double w = static_cast<double>(a.num_queries);
+  std::vector<double> mean(n), s2(n), s4(n);
+  double neg_entropy = 0;
+  for (size_t h = 0; h < a.num_heads; ++h) {
+    for (size_t i = 0; i < a.num_queries; ++i) {
+      const T* row = a.data + h * a.head_stride + i * a.query_stride;
+      for (size_t j = 0; j < n; ++j) {
+        const double p = static_cast<double>(row[j]);
+        neg_entropy += p * std::log(p + kEntropyEpsilon);
+      }
+    }
+    KeyMoments(a, h, mean, s2, &s4);
+    for (size_t j = 0; j < n; ++j) {
+      // Unbiased variance needs w >= 2; a single query has no spread: 0.
+      if (a.num_queries > 1) result.variance += s2[j] / (w - 1);
+      const double m2 = std::max(s2[j] / w, kKurtosisM2Floor);
+      result.kurtosis += (s4[j] / w) / (m2 * m2);
+    }
+  }
+  result.entropy = -neg_entropy;
+  // The epsilon makes a one-hot row's entropy about -1e-10; a negative base
+  // would make the fractional power NaN, so the factor is taken at >= 0.
+  const double entropy_base = std::max(result.entropy, 0.0);
+  result.score = std::pow(entropy_base, 1.0 / taus.tau1) *
+                 std::pow(result.variance, 1.0 / taus.tau2) *
+                 std::pow(result.kurtosis, 1.0 / taus.tau3);
+  return result;
+}
+
+std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
+                                              size_t window, size_t prompt_len) {
+  if (cache_size < window) {
+    Fail("cache size {} is smaller than the window {}", cache_size, window);
+  }
+  double max_finite = 0;
+  for (size_t l = 0; l < oq_scores.size(); ++l) {
+    const double s = oq_scores[l];
+    if (s < 0) Fail("OQ score of layer {} is negative ({})", l, s);
+    if (std::isfinite(s)) max_finite = std::max(max_finite, s);
+  }
+  const size_t available = cache_size - window;
+  const size_t cap = std::min(available, prompt_len > window ? prompt_len - window : 0);
+  std::vector<LayerBudget> budgets(oq_scores.size());
+  for (size_t l = 0; l < oq_scores.size(); ++l) {
+    const double s = oq_scores[l];
+    LayerBudget& b = budgets[l];
+    b.ratio = (max_finite > 0 && std::isfinite(s)) ? s / max_finite : 1.0;
+    b.quant_ratio = 1.0 - b.ratio;
+    const double rounded = RoundHalfEven(b.ratio * static_cast<double>(available));
+    b.origin_budget = std::min(static_cast<size_t>(rounded), cap);
+  }
+  return budgets;
+}
+
+void AveragePool1d(std::span<const double> in, size_t kernel, std::span<double> out) {
+  CheckPoolKernel(kernel);
+  if (in.size() != out.size()) {
+    Fail("pooling: output has {} elements, input {}", out.size(), in.size());
+  }
+  const size_t n = in.size();
+  if (n == 0) return;
+  const std::less<const double*> before;
+  if (before(out.data(), in.data() + n) && before(in.data(), out.data() + n)) {
+    Fail("pooling: input and output overlap");
+  }
+  const size_t half = kernel / 2;
+  const double inv_kernel = 1.0 / static_cast<double>(kernel);
+  for (size_t j = 0; j < n; ++j) {
+    // Zero padding: out-of-range taps add nothing but still count in the divisor.
+    const size_t first = j >= half ? j - half : 0;
+    const size_t last = std::min(j + half, n - 1);
+    double sum = 0;
+    for (size_t t = first; t <= last; ++t) sum += in[t];
+    out[j] = sum * inv_kernel;
+  }
+}
+
+template <typename T>
+void ComputePrefillHeavyHitter(const AttentionView<T>& past_attention, size_t num_kv_heads,
+                               std::span<double> out, double gamma, size_t pool_kernel) {
+  HeavyHitter(past_attention, num_kv_heads, out, gamma, pool_kernel, "prefill heavy-hitter score");
+}
+
+template <typename T>
+void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stride, size_t num_keys,
+                              size_t num_kv_heads, std::span<double> out, size_t pool_kernel) {
+  const AttentionView<T> view{probs, num_heads, 1, num_keys, head_stride, num_keys};
+  HeavyHitter(view, num_kv_heads, out, 0.0, pool_kernel, "decode heavy-hitter score");
+}
+
+std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
+  if (k > scores.size()) Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  // Strict weak order on (is NaN, -score, index).
+  auto better = [&scores](size_t a, size_t b) {
+    const double sa = scores[a];
+    const double sb = scores[b];
+    const bool nan_a = std::isnan(sa);
+    const bool nan_b = std::isnan(sb);
+    if (nan_a != nan_b) return nan_b;
+    if (!nan_a && sa != sb) return sa > sb;
+    return a < b;
+  };
+  std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(k), order.end(), better);
+  order.resize(k);
+  return order;
+}
+
+DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_budget,
+                               double keep_fraction) {
+  if (num_cached < window) {
+    Fail("decode split: {} cached tokens are fewer than the window {}", num_cached, window);
+  }
+  if (!(keep_fraction >= 0 && keep_fraction <= 1)) {
+    Fail("decode split: keep fraction must be in [0, 1], got {}", keep_fraction);
+  }
+  DecodeSplit split;
+  split.past = num_cached - window;
+  split.keep = static_cast<size_t>(std::floor(keep_fraction * static_cast<double>(split.past)));
+  // The reference subtracts W from the (already past-only) budget; ARKV.md keeps that.
+  split.original = origin_budget > window ? std::min(origin_budget - window, split.keep) : 0;
+  split.quantized = split.keep - split.original;
+  split.evicted = split.past - split.keep;
+  return split;
+}
+
+std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
+                                          size_t origin_budget, double keep_fraction) {
+  const DecodeSplit split =
+      ComputeDecodeSplit(past_scores.size() + window, window, origin_budget, keep_fraction);
+  std::vector<TokenState> states(split.past + window, TokenState::kEvicted);
+  const std::vector<size_t> ranked = TopKIndices(past_scores, split.keep);
+  for (size_t r = 0; r < ranked.size(); ++r) {
+    states[ranked[r]] = r < split.original ? TokenState::kOriginal : TokenState::kQuantized;
+  }
+  std::fill(states.begin() + static_cast<ptrdiff_t>(split.past), states.end(),
+            TokenState::kOriginal);
+  return states;
+}
+
+template OqScore ComputeOqScore<float>(const AttentionView<float>&, const OqTemperatures&);
+template OqScore ComputeOqScore<double>(const AttentionView<double>&, const OqTemperatures&);
+template void ComputePrefillHeavyHitter<float>(const AttentionView<float>&, size_t,
+                                               std::span<double>, double, size_t);
+template void ComputePrefillHeavyHitter<double>(const AttentionView<double>&, size_t,
+                                                std::span<double>, double, size_t);
+template void ComputeDecodeHeavyHitter<float>(const float*, size_t, size_t, size_t, size_t,
+                                              std::span<double>, size_t);
+template void ComputeDecodeHeavyHitter<double>(const double*, size_t, size_t, size_t, size_t,
+                                               std::span<double>, size_t);
+
+}  // namespace arkv::kv

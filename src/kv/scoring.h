@@ -1,0 +1,149 @@
+// ARKV token and layer scoring (shared/ARKV.md, "Prefill" and "Decoding").
+// Pure functions over plain views: the OQ score of a layer, the per-layer
+// Original budgets, heavy-hitter scores, top-k selection and the decode-time
+// tri-state split. Everything is computed in double whatever the input type.
+// Depends on src/core and the standard library only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace arkv::kv {
+
+// Reference defaults (ARKV.md, "Parameters and the reference defaults").
+inline constexpr double kDefaultTau1 = 7.774380648611771;  // entropy temperature
+inline constexpr double kDefaultTau2 = 5.407015096778621;  // variance temperature
+inline constexpr double kDefaultTau3 = 5.527702582901318;  // kurtosis temperature
+inline constexpr double kDefaultGamma = 263.8108280337562;
+inline constexpr double kDefaultKeepFraction = 0.75;
+inline constexpr size_t kDefaultPoolKernel = 5;
+// Inside the log of the entropy, so that A == 0 contributes 0 instead of NaN.
+inline constexpr double kEntropyEpsilon = 1e-10;
+// Floor of the 2nd central moment in the kurtosis denominator.
+inline constexpr double kKurtosisM2Floor = 1e-8;
+
+// A read-only view of attention probabilities A[h][i][j] for h < num_heads
+// query heads, i < num_queries queries and j < num_keys keys. Element (h, i, j)
+// is data[h * head_stride + i * query_stride + j]: keys are contiguous, the
+// strides are in elements. Callers pass exactly the slice to score, e.g. for
+// the prefill the past keys j < ObservationPastKeys(T, W) of the last
+// ObservationWindow(T, W) queries. Distinct rows must not overlap.
+template <typename T>
+struct AttentionView {
+  const T* data = nullptr;
+  size_t num_heads = 0;
+  size_t num_queries = 0;
+  size_t num_keys = 0;
+  size_t head_stride = 0;
+  size_t query_stride = 0;
+};
+
+// w = min(T, W): the number of observation queries of a prompt of T tokens.
+size_t ObservationWindow(size_t prompt_len, size_t window);
+// T - w: the past keys the OQ and heavy-hitter scores look at. For T >= W this
+// is T - W; for T < W it is 0 (the whole prompt is the window).
+size_t ObservationPastKeys(size_t prompt_len, size_t window);
+
+struct OqTemperatures {
+  double tau1 = kDefaultTau1;
+  double tau2 = kDefaultTau2;
+  double tau3 = kDefaultTau3;
+};
+
+// The OQ score of one layer and its three factors.
+struct OqScore {
+  double entropy = 0;   // -sum_{h,i,j} A log(A + 1e-10)
+  double variance = 0;  // sum_{h,j} unbiased Var_i A[h,:,j]
+  double kurtosis = 0;  // sum_{h,j} m4 / max(m2, 1e-8)^2 (Pearson, population moments)
+  double score = 0;     // entropy^(1/tau1) * variance^(1/tau2) * kurtosis^(1/tau3)
+};
+
+// OQ score of a layer from its observation attention over the past keys.
+// Moments are taken over the queries i. m2 and m4 are population central
+// moments (divided by w), as in the reference code; the variance term is the
+// unbiased one (divided by w - 1). With a single query (w == 1) the unbiased
+// variance is undefined (the reference gets NaN); here it is 0, so the layer
+// scores 0. No past keys (num_keys == 0) or no heads gives all zeros. NaN in
+// the input propagates to the score (ComputeOriginBudgets copes with it).
+// Throws arkv::Error on a malformed view or a temperature that is not a
+// positive finite number.
+template <typename T>
+OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatures& taus = {});
+
+// Budget of one layer, from ComputeOriginBudgets.
+struct LayerBudget {
+  double ratio = 0;          // oq_l / max_l' oq_l', in [0, 1]
+  double quant_ratio = 0;    // 1 - ratio
+  size_t origin_budget = 0;  // Original past tokens kept at prefill
+};
+
+// Per-layer Original budgets from the OQ scores of all layers:
+//   ratio_l = oq_l / max oq, origin_budget_l = clip(round(ratio_l * (C - W)), 0,
+//   min(C - W, T - W)) (0 when T < W). round() is half to even, like Python's
+// round() in the reference code. Degenerate scores get the conservative
+// ratio 1 (all Original, no quantization): every layer when the largest
+// finite score is 0 (the reference's own fallback), and any layer whose score
+// is NaN or infinite (the maximum is taken over the finite scores).
+// Throws arkv::Error when C < W or a score is negative.
+std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
+                                              size_t window, size_t prompt_len);
+
+// 1-D average pooling with stride 1, zero padding of (kernel - 1) / 2 on each
+// side, always divided by `kernel` (padding counted): out has in.size()
+// elements. `kernel` must be odd and >= 1; in and out must not overlap.
+void AveragePool1d(std::span<const double> in, size_t kernel, std::span<double> out);
+
+// Prefill heavy-hitter scores. For each query head and past key
+//   s[h, j] = mean_i A[h,i,j] + gamma * Var_i A[h,i,j]
+// (unbiased variance, only when w > 1), then per KV head the mean over its
+// G = num_heads / num_kv_heads query heads (h / G == kv), then AveragePool1d
+// along j. (The reference pools each head before the group mean; both are
+// linear, so the order changes only rounding.) `out` is [num_kv_heads][num_keys]
+// row-major and must have exactly that many elements.
+template <typename T>
+void ComputePrefillHeavyHitter(const AttentionView<T>& past_attention, size_t num_kv_heads,
+                               std::span<double> out, double gamma = kDefaultGamma,
+                               size_t pool_kernel = kDefaultPoolKernel);
+
+// Decode heavy-hitter scores from one query's attention: probs[h * head_stride
+// + j] for h < num_heads and the first num_keys tokens in cache order (pass
+// the past tokens only, the window excluded). Per KV head: mean over its query
+// heads, then AveragePool1d. `out` is [num_kv_heads][num_keys] row-major.
+template <typename T>
+void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stride, size_t num_keys,
+                              size_t num_kv_heads, std::span<double> out,
+                              size_t pool_kernel = kDefaultPoolKernel);
+
+// Indices of the k highest scores, best first. Ties go to the lower index;
+// NaN ranks below every number. Throws arkv::Error when k > scores.size().
+std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k);
+
+enum class TokenState : uint8_t { kOriginal, kQuantized, kEvicted };
+
+// Token counts of one decode-time compression of a layer holding `num_cached`
+// tokens (ARKV.md, "Decoding", steps 2 and 4).
+struct DecodeSplit {
+  size_t past = 0;       // num_cached - W
+  size_t keep = 0;       // floor(keep_fraction * past)
+  size_t original = 0;   // o = clip(origin_budget - W, 0, keep)
+  size_t quantized = 0;  // keep - o
+  size_t evicted = 0;    // past - keep
+};
+
+// Throws arkv::Error when num_cached < W or keep_fraction is outside [0, 1].
+DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_budget,
+                               double keep_fraction = kDefaultKeepFraction);
+
+// States of one KV head's cached tokens after a decode-time compression.
+// past_scores are the scores of the past tokens (cache order, e.g. from
+// ComputeDecodeHeavyHitter); the `window` tokens after them are the recent
+// window. Result: past_scores.size() + window states in cache order; the
+// top-o past tokens Original, the next keep - o Quantized, the other past
+// tokens Evicted, the window Original (ranking as TopKIndices).
+std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
+                                          size_t origin_budget,
+                                          double keep_fraction = kDefaultKeepFraction);
+
+}  // namespace arkv::kv
