@@ -17,24 +17,25 @@ struct Entry {
 };
 
 // Block sizes and bytes per block of every type ggml defines (ggml.c's
-// type_traits table). QK_K = 256.
+// type_traits table). QK_K = 256. Ids 4, 5 and 31-33, 36-38 were removed
+// from ggml; 40 and above are newer than this table and rejected as unknown.
 constexpr std::array kTypes = {
-    Entry{0, "f32", 1, 4, true},         Entry{1, "f16", 1, 2, true},
-    Entry{2, "q4_0", 32, 18, true},      Entry{3, "q4_1", 32, 20, false},
-    Entry{6, "q5_0", 32, 22, false},     Entry{7, "q5_1", 32, 24, false},
-    Entry{8, "q8_0", 32, 34, true},      Entry{9, "q8_1", 32, 36, false},
-    Entry{10, "q2_K", 256, 84, false},   Entry{11, "q3_K", 256, 110, false},
-    Entry{12, "q4_K", 256, 144, true},   Entry{13, "q5_K", 256, 176, true},
-    Entry{14, "q6_K", 256, 210, true},   Entry{15, "q8_K", 256, 292, false},
+    Entry{0, "f32", 1, 4, true},          Entry{1, "f16", 1, 2, true},
+    Entry{2, "q4_0", 32, 18, true},       Entry{3, "q4_1", 32, 20, false},
+    Entry{6, "q5_0", 32, 22, false},      Entry{7, "q5_1", 32, 24, false},
+    Entry{8, "q8_0", 32, 34, true},       Entry{9, "q8_1", 32, 36, false},
+    Entry{10, "q2_K", 256, 84, false},    Entry{11, "q3_K", 256, 110, false},
+    Entry{12, "q4_K", 256, 144, true},    Entry{13, "q5_K", 256, 176, true},
+    Entry{14, "q6_K", 256, 210, true},    Entry{15, "q8_K", 256, 292, false},
     Entry{16, "iq2_xxs", 256, 66, false}, Entry{17, "iq2_xs", 256, 74, false},
     Entry{18, "iq3_xxs", 256, 98, false}, Entry{19, "iq1_s", 256, 50, false},
-    Entry{20, "iq4_nl", 32, 18, false},  Entry{21, "iq3_s", 256, 110, false},
-    Entry{22, "iq2_s", 256, 82, false},  Entry{23, "iq4_xs", 256, 136, false},
-    Entry{24, "i8", 1, 1, false},        Entry{25, "i16", 1, 2, false},
-    Entry{26, "i32", 1, 4, false},       Entry{27, "i64", 1, 8, false},
-    Entry{28, "f64", 1, 8, false},       Entry{29, "iq1_m", 256, 56, false},
-    Entry{30, "bf16", 1, 2, true},       Entry{34, "tq1_0", 256, 54, false},
-    Entry{35, "tq2_0", 256, 66, false},
+    Entry{20, "iq4_nl", 32, 18, false},   Entry{21, "iq3_s", 256, 110, false},
+    Entry{22, "iq2_s", 256, 82, false},   Entry{23, "iq4_xs", 256, 136, false},
+    Entry{24, "i8", 1, 1, false},         Entry{25, "i16", 1, 2, false},
+    Entry{26, "i32", 1, 4, false},        Entry{27, "i64", 1, 8, false},
+    Entry{28, "f64", 1, 8, false},        Entry{29, "iq1_m", 256, 56, false},
+    Entry{30, "bf16", 1, 2, true},        Entry{34, "tq1_0", 256, 54, false},
+    Entry{35, "tq2_0", 256, 66, false},   Entry{39, "mxfp4", 32, 17, false},
 };
 
 }  // namespace
@@ -52,8 +53,7 @@ size_t RowBytes(GgmlType t, int64_t n) {
   const TypeTraits tr = GetTypeTraits(t);
   if (!tr.known) Fail("unknown tensor type {}", tr.name);
   if (n < 0 || n % tr.block_size != 0) {
-    Fail("row of {} elements is not a multiple of the {} block size {}", n, tr.name,
-         tr.block_size);
+    Fail("row of {} elements is not a multiple of the {} block size {}", n, tr.name, tr.block_size);
   }
   return static_cast<size_t>(n / tr.block_size) * tr.type_size;
 }

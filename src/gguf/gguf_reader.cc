@@ -39,17 +39,22 @@ size_t MinEncodedSize(ValueType t) {
   switch (t) {
     case ValueType::kUint8:
     case ValueType::kInt8:
-    case ValueType::kBool: return 1;
+    case ValueType::kBool:
+      return 1;
     case ValueType::kUint16:
-    case ValueType::kInt16: return 2;
+    case ValueType::kInt16:
+      return 2;
     case ValueType::kUint32:
     case ValueType::kInt32:
-    case ValueType::kFloat32: return 4;
+    case ValueType::kFloat32:
+      return 4;
     case ValueType::kUint64:
     case ValueType::kInt64:
     case ValueType::kFloat64:
-    case ValueType::kString: return 8;   // a string's length
-    case ValueType::kArray: return 12;  // element type and count
+    case ValueType::kString:
+      return 8;  // a string's length
+    case ValueType::kArray:
+      return 12;  // element type and count
   }
   return 1;
 }
@@ -68,8 +73,7 @@ class Cursor {
 
   template <typename... Args>
   [[noreturn]] void FailAt(size_t offset, fmt::format_string<Args...> fmt, Args&&... args) const {
-    Fail("{}: at offset {}: {}", source_, offset,
-         fmt::format(fmt, std::forward<Args>(args)...));
+    Fail("{}: at offset {}: {}", source_, offset, fmt::format(fmt, std::forward<Args>(args)...));
   }
 
   template <typename T>
@@ -114,23 +118,45 @@ Value ReadValue(Cursor& c, ValueType type, std::string_view field, int depth) {
   v.type = type;
   const size_t start = c.pos();
   switch (type) {
-    case ValueType::kUint8: v.data = uint64_t{c.Read<uint8_t>(field)}; break;
-    case ValueType::kInt8: v.data = int64_t{c.Read<int8_t>(field)}; break;
-    case ValueType::kUint16: v.data = uint64_t{c.Read<uint16_t>(field)}; break;
-    case ValueType::kInt16: v.data = int64_t{c.Read<int16_t>(field)}; break;
-    case ValueType::kUint32: v.data = uint64_t{c.Read<uint32_t>(field)}; break;
-    case ValueType::kInt32: v.data = int64_t{c.Read<int32_t>(field)}; break;
-    case ValueType::kUint64: v.data = c.Read<uint64_t>(field); break;
-    case ValueType::kInt64: v.data = c.Read<int64_t>(field); break;
-    case ValueType::kFloat32: v.data = double{c.Read<float>(field)}; break;
-    case ValueType::kFloat64: v.data = c.Read<double>(field); break;
+    case ValueType::kUint8:
+      v.data = uint64_t{c.Read<uint8_t>(field)};
+      break;
+    case ValueType::kInt8:
+      v.data = int64_t{c.Read<int8_t>(field)};
+      break;
+    case ValueType::kUint16:
+      v.data = uint64_t{c.Read<uint16_t>(field)};
+      break;
+    case ValueType::kInt16:
+      v.data = int64_t{c.Read<int16_t>(field)};
+      break;
+    case ValueType::kUint32:
+      v.data = uint64_t{c.Read<uint32_t>(field)};
+      break;
+    case ValueType::kInt32:
+      v.data = int64_t{c.Read<int32_t>(field)};
+      break;
+    case ValueType::kUint64:
+      v.data = c.Read<uint64_t>(field);
+      break;
+    case ValueType::kInt64:
+      v.data = c.Read<int64_t>(field);
+      break;
+    case ValueType::kFloat32:
+      v.data = double{c.Read<float>(field)};
+      break;
+    case ValueType::kFloat64:
+      v.data = c.Read<double>(field);
+      break;
     case ValueType::kBool: {
       const uint8_t b = c.Read<uint8_t>(field);
       if (b > 1) c.FailAt(start, "{} has bool value {}, expected 0 or 1", field, b);
       v.data = b == 1;
       break;
     }
-    case ValueType::kString: v.data = c.ReadString(field); break;
+    case ValueType::kString:
+      v.data = c.ReadString(field);
+      break;
     case ValueType::kArray: {
       if (depth >= GgufFile::kMaxArrayDepth) {
         c.FailAt(start, "{} nests arrays deeper than {}", field, GgufFile::kMaxArrayDepth);
@@ -158,7 +184,9 @@ Value ReadValue(Cursor& c, ValueType type, std::string_view field, int depth) {
 }
 
 // Checked arithmetic for sizes from the file.
-bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
 
 }  // namespace
 
@@ -214,8 +242,8 @@ void GgufFile::Parse() {
   // Header.
   if (size_ < 4 || std::memcmp(base_, kMagic, 4) != 0) {
     if (size_ < 4) c.FailAt(0, "truncated file: {} bytes, not a GGUF file", size_);
-    c.FailAt(0, "not a GGUF file: magic is {:02x} {:02x} {:02x} {:02x}, expected 'GGUF'",
-             base_[0], base_[1], base_[2], base_[3]);
+    c.FailAt(0, "not a GGUF file: magic is {:02x} {:02x} {:02x} {:02x}, expected 'GGUF'", base_[0],
+             base_[1], base_[2], base_[3]);
   }
   c.Read<uint32_t>("magic");
   version_ = c.Read<uint32_t>("version");
@@ -223,8 +251,7 @@ void GgufFile::Parse() {
   if (version_ != 2 && version_ != 3) {
     const uint32_t swapped = __builtin_bswap32(version_);
     if (swapped >= 1 && swapped <= 3) {
-      c.FailAt(4, "big-endian GGUF files are not supported (version field reads {:#x})",
-               version_);
+      c.FailAt(4, "big-endian GGUF files are not supported (version field reads {:#x})", version_);
     }
     c.FailAt(4, "unsupported GGUF version {} (only 2 and 3)", version_);
   }
@@ -289,8 +316,8 @@ void GgufFile::Parse() {
 
     for (uint32_t d = 0; d < n_dims; ++d) {
       if (t.ne[d] < 1) {
-        c.FailAt(info_at, "tensor {} has size {} in dimension {}; every size must be >= 1",
-                 t.name, t.ne[d], d);
+        c.FailAt(info_at, "tensor {} has size {} in dimension {}; every size must be >= 1", t.name,
+                 t.ne[d], d);
       }
     }
     const TypeTraits traits = GetTypeTraits(type_id);
@@ -304,8 +331,8 @@ void GgufFile::Parse() {
       }
     }
     if (t.ne[0] % traits.block_size != 0) {
-      c.FailAt(info_at, "tensor {}: row size {} is not a multiple of the {} block size {}",
-               t.name, t.ne[0], traits.name, traits.block_size);
+      c.FailAt(info_at, "tensor {}: row size {} is not a multiple of the {} block size {}", t.name,
+               t.ne[0], traits.name, traits.block_size);
     }
     // ne[0] / block_size * type_size can exceed int64 even when ne[0] fits.
     uint64_t nbytes = 0;

@@ -28,7 +28,9 @@ class Encoder {
     out_.insert(out_.end(), s.begin(), s.end());
   }
   void PutBytes(const std::vector<uint8_t>& b) { out_.insert(out_.end(), b.begin(), b.end()); }
-  void PadTo(size_t alignment) { out_.resize((out_.size() + alignment - 1) / alignment * alignment); }
+  void PadTo(size_t alignment) {
+    out_.resize((out_.size() + alignment - 1) / alignment * alignment);
+  }
   size_t size() const { return out_.size(); }
   std::vector<uint8_t> Take() { return std::move(out_); }
 
@@ -47,7 +49,8 @@ T IntegerAs(const Value& v, std::string_view key) {
   }
   if (const auto* s = std::get_if<int64_t>(&v.data)) {
     if (*s < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-        (*s > 0 && static_cast<uint64_t>(*s) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
+        (*s > 0 &&
+         static_cast<uint64_t>(*s) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
       Fail("{}: value {} does not fit in {}", key, *s, ValueTypeName(v.type));
     }
     return static_cast<T>(*s);
@@ -57,18 +60,42 @@ T IntegerAs(const Value& v, std::string_view key) {
 
 void EncodeValue(Encoder& e, const Value& v, std::string_view key, int depth) {
   switch (v.type) {
-    case ValueType::kUint8: e.Put(IntegerAs<uint8_t>(v, key)); return;
-    case ValueType::kInt8: e.Put(IntegerAs<int8_t>(v, key)); return;
-    case ValueType::kUint16: e.Put(IntegerAs<uint16_t>(v, key)); return;
-    case ValueType::kInt16: e.Put(IntegerAs<int16_t>(v, key)); return;
-    case ValueType::kUint32: e.Put(IntegerAs<uint32_t>(v, key)); return;
-    case ValueType::kInt32: e.Put(IntegerAs<int32_t>(v, key)); return;
-    case ValueType::kUint64: e.Put(IntegerAs<uint64_t>(v, key)); return;
-    case ValueType::kInt64: e.Put(IntegerAs<int64_t>(v, key)); return;
-    case ValueType::kFloat32: e.Put(static_cast<float>(v.AsFloat(key))); return;
-    case ValueType::kFloat64: e.Put(v.AsFloat(key)); return;
-    case ValueType::kBool: e.Put<uint8_t>(v.AsBool(key) ? 1 : 0); return;
-    case ValueType::kString: e.PutString(v.AsString(key)); return;
+    case ValueType::kUint8:
+      e.Put(IntegerAs<uint8_t>(v, key));
+      return;
+    case ValueType::kInt8:
+      e.Put(IntegerAs<int8_t>(v, key));
+      return;
+    case ValueType::kUint16:
+      e.Put(IntegerAs<uint16_t>(v, key));
+      return;
+    case ValueType::kInt16:
+      e.Put(IntegerAs<int16_t>(v, key));
+      return;
+    case ValueType::kUint32:
+      e.Put(IntegerAs<uint32_t>(v, key));
+      return;
+    case ValueType::kInt32:
+      e.Put(IntegerAs<int32_t>(v, key));
+      return;
+    case ValueType::kUint64:
+      e.Put(IntegerAs<uint64_t>(v, key));
+      return;
+    case ValueType::kInt64:
+      e.Put(IntegerAs<int64_t>(v, key));
+      return;
+    case ValueType::kFloat32:
+      e.Put(static_cast<float>(v.AsFloat(key)));
+      return;
+    case ValueType::kFloat64:
+      e.Put(v.AsFloat(key));
+      return;
+    case ValueType::kBool:
+      e.Put<uint8_t>(v.AsBool(key) ? 1 : 0);
+      return;
+    case ValueType::kString:
+      e.PutString(v.AsString(key));
+      return;
     case ValueType::kArray: {
       if (depth >= GgufFile::kMaxArrayDepth) {
         Fail("{}: arrays nest deeper than {}", key, GgufFile::kMaxArrayDepth);
@@ -230,7 +257,8 @@ void GgufWriter::Write(const std::string& path) const {
   const std::vector<uint8_t> bytes = Serialize();
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) Fail("{}: cannot open for writing", path);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) Fail("{}: write failed", path);
 }
