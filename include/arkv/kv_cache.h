@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "arkv/kv_config.h"
+#include "arkv/kv_page_pool.h"
+
 namespace arkv {
 class ThreadPool;
 }
@@ -32,6 +35,31 @@ enum class BatchKind {
   kPromptChunk,  // a chunk of the prompt; more prompt follows
   kPromptEnd,    // the last (or only) chunk of the prompt
   kDecode,       // one generated token
+};
+
+// Per-layer statistics (all KV heads of the layer summed).
+struct LayerStats {
+  int64_t original_tokens = 0;
+  int64_t quantized_tokens = 0;
+  int64_t original_bytes = 0;
+  int64_t quantized_bytes = 0;  // codes + scales
+  int64_t capacity_tokens = 0;  // current per-KV-head token capacity (0: unlimited)
+  int64_t evictions = 0;        // tokens evicted so far (summed over KV heads)
+  int64_t quantizations = 0;    // tokens quantized so far (summed over KV heads)
+  double oq_ratio = 1;          // ratio_l of ARKV.md (1 until scored)
+  double quant_ratio = 0;       // 1 - ratio_l
+};
+
+struct CacheStats {
+  std::vector<LayerStats> layers;
+  int64_t original_tokens = 0;
+  int64_t quantized_tokens = 0;
+  int64_t bytes = 0;       // == BytesHeld()
+  int64_t peak_bytes = 0;  // largest BytesHeld() seen, also inside batches
+  int64_t evictions = 0;
+  int64_t quantizations = 0;
+  int64_t pages_held = 0;  // pool pages held by this cache
+  int64_t page_bytes = 0;
 };
 
 class SequenceCache {
@@ -54,6 +82,19 @@ class SequenceCache {
 
   // Bytes of K/V data and scales currently held (all layers).
   virtual size_t BytesHeld() const = 0;
+
+  // Token counts and bytes per state and layer, at any time.
+  virtual CacheStats Stats() const = 0;
 };
+
+// A per-layer table for --kv-stats.
+std::string FormatStats(const CacheStats& stats);
+
+// The cache for one sequence. pool == nullptr: a private pool owned by the
+// cache; otherwise the pool must outlive the cache. Throws arkv::Error on a bad
+// shape or configuration (unknown values, a budget that cannot hold the window).
+std::unique_ptr<SequenceCache> CreateSequenceCache(const CacheShape& shape,
+                                                   const CacheConfig& config,
+                                                   PagePool* pool = nullptr);
 
 }  // namespace arkv::kv

@@ -120,14 +120,18 @@ TEST(OqScoreTest, QueriesThatAgreeHaveNoVarianceOrKurtosis) {
   // Two heads, three queries, four past keys; every query row the same.
   std::vector<double> a;
   for (int h = 0; h < 2; ++h) {
-    for (int i = 0; i < 3; ++i) a.insert(a.end(), {0.1, 0.2, 0.3, 0.25});
+    for (int i = 0; i < 3; ++i) {
+      a.insert(a.end(), {0.1, 0.2, 0.3, 0.25});
+    }
   }
   const OqScore oq = ComputeOqScore(Dense(a, 2, 3, 4));
   EXPECT_EQ(oq.variance, 0.0);
   EXPECT_EQ(oq.kurtosis, 0.0);  // m4 = 0 over the floored m2
   EXPECT_EQ(oq.score, 0.0);
   double row_entropy = 0;
-  for (double p : {0.1, 0.2, 0.3, 0.25}) row_entropy -= p * std::log(p + 1e-10);
+  for (double p : {0.1, 0.2, 0.3, 0.25}) {
+    row_entropy -= p * std::log(p + 1e-10);
+  }
   ExpectClose(oq.entropy, 6 * row_entropy, "entropy");
 }
 
@@ -160,7 +164,7 @@ TEST(OqScoreTest, NoPastKeysScoresZero) {
 }
 
 TEST(OqScoreTest, AllZeroAttentionScoresZero) {
-  const std::vector<double> a(2 * 3 * 4, 0.0);
+  const std::vector<double> a(size_t{2} * 3 * 4, 0.0);
   const OqScore oq = ComputeOqScore(Dense(a, 2, 3, 4));
   EXPECT_EQ(oq.entropy, 0.0);
   EXPECT_EQ(oq.score, 0.0);
@@ -230,10 +234,14 @@ TEST(OriginBudgetTest, ClippedByPromptLength) {
   EXPECT_EQ(b[2].origin_budget, 2u);
   // A prompt shorter than the window has no past at all.
   b = ComputeOriginBudgets(oq, 12, 8, 5);
-  for (const auto& layer : b) EXPECT_EQ(layer.origin_budget, 0u);
+  for (const auto& layer : b) {
+    EXPECT_EQ(layer.origin_budget, 0u);
+  }
   // C == W leaves nothing for the past.
   b = ComputeOriginBudgets(oq, 8, 8, 100);
-  for (const auto& layer : b) EXPECT_EQ(layer.origin_budget, 0u);
+  for (const auto& layer : b) {
+    EXPECT_EQ(layer.origin_budget, 0u);
+  }
 }
 
 TEST(OriginBudgetTest, AllZeroScoresKeepEverythingOriginal) {

@@ -1,0 +1,46 @@
+// Attention of a block of queries over the tokens of one KV head, read in place
+// from any number of slot spans (Original and Quantized stores) with fused
+// dequantization: each tile of keys is decoded into a small scratch buffer,
+// scored against every query row of the KV head's group, and folded into an
+// online softmax with f32 accumulation. No dense copy of the cache is made.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kv/token_store.h"
+
+namespace arkv::kv {
+
+// Query rows are (t, g) for t < n_queries and g < group: the query heads of
+// one KV head for n_queries tokens.
+struct QueryBlock {
+  const float* q = nullptr;  // row (t, g) at q + t * q_token_stride + g * head_dim
+  size_t q_token_stride = 0;
+  const int32_t* positions = nullptr;  // [n_queries]; keys with position > it are masked
+  int n_queries = 0;
+  int group = 1;
+  int head_dim = 0;
+  float scale = 1.0f;
+  float* out = nullptr;  // row (t, g) at out + t * out_token_stride + g * head_dim
+  size_t out_token_stride = 0;
+};
+
+// Optional capture of attention probabilities. Query t of the block is query
+// first_query + t of the batch; captured batch queries are [capture_first,
+// capture_first + capture_count). Probability of (batch query u, group head g,
+// key k) goes to probs[(g * capture_count + u - capture_first) * n_keys + k],
+// where k counts the keys of all spans in order (span 0's slots first).
+struct ProbCapture {
+  float* probs = nullptr;
+  int first_query = 0;
+  int capture_first = 0;
+  int capture_count = 0;
+  int n_keys = 0;
+};
+
+// spans[0..n_spans). capture may be null.
+void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
+                  const ProbCapture* capture);
+
+}  // namespace arkv::kv
