@@ -14,8 +14,12 @@ namespace {
 // view (a zero extent) is valid and may have null data.
 template <typename T>
 bool CheckView(const AttentionView<T>& view, const char* what) {
-  if (view.num_heads == 0 || view.num_queries == 0 || view.num_keys == 0) return false;
-  if (view.data == nullptr) Fail("{}: attention data is null", what);
+  if (view.num_heads == 0 || view.num_queries == 0 || view.num_keys == 0) {
+    return false;
+  }
+  if (view.data == nullptr) {
+    Fail("{}: attention data is null", what);
+  }
   if (view.num_queries > 1 && view.query_stride < view.num_keys) {
     Fail("{}: query stride {} is smaller than the {} keys of a row", what, view.query_stride,
          view.num_keys);
@@ -40,7 +44,9 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
   const size_t n = view.num_keys;
   std::fill(mean.begin(), mean.end(), 0.0);  // holds the shifted mean until the end
   std::fill(s2.begin(), s2.end(), 0.0);
-  if (s4 != nullptr) std::fill(s4->begin(), s4->end(), 0.0);
+  if (s4 != nullptr) {
+    std::fill(s4->begin(), s4->end(), 0.0);
+  }
   for (size_t i = 1; i < view.num_queries; ++i) {
     const T* row = head_data + i * view.query_stride;
     for (size_t j = 0; j < n; ++j) {
@@ -48,30 +54,41 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
     }
   }
   const double inv_w = 1.0 / static_cast<double>(view.num_queries);
-  for (size_t j = 0; j < n; ++j) mean[j] *= inv_w;
+  for (size_t j = 0; j < n; ++j) {
+    mean[j] *= inv_w;
+  }
   for (size_t i = 0; i < view.num_queries; ++i) {
     const T* row = head_data + i * view.query_stride;
     for (size_t j = 0; j < n; ++j) {
       const double d = (static_cast<double>(row[j]) - static_cast<double>(head_data[j])) - mean[j];
       const double d2 = d * d;
       s2[j] += d2;
-      if (s4 != nullptr) (*s4)[j] += d2 * d2;
+      if (s4 != nullptr) {
+        (*s4)[j] += d2 * d2;
+      }
     }
   }
-  for (size_t j = 0; j < n; ++j) mean[j] += static_cast<double>(head_data[j]);
+  for (size_t j = 0; j < n; ++j) {
+    mean[j] += static_cast<double>(head_data[j]);
+  }
 }
 
 void CheckTemperature(double tau, const char* name) {
-  if (!std::isfinite(tau) || tau <= 0)
+  if (!std::isfinite(tau) || tau <= 0) {
     Fail("OQ temperature {} must be positive, got {}", name, tau);
+  }
 }
 
 // Python's round(): to nearest, ties to even (the reference rounds budgets so).
 double RoundHalfEven(double x) {
   const double lower = std::floor(x);
   const double frac = x - lower;
-  if (frac > 0.5) return lower + 1;
-  if (frac < 0.5) return lower;
+  if (frac > 0.5) {
+    return lower + 1;
+  }
+  if (frac < 0.5) {
+    return lower;
+  }
   return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
 }
 
@@ -82,7 +99,9 @@ void CheckGroups(size_t num_heads, size_t num_kv_heads, const char* what) {
 }
 
 void CheckPoolKernel(size_t kernel) {
-  if (kernel == 0 || kernel % 2 == 0) Fail("pooling kernel must be odd and >= 1, got {}", kernel);
+  if (kernel == 0 || kernel % 2 == 0) {
+    Fail("pooling kernel must be odd and >= 1, got {}", kernel);
+  }
 }
 
 // Shared by the prefill and decode scores: the decode score is the prefill
@@ -92,13 +111,19 @@ void HeavyHitter(const AttentionView<T>& view, size_t num_kv_heads, std::span<do
                  double gamma, size_t pool_kernel, const char* what) {
   CheckGroups(view.num_heads, num_kv_heads, what);
   CheckPoolKernel(pool_kernel);
-  if (!std::isfinite(gamma)) Fail("{}: gamma must be finite, got {}", what, gamma);
+  if (!std::isfinite(gamma)) {
+    Fail("{}: gamma must be finite, got {}", what, gamma);
+  }
   if (out.size() != num_kv_heads * view.num_keys) {
     Fail("{}: output has {} elements, expected {} KV heads x {} keys", what, out.size(),
          num_kv_heads, view.num_keys);
   }
-  if (view.num_keys == 0) return;
-  if (view.num_queries == 0) Fail("{}: no queries to score {} keys with", what, view.num_keys);
+  if (view.num_keys == 0) {
+    return;
+  }
+  if (view.num_queries == 0) {
+    Fail("{}: no queries to score {} keys with", what, view.num_keys);
+  }
   CheckView(view, what);
 
   const size_t n = view.num_keys;
@@ -110,9 +135,13 @@ void HeavyHitter(const AttentionView<T>& view, size_t num_kv_heads, std::span<do
     std::fill(group_sum.begin(), group_sum.end(), 0.0);
     for (size_t g = 0; g < group; ++g) {
       KeyMoments(view, kv * group + g, mean, s2, nullptr);
-      for (size_t j = 0; j < n; ++j) group_sum[j] += mean[j] + var_scale * s2[j];
+      for (size_t j = 0; j < n; ++j) {
+        group_sum[j] += mean[j] + var_scale * s2[j];
+      }
     }
-    for (double& v : group_sum) v /= static_cast<double>(group);
+    for (double& v : group_sum) {
+      v /= static_cast<double>(group);
+    }
     AveragePool1d(group_sum, pool_kernel, out.subspan(kv * n, n));
   }
 }
@@ -131,7 +160,9 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
   CheckTemperature(taus.tau2, "tau2");
   CheckTemperature(taus.tau3, "tau3");
   OqScore result;
-  if (!CheckView(past_attention, "OQ score")) return result;
+  if (!CheckView(past_attention, "OQ score")) {
+    return result;
+  }
 
   const AttentionView<T>& a = past_attention;
   const size_t n = a.num_keys;
@@ -149,7 +180,9 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
     KeyMoments(a, h, mean, s2, &s4);
     for (size_t j = 0; j < n; ++j) {
       // Unbiased variance needs w >= 2; a single query has no spread: 0.
-      if (a.num_queries > 1) result.variance += s2[j] / (w - 1);
+      if (a.num_queries > 1) {
+        result.variance += s2[j] / (w - 1);
+      }
       const double m2 = std::max(s2[j] / w, kKurtosisM2Floor);
       result.kurtosis += (s4[j] / w) / (m2 * m2);
     }
@@ -172,8 +205,12 @@ std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores,
   double max_finite = 0;
   for (size_t l = 0; l < oq_scores.size(); ++l) {
     const double s = oq_scores[l];
-    if (s < 0) Fail("OQ score of layer {} is negative ({})", l, s);
-    if (std::isfinite(s)) max_finite = std::max(max_finite, s);
+    if (s < 0) {
+      Fail("OQ score of layer {} is negative ({})", l, s);
+    }
+    if (std::isfinite(s)) {
+      max_finite = std::max(max_finite, s);
+    }
   }
   const size_t available = cache_size - window;
   const size_t cap = std::min(available, prompt_len > window ? prompt_len - window : 0);
@@ -195,7 +232,9 @@ void AveragePool1d(std::span<const double> in, size_t kernel, std::span<double> 
     Fail("pooling: output has {} elements, input {}", out.size(), in.size());
   }
   const size_t n = in.size();
-  if (n == 0) return;
+  if (n == 0) {
+    return;
+  }
   const std::less<const double*> before;
   if (before(out.data(), in.data() + n) && before(in.data(), out.data() + n)) {
     Fail("pooling: input and output overlap");
@@ -207,7 +246,9 @@ void AveragePool1d(std::span<const double> in, size_t kernel, std::span<double> 
     const size_t first = j >= half ? j - half : 0;
     const size_t last = std::min(j + half, n - 1);
     double sum = 0;
-    for (size_t t = first; t <= last; ++t) sum += in[t];
+    for (size_t t = first; t <= last; ++t) {
+      sum += in[t];
+    }
     out[j] = sum * inv_kernel;
   }
 }
@@ -226,7 +267,9 @@ void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stri
 }
 
 std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
-  if (k > scores.size()) Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
+  if (k > scores.size()) {
+    Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
+  }
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), size_t{0});
   // Strict weak order on (is NaN, -score, index).
@@ -235,8 +278,12 @@ std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
     const double sb = scores[b];
     const bool nan_a = std::isnan(sa);
     const bool nan_b = std::isnan(sb);
-    if (nan_a != nan_b) return nan_b;
-    if (!nan_a && sa != sb) return sa > sb;
+    if (nan_a != nan_b) {
+      return nan_b;
+    }
+    if (!nan_a && sa != sb) {
+      return sa > sb;
+    }
     return a < b;
   };
   std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(k), order.end(), better);
