@@ -1,0 +1,198 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace arkv {
+namespace {
+
+// y = x / sqrt(mean(x^2) + eps) * w, the sum in double as ggml does.
+void RmsNorm(const float* x, const float* w, float* y, int n, float eps) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
+  for (int i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+void AddBias(float* x, const std::vector<float>& bias, int n_tokens) {
+  const int n = static_cast<int>(bias.size());
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int i = 0; i < n; ++i) x[t * n + i] += bias[i];
+  }
+}
+
+int64_t CountParams(const ModelWeights& w) {
+  auto m = [](const WeightView& v) { return v.rows * v.cols; };
+  int64_t n = m(w.token_embd) + static_cast<int64_t>(w.output_norm.size());
+  if (w.output.data != w.token_embd.data) n += m(w.output);
+  for (const LayerWeights& L : w.layers) {
+    n += m(L.wq) + m(L.wk) + m(L.wv) + m(L.wo) + m(L.ffn_gate) + m(L.ffn_up) + m(L.ffn_down);
+    n += static_cast<int64_t>(L.attn_norm.size() + L.ffn_norm.size() + L.q_norm.size() +
+                              L.k_norm.size() + L.q_bias.size() + L.k_bias.size() +
+                              L.v_bias.size());
+  }
+  return n;
+}
+
+}  // namespace
+
+void ForwardWorkspace::Reserve(const ModelConfig& c, int n) {
+  if (n <= capacity_) return;
+  capacity_ = n;
+  const size_t q_dim = static_cast<size_t>(c.n_heads) * c.head_dim;
+  const size_t kv_dim = static_cast<size_t>(c.n_kv_heads) * c.head_dim;
+  x_.assign(n * static_cast<size_t>(c.n_embd), 0.0f);
+  h_.assign(n * static_cast<size_t>(c.n_embd), 0.0f);
+  q_.assign(n * q_dim, 0.0f);
+  k_.assign(n * kv_dim, 0.0f);
+  v_.assign(n * kv_dim, 0.0f);
+  attn_.assign(n * q_dim, 0.0f);
+  gate_.assign(n * static_cast<size_t>(c.n_ff), 0.0f);
+  up_.assign(n * static_cast<size_t>(c.n_ff), 0.0f);
+  rope_cos_.assign(n * static_cast<size_t>(c.n_rot / 2), 0.0f);
+  rope_sin_.assign(n * static_cast<size_t>(c.n_rot / 2), 0.0f);
+}
+
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::Load(const std::string& path) {
+  return FromFile(gguf::GgufFile::Open(path));
+}
+
+std::unique_ptr<Model> Model::FromFile(std::unique_ptr<gguf::GgufFile> file) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  m->config_ = ReadModelConfig(*m->file_);
+  const std::string& arch = m->config_.arch;
+  if (arch == "llama") {
+    m->weights_ = BindLlamaWeights(*m->file_, m->config_);
+  } else if (arch == "qwen2") {
+    m->weights_ = BindQwen2Weights(*m->file_, m->config_);
+  } else if (arch == "qwen3") {
+    m->weights_ = BindQwen3Weights(*m->file_, m->config_);
+  } else {
+    Fail("unsupported model architecture '{}'", arch);
+  }
+  m->n_params_ = CountParams(m->weights_);
+  return m;
+}
+
+kv::CacheShape Model::cache_shape() const {
+  return kv::CacheShape{config_.n_layers, config_.n_heads, config_.n_kv_heads, config_.head_dim};
+}
+
+void Model::ComputeRope(std::span<const int32_t> positions, ForwardWorkspace& ws) const {
+  const int half = config_.n_rot / 2;
+  const std::vector<float>& ff = weights_.rope_freqs;
+  for (size_t t = 0; t < positions.size(); ++t) {
+    for (int i = 0; i < half; ++i) {
+      // In double: float accumulation of theta drifts at long positions.
+      double theta = static_cast<double>(positions[t]) * config_.rope_freq_scale *
+                     std::pow(static_cast<double>(config_.rope_freq_base),
+                              -2.0 * i / config_.n_rot);
+      if (!ff.empty()) theta /= ff[i];
+      ws.rope_cos_[t * half + i] = static_cast<float>(std::cos(theta));
+      ws.rope_sin_[t * half + i] = static_cast<float>(std::sin(theta));
+    }
+  }
+}
+
+void Model::ApplyRope(float* x, int n_tokens, int n_heads, const ForwardWorkspace& ws) const {
+  const int half = config_.n_rot / 2;
+  const int hd = config_.head_dim;
+  // NORM pairs (2i, 2i+1); NEOX pairs (i, i + n_rot/2).
+  const int stride = config_.rope_style == RopeStyle::kNorm ? 2 : 1;
+  const int offset = config_.rope_style == RopeStyle::kNorm ? 1 : half;
+  for (int t = 0; t < n_tokens; ++t) {
+    const float* cs = &ws.rope_cos_[static_cast<size_t>(t) * half];
+    const float* sn = &ws.rope_sin_[static_cast<size_t>(t) * half];
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (static_cast<size_t>(t) * n_heads + h) * hd;
+      for (int i = 0; i < half; ++i) {
+        const int a = i * stride;
+        const float x0 = v[a], x1 = v[a + offset];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[a + offset] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> positions,
+                    kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits,
+                    float* logits, ForwardWorkspace& ws, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const int n = static_cast<int>(tokens.size());
+  if (n == 0) Fail("Forward: empty batch");
+  if (positions.size() != tokens.size()) Fail("Forward: {} positions for {} tokens", positions.size(), n);
+  for (int32_t id : tokens) {
+    if (id < 0 || id >= c.n_vocab) Fail("token id {} is out of range (vocabulary size {})", id, c.n_vocab);
+  }
+  ws.Reserve(c, n);
+  const int E = c.n_embd;
+  const int q_dim = c.n_heads * c.head_dim;
+  const int kv_dim = c.n_kv_heads * c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  float* x = ws.x_.data();
+  float* h = ws.h_.data();
+
+  const WeightView& emb = weights_.token_embd;
+  for (int t = 0; t < n; ++t) {
+    DequantizeRow(emb.type, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb.row_bytes,
+                  x + static_cast<size_t>(t) * E, E);
+  }
+  ComputeRope(positions, ws);
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = weights_.layers[l];
+    for (int t = 0; t < n; ++t) RmsNorm(x + t * E, L.attn_norm.data(), h + t * E, E, c.rms_eps);
+    MatMul(L.wq, h, E, n, ws.q_.data(), q_dim, pool);
+    MatMul(L.wk, h, E, n, ws.k_.data(), kv_dim, pool);
+    MatMul(L.wv, h, E, n, ws.v_.data(), kv_dim, pool);
+    if (c.qkv_bias) {
+      AddBias(ws.q_.data(), L.q_bias, n);
+      AddBias(ws.k_.data(), L.k_bias, n);
+      AddBias(ws.v_.data(), L.v_bias, n);
+    }
+    if (c.qk_norm) {
+      const int hd = c.head_dim;
+      for (int i = 0; i < n * c.n_heads; ++i) {
+        RmsNorm(&ws.q_[i * hd], L.q_norm.data(), &ws.q_[i * hd], hd, c.rms_eps);
+      }
+      for (int i = 0; i < n * c.n_kv_heads; ++i) {
+        RmsNorm(&ws.k_[i * hd], L.k_norm.data(), &ws.k_[i * hd], hd, c.rms_eps);
+      }
+    }
+    ApplyRope(ws.q_.data(), n, c.n_heads, ws);
+    ApplyRope(ws.k_.data(), n, c.n_kv_heads, ws);
+    cache.Attend(l, ws.q_.data(), ws.k_.data(), ws.v_.data(), positions.data(), n, scale,
+                 ws.attn_.data(), pool);
+    // x += Wo * attn; h is free as the output buffer.
+    MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool);
+    for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
+
+    for (int t = 0; t < n; ++t) RmsNorm(x + t * E, L.ffn_norm.data(), h + t * E, E, c.rms_eps);
+    MatMul(L.ffn_gate, h, E, n, ws.gate_.data(), c.n_ff, pool);
+    MatMul(L.ffn_up, h, E, n, ws.up_.data(), c.n_ff, pool);
+    float* g = ws.gate_.data();
+    const float* u = ws.up_.data();
+    for (size_t i = 0; i < static_cast<size_t>(n) * c.n_ff; ++i) {
+      g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SwiGLU: silu(gate) * up
+    }
+    MatMul(L.ffn_down, g, c.n_ff, n, h, E, pool);
+    for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
+  }
+  cache.EndBatch(kind);
+
+  const int first = all_logits ? 0 : n - 1;
+  const int rows = n - first;
+  for (int t = first; t < n; ++t) {
+    RmsNorm(x + t * E, weights_.output_norm.data(), h + (t - first) * E, E, c.rms_eps);
+  }
+  MatMul(weights_.output, h, E, rows, logits, c.n_vocab, pool);
+}
+
+}  // namespace arkv
