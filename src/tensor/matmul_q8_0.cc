@@ -1,0 +1,80 @@
+// Matmul kernels for the 32-element block types Q8_0 and Q4_0.
+#include "core/fp16.h"
+#include "tensor/quant_blocks.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tensor/matmul_q8_0.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "tensor/matmul-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace arkv {
+namespace HWY_NAMESPACE {
+
+struct DecodeQ8_0 {
+  static constexpr int64_t kBlockElems = kQK;
+  static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
+  static constexpr bool kHasTail = false;
+  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
+  template <class Sink>
+  static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
+    const auto* blk = reinterpret_cast<const BlockQ8_0*>(block);
+    const VF d = hn::Set(df, F16ToF32(blk->d));
+    const size_t n = hn::Lanes(df);
+    for (size_t i = 0; i < kQK; i += 2 * n) {
+      sink(i, hn::Mul(ToFloat(LoadBytesI(blk->qs + i)), d), i + n,
+           hn::Mul(ToFloat(LoadBytesI(blk->qs + i + n)), d));
+    }
+  }
+};
+
+struct DecodeQ4_0 {
+  static constexpr int64_t kBlockElems = kQK;
+  static constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
+  static constexpr bool kHasTail = false;
+  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
+  template <class Sink>
+  static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
+    const auto* blk = reinterpret_cast<const BlockQ4_0*>(block);
+    const DI32 di;
+    const VF d = hn::Set(df, F16ToF32(blk->d));
+    const auto eight = hn::Set(di, 8);
+    const auto low4 = hn::Set(di, 0xF);
+    const size_t n = hn::Lanes(df);
+    // Byte j holds element j (low nibble) and j + 16 (high nibble).
+    for (size_t j = 0; j < kQK / 2; j += n) {
+      const auto q = LoadBytesU(blk->qs + j);
+      const VF lo = hn::Mul(ToFloat(hn::Sub(hn::And(q, low4), eight)), d);
+      const VF hi = hn::Mul(ToFloat(hn::Sub(hn::ShiftRight<4>(q), eight)), d);
+      sink(j, lo, j + kQK / 2, hi);
+    }
+  }
+};
+
+void MatMulRowsQ8_0Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
+  MatMulRowsT<DecodeQ8_0>(a, r0, r1);
+}
+void MatMulRowsQ4_0Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
+  MatMulRowsT<DecodeQ4_0>(a, r0, r1);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arkv
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace arkv {
+HWY_EXPORT(MatMulRowsQ8_0Impl);
+HWY_EXPORT(MatMulRowsQ4_0Impl);
+
+namespace internal {
+void MatMulRowsQ8_0(const MatMulArgs& a, int64_t r0, int64_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatMulRowsQ8_0Impl)(a, r0, r1);
+}
+void MatMulRowsQ4_0(const MatMulArgs& a, int64_t r0, int64_t r1) {
+  HWY_DYNAMIC_DISPATCH(MatMulRowsQ4_0Impl)(a, r0, r1);
+}
+}  // namespace internal
+}  // namespace arkv
+#endif  // HWY_ONCE
