@@ -1,0 +1,11 @@
+#include <gtest/gtest.h>
+
+#include "tokenizer/tokenizer.h"
+
+namespace arkv {
+namespace {
+
+TEST(Placeholder, Builds) { SUCCEED(); }
+
+}  // namespace
+}  // namespace arkv
