@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kv/attention.h"
+#include "kv/policy.h"
+#include "kv/scoring.h"
 #include "kv/token_store.h"
 
 namespace arkv::kv {
@@ -20,11 +22,42 @@ struct Stream {
   SlotStore quantized;
 };
 
+// Heavy-hitter scores of one KV head from the layer's latest Attend.
+struct HeadScores {
+  std::vector<double> past;  // past tokens in position order
+};
+
 struct Layer {
   std::vector<Stream> heads;
   int64_t evictions = 0;
   int64_t quantizations = 0;
+  // Scores of the latest Attend, consumed by the next EndBatch.
+  std::vector<HeadScores> scores;
+  bool scored = false;
+  OqScore oq_batch;  // OQ components of the latest Attend (prompt batches)
+  bool oq_batch_valid = false;
+  // Running mean of the OQ scores of the prompt's chunks (see kv_cache.h).
+  double oq_sum = 0;
+  int oq_chunks = 0;
+  double ratio = 1;  // ARKV ratio_l
+  // Budget of the layer.
+  int64_t capacity = 0;       // tokens per KV head, 0: unlimited
+  int64_t origin_budget = 0;  // ARKV origin_budget_l
+  int64_t original_cap = -1;  // byte budgets: most Original past tokens per KV head
 };
+
+// Indices into a stream's combined slots (Original first, then Quantized),
+// sorted by position.
+std::vector<int> PositionOrder(const Stream& s) {
+  const auto& po = s.original.positions();
+  const auto& pq = s.quantized.positions();
+  const int no = static_cast<int>(po.size());
+  std::vector<int> order(po.size() + pq.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  auto pos = [&](int i) { return i < no ? po[i] : pq[i - no]; };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return pos(a) < pos(b); });
+  return order;
+}
 
 void ValidateShape(const CacheShape& s) {
   if (s.n_layers < 1) Fail("KV cache shape: n_layers must be >= 1, got {}", s.n_layers);
@@ -57,7 +90,10 @@ class Cache final : public SequenceCache {
         layer.heads.push_back(
             Stream{SlotStore(pool, orig, shape.head_dim), SlotStore(pool, quant, shape.head_dim)});
       }
+      layer.scores.resize(shape.n_kv_heads);
     }
+    policy_ = MakePolicy(config);
+    ResetBudgets();
   }
 
   void Attend(int layer, const float* q, const float* k, const float* v, const int32_t* positions,
@@ -84,6 +120,21 @@ class Cache final : public SequenceCache {
     }
     peak_bytes_ = std::max(peak_bytes_, static_cast<int64_t>(BytesHeld()));
 
+    if (layer == 0) batch_tokens_ = n_tokens;
+    const bool score = policy_->NeedsScores();
+    // Probabilities of the last w_obs queries, per KV head: [group][w_obs][n_keys].
+    const int w_obs = std::min(n_tokens, config_.window);
+    std::vector<std::vector<float>> probs(score ? hkv : 0);
+    std::vector<ProbCapture> captures(score ? hkv : 0);
+    for (int h = 0; h < (score ? hkv : 0); ++h) {
+      const int n_keys = L.heads[h].original.size() + L.heads[h].quantized.size();
+      probs[h].assign(static_cast<size_t>(group) * w_obs * n_keys, 0.0f);
+      captures[h].probs = probs[h].data();
+      captures[h].capture_first = n_tokens - w_obs;
+      captures[h].capture_count = w_obs;
+      captures[h].n_keys = n_keys;
+    }
+
     // One task per (KV head, block of queries).
     const int block = n_tokens == 1 ? 1 : 8;
     const int n_blocks = (n_tokens + block - 1) / block;
@@ -104,12 +155,38 @@ class Cache final : public SequenceCache {
         qb.scale = scale;
         qb.out = out + t0 * q_stride + static_cast<size_t>(h) * group * d;
         qb.out_token_stride = q_stride;
-        AttendKvHead(spans, 2, qb, nullptr);
+        ProbCapture cap;
+        if (score) {
+          cap = captures[h];
+          cap.first_query = t0;
+        }
+        AttendKvHead(spans, 2, qb, score ? &cap : nullptr);
       }
     });
+    if (score) ScoreLayer(L, probs, n_tokens, w_obs, threads);
   }
 
-  void EndBatch(BatchKind kind) override {}
+  void EndBatch(BatchKind kind) override {
+    const bool prompt = kind != BatchKind::kDecode;
+    if (prompt) {
+      prompt_tokens_ += batch_tokens_;
+      if (policy_->UsesOqScores() || byte_budget()) UpdateRatios();
+    }
+    batch_tokens_ = 0;
+    for (Layer& L : layers_) {
+      LayerContext ctx;
+      ctx.kind = kind;
+      ctx.capacity = L.capacity;
+      ctx.origin_budget = L.origin_budget;
+      ctx.original_cap = L.original_cap;
+      ctx.window = config_.window;
+      for (size_t h = 0; h < L.heads.size(); ++h) {
+        CompressHead(L, static_cast<int>(h), ctx);
+      }
+      L.scored = false;
+      L.oq_batch_valid = false;
+    }
+  }
 
   void Clear() override {
     for (Layer& layer : layers_) {
@@ -117,7 +194,15 @@ class Cache final : public SequenceCache {
         s.original.Clear();
         s.quantized.Clear();
       }
+      layer.evictions = layer.quantizations = 0;
+      layer.scored = layer.oq_batch_valid = false;
+      layer.oq_sum = 0;
+      layer.oq_chunks = 0;
+      layer.ratio = 1;
     }
+    prompt_tokens_ = batch_tokens_ = 0;
+    peak_bytes_ = 0;
+    ResetBudgets();
   }
 
   size_t BytesHeld() const override {
@@ -142,6 +227,9 @@ class Cache final : public SequenceCache {
       }
       ls.evictions = layers_[l].evictions;
       ls.quantizations = layers_[l].quantizations;
+      ls.capacity_tokens = layers_[l].capacity;
+      ls.oq_ratio = policy_->OriginRatio(layers_[l].ratio);
+      ls.quant_ratio = 1.0 - ls.oq_ratio;
       st.original_tokens += ls.original_tokens;
       st.quantized_tokens += ls.quantized_tokens;
       st.bytes += ls.original_bytes + ls.quantized_bytes;
@@ -154,12 +242,210 @@ class Cache final : public SequenceCache {
   }
 
  private:
+  bool byte_budget() const { return config_.budget.unit == Budget::Unit::kBytes; }
+
+  // Per-token bytes of one layer (all KV heads) in each state.
+  int64_t OriginalTokenBytes() const {
+    return static_cast<int64_t>(SlotBytes(OriginalFormat(config_.original), shape_.head_dim)) *
+           shape_.n_kv_heads;
+  }
+  int64_t QuantizedTokenBytes() const {
+    return static_cast<int64_t>(SlotBytes(QuantizedFormat(config_.quant), shape_.head_dim)) *
+           shape_.n_kv_heads;
+  }
+
+  // The Original past tokens a layer of capacity c may hold under a byte budget.
+  int64_t OriginCap(const Layer& L, int64_t c) const {
+    const int64_t w = config_.window;
+    const double r = policy_->OriginRatio(L.ratio);
+    int64_t ob = static_cast<int64_t>(std::nearbyint(r * static_cast<double>(c - w)));
+    int64_t hi = c - w;
+    if (L.oq_chunks > 0) hi = std::min(hi, std::max<int64_t>(prompt_tokens_ - w, 0));
+    return std::clamp<int64_t>(ob, 0, std::max<int64_t>(hi, 0));
+  }
+
+  // Worst-case bytes of a layer of capacity c: at most W + OriginCap Original.
+  int64_t LayerBytesBound(const Layer& L, int64_t c) const {
+    const int64_t orig = config_.window + OriginCap(L, c);
+    return orig * OriginalTokenBytes() + (c - orig) * QuantizedTokenBytes();
+  }
+
+  // Token budgets: C for every layer. Byte budgets: the largest common
+  // capacity whose worst-case bytes, summed over layers, fit the budget.
+  void ResetBudgets() {
+    const int64_t w = config_.window;
+    for (Layer& L : layers_) {
+      L.capacity = 0;
+      L.original_cap = -1;
+      L.origin_budget = 0;
+    }
+    if (config_.policy == PolicyKind::kFull) return;
+    if (config_.budget.unit == Budget::Unit::kTokens) {
+      for (Layer& L : layers_) {
+        L.capacity = config_.budget.value;
+        if (L.oq_chunks == 0) L.origin_budget = L.capacity - w;
+      }
+      return;
+    }
+    const int64_t budget = config_.budget.value;
+    auto total = [&](int64_t c) {
+      int64_t sum = 0;
+      for (const Layer& L : layers_) sum += LayerBytesBound(L, c);
+      return sum;
+    };
+    if (total(w) > budget) {
+      Fail("KV budget of {} bytes cannot hold the window of {} tokens in {} layers ({} bytes)",
+           budget, w, shape_.n_layers, total(w));
+    }
+    int64_t lo = w;                                                             // fits
+    int64_t hi = w + budget / std::max<int64_t>(1, QuantizedTokenBytes()) + 1;  // does not fit
+    while (hi - lo > 1) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      (total(mid) <= budget ? lo : hi) = mid;
+    }
+    const bool quantizes = policy_->OriginRatio(0.5) < 1.0;
+    for (Layer& L : layers_) {
+      L.capacity = lo;
+      L.origin_budget = OriginCap(L, lo);
+      L.original_cap = quantizes ? OriginCap(L, lo) : -1;
+    }
+  }
+
+  // Folds the prompt batch's OQ scores into the running means and recomputes
+  // ratios, Original budgets and (byte budgets) capacities.
+  void UpdateRatios() {
+    std::vector<double> means(layers_.size(), 0.0);
+    bool any = false;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Layer& L = layers_[l];
+      if (L.oq_batch_valid) {
+        L.oq_sum += L.oq_batch.score;
+        ++L.oq_chunks;
+        any = true;
+      }
+      means[l] = L.oq_chunks > 0 ? L.oq_sum / L.oq_chunks : 0.0;
+    }
+    if (!any) return;
+    const int64_t w = config_.window;
+    const int64_t c = config_.budget.unit == Budget::Unit::kTokens ? config_.budget.value : w;
+    const std::vector<LayerBudget> budgets = ComputeOriginBudgets(
+        means, static_cast<size_t>(c), static_cast<size_t>(w), static_cast<size_t>(prompt_tokens_));
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      layers_[l].ratio = budgets[l].ratio;
+      if (!byte_budget()) layers_[l].origin_budget = static_cast<int64_t>(budgets[l].origin_budget);
+    }
+    if (byte_budget()) ResetBudgets();
+  }
+
+  // Heavy-hitter scores (and OQ components) of a layer from the captured
+  // probabilities, per KV head, over the past tokens in position order.
+  void ScoreLayer(Layer& L, const std::vector<std::vector<float>>& probs, int n_tokens, int w_obs,
+                  ThreadPool& threads) {
+    const int hkv = shape_.n_kv_heads;
+    const int group = shape_.n_heads / hkv;
+    std::vector<OqScore> oq(hkv);
+    const OqTemperatures taus{config_.tau1, config_.tau2, config_.tau3};
+    threads.ParallelFor(hkv, 1, [&](int64_t b, int64_t e) {
+      for (int64_t h = b; h < e; ++h) {
+        const Stream& s = L.heads[h];
+        const std::vector<int> order = PositionOrder(s);
+        const size_t n = order.size();
+        const size_t past = n - std::min(n, static_cast<size_t>(config_.window));
+        std::vector<float> sorted(static_cast<size_t>(group) * w_obs * past);
+        for (int row = 0; row < group * w_obs; ++row) {
+          const float* src = &probs[h][static_cast<size_t>(row) * n];
+          float* dst = &sorted[static_cast<size_t>(row) * past];
+          for (size_t j = 0; j < past; ++j) dst[j] = src[order[j]];
+        }
+        AttentionView<float> view{
+            sorted.data(), static_cast<size_t>(group),        static_cast<size_t>(w_obs),
+            past,          static_cast<size_t>(w_obs) * past, past};
+        if (n_tokens > 1 && policy_->UsesOqScores()) oq[h] = ComputeOqScore(view, taus);
+        L.scores[h].past.assign(past, 0.0);
+        if (past > 0) {
+          ComputePrefillHeavyHitter(view, 1, L.scores[h].past, config_.gamma,
+                                    static_cast<size_t>(config_.pool_kernel));
+        }
+      }
+    });
+    L.scored = true;
+    if (n_tokens > 1 && policy_->UsesOqScores()) {
+      OqScore sum;
+      for (const OqScore& x : oq) {
+        sum.entropy += x.entropy;
+        sum.variance += x.variance;
+        sum.kurtosis += x.kurtosis;
+      }
+      sum.score = std::pow(sum.entropy, 1.0 / taus.tau1) * std::pow(sum.variance, 1.0 / taus.tau2) *
+                  std::pow(sum.kurtosis, 1.0 / taus.tau3);
+      L.oq_batch = sum;
+      L.oq_batch_valid = true;
+    }
+  }
+
+  // Asks the policy for the next states of one KV head and carries them out.
+  void CompressHead(Layer& L, int h, const LayerContext& ctx) {
+    Stream& s = L.heads[h];
+    const std::vector<int> order = PositionOrder(s);
+    const int no = s.original.size();
+    const size_t n = order.size();
+    std::vector<int32_t> positions(n);
+    std::vector<TokenState> states(n);
+    for (size_t i = 0; i < n; ++i) {
+      const int idx = order[i];
+      positions[i] = idx < no ? s.original.positions()[idx] : s.quantized.positions()[idx - no];
+      states[i] = idx < no ? TokenState::kOriginal : TokenState::kQuantized;
+    }
+    HeadTokens tokens;
+    tokens.positions = positions;
+    tokens.states = states;
+    const size_t past = n - std::min(n, static_cast<size_t>(ctx.window));
+    if (L.scored && L.scores[h].past.size() == past) tokens.past_scores = L.scores[h].past;
+    std::vector<TokenState> next = states;
+    policy_->Decide(ctx, tokens, next);
+    EnforceOriginalCap(ctx, tokens, next);
+
+    // Carry out: evict from both stores, move Original -> Quantized.
+    std::vector<uint8_t> keep_o(no, 1), keep_q(s.quantized.size(), 1);
+    std::vector<int> to_quantize;
+    for (size_t i = 0; i < n; ++i) {
+      const int idx = order[i];
+      const TokenState now = states[i];
+      const TokenState want = next[i];
+      if (want == now) continue;
+      ARKV_DASSERT(!(now == TokenState::kQuantized && want == TokenState::kOriginal));
+      if (want == TokenState::kEvicted) {
+        (idx < no ? keep_o[idx] : keep_q[idx - no]) = 0;
+        ++L.evictions;
+      } else if (now == TokenState::kOriginal && want == TokenState::kQuantized) {
+        keep_o[idx] = 0;
+        to_quantize.push_back(idx);
+        ++L.quantizations;
+      }
+    }
+    s.quantized.Compact(keep_q);
+    const int d = shape_.head_dim;
+    std::vector<float> kf(d), vf(d);
+    for (int idx : to_quantize) {
+      DecodeSlot(s.original.format(), s.original.slot(idx), d, kf.data(), vf.data());
+      EncodeSlot(s.quantized.format(), kf.data(), vf.data(), d,
+                 s.quantized.Append(s.original.positions()[idx]));
+    }
+    if (!to_quantize.empty()) {
+      peak_bytes_ = std::max(peak_bytes_, static_cast<int64_t>(BytesHeld()));
+    }
+    s.original.Compact(keep_o);
+  }
+
   CacheShape shape_;
   CacheConfig config_;
   std::unique_ptr<PagePool> owned_pool_;
   PagePool* pool_ = nullptr;
   std::vector<Layer> layers_;
+  std::unique_ptr<Policy> policy_;
   int64_t peak_bytes_ = 0;
+  int64_t prompt_tokens_ = 0;  // tokens of the prompt so far (T)
+  int batch_tokens_ = 0;       // tokens of the current batch
 };
 
 }  // namespace
