@@ -62,6 +62,12 @@ struct CacheStats {
   int64_t page_bytes = 0;
 };
 
+// One cached token of one layer and KV head (for inspection and tests).
+struct CachedToken {
+  int32_t position = 0;
+  bool quantized = false;
+};
+
 class SequenceCache {
  public:
   virtual ~SequenceCache() = default;
@@ -85,6 +91,9 @@ class SequenceCache {
 
   // Token counts and bytes per state and layer, at any time.
   virtual CacheStats Stats() const = 0;
+
+  // The tokens held for one layer and KV head, in position order.
+  virtual std::vector<CachedToken> Tokens(int layer, int kv_head) const = 0;
 };
 
 // A per-layer table for --kv-stats.

@@ -241,6 +241,20 @@ class Cache final : public SequenceCache {
     return st;
   }
 
+  std::vector<CachedToken> Tokens(int layer, int kv_head) const override {
+    if (layer < 0 || layer >= shape_.n_layers || kv_head < 0 || kv_head >= shape_.n_kv_heads) {
+      Fail("KV Tokens: layer {} / KV head {} out of range", layer, kv_head);
+    }
+    const Stream& s = layers_[layer].heads[kv_head];
+    const int no = s.original.size();
+    std::vector<CachedToken> out;
+    for (int idx : PositionOrder(s)) {
+      out.push_back(idx < no ? CachedToken{s.original.positions()[idx], false}
+                             : CachedToken{s.quantized.positions()[idx - no], true});
+    }
+    return out;
+  }
+
  private:
   bool byte_budget() const { return config_.budget.unit == Budget::Unit::kBytes; }
 
