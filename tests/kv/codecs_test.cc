@@ -85,7 +85,7 @@ TEST(Fp8E4M3, SaturatesAndNeverProducesNanForFiniteInput) {
   EXPECT_TRUE(std::isnan(Fp8E4M3ToF32(F32ToFp8E4M3(NAN))));
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> expo(-14, 12);
-  for (int i = 0; i < 200000; ++i) {
+  for (int i = 0; i < 40000; ++i) {
     const float x = static_cast<float>((i & 1 ? -1 : 1) * std::exp2(expo(rng)));
     const uint8_t code = F32ToFp8E4M3(x);
     ASSERT_NE(code & 0x7f, 0x7f) << x;
