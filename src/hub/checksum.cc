@@ -57,7 +57,8 @@ std::string DigestFile(const std::string& path, const EVP_MD* md, const char* md
   }
   std::string hex;
   hex.reserve(digest_len * 2);
-  for (unsigned int i = 0; i < digest_len; ++i) fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
+  for (unsigned int i = 0; i < digest_len; ++i)
+    fmt::format_to(std::back_inserter(hex), "{:02x}", digest[i]);
   return hex;
 }
 

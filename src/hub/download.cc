@@ -123,7 +123,7 @@ class DownloadLock {
 };
 
 void CheckDiskSpace(const std::string& dir, int64_t needed) {
-  struct statvfs stats{};
+  struct statvfs stats {};
   if (needed <= 0 || ::statvfs(dir.c_str(), &stats) != 0) return;
   const int64_t available = static_cast<int64_t>(stats.f_bavail) * stats.f_frsize;
   if (available < needed) {
@@ -317,16 +317,19 @@ bool IsCompleteInCache(const std::string& dest) {
     case 401:
     case 403:
       if (has_token) {
-        Fail("{}: access denied ({}){}; the token in HF_TOKEN was rejected or has no access to "
-             "this repository (gated repos also need their terms accepted on the website)",
-             what, status, quoted);
+        Fail(
+            "{}: access denied ({}){}; the token in HF_TOKEN was rejected or has no access to "
+            "this repository (gated repos also need their terms accepted on the website)",
+            what, status, quoted);
       }
-      Fail("{}: access denied ({}){}; the repository is gated, private or does not exist: "
-           "accept its terms on the website and set HF_TOKEN to an access token",
-           what, status, quoted);
+      Fail(
+          "{}: access denied ({}){}; the repository is gated, private or does not exist: "
+          "accept its terms on the website and set HF_TOKEN to an access token",
+          what, status, quoted);
     case 404:
       if (code == "RevisionNotFound") Fail("{}: revision not found ({}){}", what, status, quoted);
-      if (code == "EntryNotFound") Fail("{}: file not found in the repository ({}){}", what, status, quoted);
+      if (code == "EntryNotFound")
+        Fail("{}: file not found in the repository ({}){}", what, status, quoted);
       if (code == "RepoNotFound") Fail("{}: repository not found ({}){}", what, status, quoted);
       Fail("{}: repository or file not found ({}){}", what, status, quoted);
     case 429:
@@ -359,14 +362,15 @@ RemoteFileInfo FetchRemoteFileInfo(const std::string& url, const std::string& to
     RemoteFileInfo info;
     info.commit = response.Header("x-repo-commit");
     const bool is_redirect = response.status >= 300 && response.status < 400;
-    const bool linked = !response.Header("x-linked-etag").empty() ||
-                        !response.Header("x-linked-size").empty();
+    const bool linked =
+        !response.Header("x-linked-etag").empty() || !response.Header("x-linked-size").empty();
     if ((is_redirect && linked) || (response.status >= 200 && response.status < 300)) {
       // On an LFS file the Hub answers 302 to its CDN with X-Linked-Size and
       // X-Linked-ETag (the SHA-256); other files answer 200 with the git blob id.
-      info.etag = NormalizeEtag(linked ? response.Header("x-linked-etag") : response.Header("etag"));
-      info.size = ParseSize(linked ? response.Header("x-linked-size")
-                                   : response.Header("content-length"));
+      info.etag =
+          NormalizeEtag(linked ? response.Header("x-linked-etag") : response.Header("etag"));
+      info.size =
+          ParseSize(linked ? response.Header("x-linked-size") : response.Header("content-length"));
       const std::string lower = ToLowerAscii(info.etag);
       if (IsHex(lower, 64)) {
         info.sha256 = lower;

@@ -37,10 +37,10 @@ struct CacheEntry {
 };
 
 struct FileDownloadRequest {
-  std::string url;    // e.g. {endpoint}/{repo}/resolve/{revision}/{file}
-  std::string dest;   // final local path; its folder is created
-  std::string label;  // what messages call the file, e.g. "owner/repo/file.gguf"
-  std::string token;  // sent as "Authorization: Bearer" to the URL's host only
+  std::string url;        // e.g. {endpoint}/{repo}/resolve/{revision}/{file}
+  std::string dest;       // final local path; its folder is created
+  std::string label;      // what messages call the file, e.g. "owner/repo/file.gguf"
+  std::string token;      // sent as "Authorization: Bearer" to the URL's host only
   bool progress = false;  // draw a progress bar on stderr
   int max_retries = 3;    // extra attempts after an interrupted transfer
   std::chrono::milliseconds retry_delay{1000};  // doubled after each retry

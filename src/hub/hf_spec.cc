@@ -7,25 +7,30 @@
 namespace arkv::hub {
 namespace {
 
-constexpr std::string_view kSpecFormat = "expected OWNER/REPO, OWNER/REPO:FILE.gguf or OWNER/REPO:QUANT";
+constexpr std::string_view kSpecFormat =
+    "expected OWNER/REPO, OWNER/REPO:FILE.gguf or OWNER/REPO:QUANT";
 
 // Hub repo ids: letters, digits, '-', '_' and '.', at most 96 characters per
 // part, not starting or ending with '-' or '.', and no "--" or "..".
 void ValidateRepoPart(std::string_view part, std::string_view what, std::string_view spec) {
   if (part.empty()) Fail("malformed model spec '{}': {} is empty ({})", spec, what, kSpecFormat);
-  if (part.size() > 96) Fail("malformed model spec '{}': {} is longer than 96 characters", spec, what);
+  if (part.size() > 96)
+    Fail("malformed model spec '{}': {} is longer than 96 characters", spec, what);
   for (char c : part) {
     const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     if (!ok) {
-      Fail("malformed model spec '{}': {} '{}' contains '{}' (allowed: letters, digits, '-', '_', '.')",
-           spec, what, part, c);
+      Fail(
+          "malformed model spec '{}': {} '{}' contains '{}' (allowed: letters, digits, '-', '_', "
+          "'.')",
+          spec, what, part, c);
     }
   }
   if (part.front() == '-' || part.front() == '.' || part.back() == '-' || part.back() == '.' ||
       part.find("--") != std::string_view::npos || part.find("..") != std::string_view::npos) {
-    Fail("malformed model spec '{}': {} '{}' may not start or end with '-' or '.', nor contain "
-         "'--' or '..'",
-         spec, what, part);
+    Fail(
+        "malformed model spec '{}': {} '{}' may not start or end with '-' or '.', nor contain "
+        "'--' or '..'",
+        spec, what, part);
   }
 }
 
@@ -85,22 +90,27 @@ HfSpec ParseHfSpec(std::string_view spec) {
   if (colon != std::string_view::npos) {
     repo = spec.substr(0, colon);
     const std::string_view target = spec.substr(colon + 1);
+    if (target.find(':') != std::string_view::npos) {
+      Fail("malformed model spec '{}': more than one ':' ({})", spec, kSpecFormat);
+    }
     if (target.empty()) {
       Fail("malformed model spec '{}': nothing after ':' ({})", spec, kSpecFormat);
     }
     if (EndsWithIgnoreCase(target, ".gguf")) {
       if (!IsSafeRelativePath(target)) {
-        Fail("malformed model spec '{}': file '{}' must be a relative path inside the repo "
-             "(no leading '/', '..', '.' or empty components)",
-             spec, target);
+        Fail(
+            "malformed model spec '{}': file '{}' must be a relative path inside the repo "
+            "(no leading '/', '..', '.' or empty components)",
+            spec, target);
       }
       result.file = std::string(target);
     } else if (IsQuantTag(target)) {
       result.quant = std::string(target);
     } else {
-      Fail("malformed model spec '{}': '{}' is neither a .gguf file nor a quantization tag such as "
-           "Q4_K_M ({})",
-           spec, target, kSpecFormat);
+      Fail(
+          "malformed model spec '{}': '{}' is neither a .gguf file nor a quantization tag such as "
+          "Q4_K_M ({})",
+          spec, target, kSpecFormat);
     }
   }
 

@@ -9,8 +9,8 @@ namespace arkv::hub {
 // One model on the Hugging Face Hub. `file` and `quant` are mutually
 // exclusive; when both are empty the file is chosen from the repo listing.
 struct HfSpec {
-  std::string repo;  // "owner/name"
-  std::string file;  // path of a .gguf inside the repo, may contain folders
+  std::string repo;   // "owner/name"
+  std::string file;   // path of a .gguf inside the repo, may contain folders
   std::string quant;  // quantization tag such as "Q4_K_M" (llama.cpp's `repo:tag` form)
   std::string revision = "main";
 };

@@ -215,7 +215,8 @@ std::string UrlEncode(std::string_view text, bool keep_slash) {
   std::string out;
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += c;
     } else {
       out += fmt::format("%{:02X}", u);

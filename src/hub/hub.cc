@@ -120,9 +120,10 @@ std::vector<std::string> CachedGgufFiles(const std::string& repo_dir) {
 std::string ChooseCachedFile(const HfSpec& spec, const std::string& repo_dir) {
   const std::vector<std::string> cached = CachedGgufFiles(repo_dir);
   if (cached.empty()) {
-    Fail("{} is not in the cache ({} holds no downloaded .gguf); run once without offline mode "
-         "to download it",
-         spec.repo, repo_dir);
+    Fail(
+        "{} is not in the cache ({} holds no downloaded .gguf); run once without offline mode "
+        "to download it",
+        spec.repo, repo_dir);
   }
   return ChooseGgufFile(cached, spec.quant, spec.repo);
 }
@@ -148,8 +149,7 @@ DownloadOptions DownloadOptions::FromEnvironment() { return ResolveDefaults(Down
 std::string RepoCacheDir(const std::string& cache_dir, std::string_view repo) {
   const size_t slash = repo.find('/');
   if (slash == std::string_view::npos) Fail("repo id '{}' has no owner", repo);
-  const std::string folder =
-      fmt::format("{}__{}", repo.substr(0, slash), repo.substr(slash + 1));
+  const std::string folder = fmt::format("{}__{}", repo.substr(0, slash), repo.substr(slash + 1));
   return (fs::path(cache_dir) / folder).string();
 }
 
@@ -193,13 +193,15 @@ std::string ChooseGgufFile(const std::vector<std::string>& files, std::string_vi
                            std::string_view repo) {
   std::vector<std::string> models;
   for (const std::string& file : files) {
-    if (EndsWithIgnoreCase(file, ".gguf") && ToLower(BaseName(file)).find("mmproj") == std::string::npos) {
+    if (EndsWithIgnoreCase(file, ".gguf") &&
+        ToLower(BaseName(file)).find("mmproj") == std::string::npos) {
       models.push_back(file);
     }
   }
   // Sorted, so that the first part of a split model comes first.
   std::sort(models.begin(), models.end());
-  if (models.empty()) Fail("{} has no .gguf model file; its files: {}", repo, ListForMessage(files));
+  if (models.empty())
+    Fail("{} has no .gguf model file; its files: {}", repo, ListForMessage(files));
 
   auto first_carrying = [&](std::string_view tag) -> std::optional<std::string> {
     for (const std::string& model : models) {
@@ -221,9 +223,10 @@ std::string ChooseGgufFile(const std::vector<std::string>& files, std::string_vi
     if (!chosen) chosen = models.front();
   }
   if (const int parts = SplitCount(*chosen); parts > 1) {
-    Fail("{}: {} is split into {} files, which arkv cannot load yet; choose a single-file .gguf "
-         "with OWNER/REPO:FILE.gguf (its .gguf files: {})",
-         repo, *chosen, parts, ListForMessage(models));
+    Fail(
+        "{}: {} is split into {} files, which arkv cannot load yet; choose a single-file .gguf "
+        "with OWNER/REPO:FILE.gguf (its .gguf files: {})",
+        repo, *chosen, parts, ListForMessage(models));
   }
   return *chosen;
 }
@@ -259,9 +262,10 @@ std::string ResolveModel(const HfSpec& spec, const DownloadOptions& options) {
   const std::string label = spec.repo + "/" + file;
   if (opts.offline) {
     if (!IsCompleteInCache(dest)) {
-      Fail("offline mode: {} is not in the cache (looked for {}); run without offline mode to "
-           "download it",
-           label, dest);
+      Fail(
+          "offline mode: {} is not in the cache (looked for {}); run without offline mode to "
+          "download it",
+          label, dest);
     }
     return dest;
   }

@@ -21,9 +21,9 @@ struct DownloadOptions {
   std::string cache_dir;  // empty: $ARKV_CACHE_DIR, else $XDG_CACHE_HOME/arkv, else ~/.cache/arkv
   std::string token;      // empty: $HF_TOKEN; sent as "Authorization: Bearer"
   bool progress = true;   // progress bar on stderr when stderr is a terminal...
-  bool force_progress = false;  // ...or always
-  bool offline = false;  // use the cache only (also when $HF_HUB_OFFLINE=1)
-  int max_retries = 3;   // extra attempts after an interrupted transfer
+  bool force_progress = false;                  // ...or always
+  bool offline = false;                         // use the cache only (also when $HF_HUB_OFFLINE=1)
+  int max_retries = 3;                          // extra attempts after an interrupted transfer
   std::chrono::milliseconds retry_delay{1000};  // doubled after each retry
 
   // Options with every default taken from the environment as described above.
