@@ -69,7 +69,10 @@ std::unique_ptr<Tokenizer> Load(const fs::path& path) {
 
 std::string Show(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += " " + std::to_string(id);
+  for (int32_t id : ids) {
+    s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
