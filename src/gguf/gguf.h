@@ -80,7 +80,7 @@ class GgufFile {
   // Maps and validates the file. Throws arkv::Error on any problem.
   static std::unique_ptr<GgufFile> Open(const std::string& path);
   // Parses an in-memory image (used by the fuzzer and tests); the bytes must
-  // outlive the object.
+  // outlive the object. Tensor data is aligned in memory only if `data` is.
   static std::unique_ptr<GgufFile> FromMemory(const uint8_t* data, size_t size);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;

@@ -98,8 +98,6 @@ class Cursor {
     return s;
   }
 
-  const std::string& source() const { return source_; }
-
  private:
   const uint8_t* base_;
   size_t size_;
@@ -262,10 +260,6 @@ void GgufFile::Parse() {
   if (n_kv > c.remaining() / kMinKvBytes) {
     c.FailAt(n_kv_at, "metadata count {} is more than the {} remaining bytes can hold", n_kv,
              c.remaining());
-  }
-  if (n_tensors > c.remaining() / kMinTensorInfoBytes) {
-    c.FailAt(n_tensors_at, "tensor count {} is more than the {} remaining bytes can hold",
-             n_tensors, c.remaining());
   }
 
   // Metadata. Reserving first keeps the keys in place for the index views.
