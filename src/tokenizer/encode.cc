@@ -154,7 +154,8 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         Fail("tokenizer: pre-tokenized word of {} bytes is too long", word.size());
       }
       SplitChars(word, symbols);
-      for (Symbol& s : symbols) s.id = impl_->Find(std::string_view(word).substr(s.offset, s.length));
+      for (Symbol& s : symbols)
+        s.id = impl_->Find(std::string_view(word).substr(s.offset, s.length));
       heap_storage.clear();
       std::priority_queue<BpePair, std::vector<BpePair>, BpePairOrder> queue(
           BpePairOrder{}, std::move(heap_storage));
@@ -195,8 +196,10 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         // tries each byte as a one-character token and drops the rest.
         for (size_t j = 0; j < s.length; ++j) {
           const int32_t id = impl_->Find(std::string_view(word).substr(s.offset + j, 1));
-          if (id >= 0) ids.push_back(id);
-          else if (unk_id_ >= 0) ids.push_back(unk_id_);
+          if (id >= 0)
+            ids.push_back(id);
+          else if (unk_id_ >= 0)
+            ids.push_back(unk_id_);
         }
       }
     }

@@ -11,10 +11,14 @@ size_t CompleteUtf8Prefix(std::string_view bytes) {
     const auto c = static_cast<uint8_t>(bytes[n - back]);
     if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking
     size_t need;
-    if ((c & 0xE0) == 0xC0) need = 2;
-    else if ((c & 0xF0) == 0xE0) need = 3;
-    else if ((c & 0xF8) == 0xF0) need = 4;
-    else return n;  // ASCII or invalid lead: nothing to wait for
+    if ((c & 0xE0) == 0xC0)
+      need = 2;
+    else if ((c & 0xF0) == 0xE0)
+      need = 3;
+    else if ((c & 0xF8) == 0xF0)
+      need = 4;
+    else
+      return n;  // ASCII or invalid lead: nothing to wait for
     return back < need ? n - back : n;
   }
   return n;

@@ -18,13 +18,19 @@ constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581, SPM's escaped
 
 // Texts llama.cpp treats as end-of-generation tokens (llama-vocab.cpp).
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>",  "<|im_end|>", "<|end|>",  "<|return|>",      "<|call|>",
-    "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
-    "<|end_of_text|>", "<end_of_utterance>",
+    "<|eot_id|>",    "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",        "<end_of_turn>",
+    "<|endoftext|>", "<|eom_id|>", "<EOT>",   "_<EOT>",     "<|end_of_text|>", "<end_of_utterance>",
 };
 constexpr std::string_view kEotTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<EOT>", "_<EOT>", "\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<EOT>",
+    "_<EOT>",
+    "\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C",
     "<end_of_utterance>",
 };
 
@@ -33,7 +39,8 @@ constexpr std::string_view kEotTexts[] = {
 // "none") -> none; anything else must be a valid id.
 int32_t ResolveSpecial(const std::optional<int64_t>& value, int64_t def, size_t n_vocab,
                        std::string_view key) {
-  if (!value) return def >= 0 && def < static_cast<int64_t>(n_vocab) ? static_cast<int32_t>(def) : -1;
+  if (!value)
+    return def >= 0 && def < static_cast<int64_t>(n_vocab) ? static_cast<int32_t>(def) : -1;
   const int64_t id = *value;
   if (id == -1 || id == 0xFFFFFFFFLL) return -1;
   if (id < 0 || id >= static_cast<int64_t>(n_vocab)) {
@@ -51,10 +58,14 @@ int ParseByteToken(std::string_view text) {
   for (size_t i = 3; i < 5; ++i) {
     const char c = text[i];
     int digit;
-    if (c >= '0' && c <= '9') digit = c - '0';
-    else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      digit = c - '0';
+    else if (c >= 'A' && c <= 'F')
+      digit = c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      digit = c - 'a' + 10;
+    else
+      return -1;
     value = value * 16 + digit;
   }
   return value;
@@ -75,7 +86,8 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
     Fail("tokenizer: {} tokens exceed the supported maximum", n);
   }
   if (!v.scores.empty() && v.scores.size() != n) {
-    Fail("tokenizer.ggml.scores has {} entries but tokenizer.ggml.tokens has {}", v.scores.size(), n);
+    Fail("tokenizer.ggml.scores has {} entries but tokenizer.ggml.tokens has {}", v.scores.size(),
+         n);
   }
   if (!v.types.empty() && v.types.size() != n) {
     Fail("tokenizer.ggml.token_type has {} entries but tokenizer.ggml.tokens has {}",
@@ -181,7 +193,8 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
     for (size_t i = 0; i < n; ++i) {
       if (t->types_[i] != TokenType::kByte) continue;
       const int value = ParseByteToken(t->tokens_[i]);
-      if (value < 0) Fail("token {} has type BYTE but its text '{}' is not <0xXX>", i, t->tokens_[i]);
+      if (value < 0)
+        Fail("token {} has type BYTE but its text '{}' is not <0xXX>", i, t->tokens_[i]);
       impl.byte_value[i] = static_cast<int16_t>(value);
     }
     t->byte_tokens_.assign(256, -1);
@@ -196,7 +209,8 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
       const std::string& merge = v.merges[rank];
       const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
       if (space == std::string::npos || space + 1 >= merge.size()) {
-        Fail("tokenizer.ggml.merges[{}] = '{}' is not two tokens separated by a space", rank, merge);
+        Fail("tokenizer.ggml.merges[{}] = '{}' is not two tokens separated by a space", rank,
+             merge);
       }
       const std::string_view left = std::string_view(merge).substr(0, space);
       const std::string_view right = std::string_view(merge).substr(space + 1);
@@ -304,8 +318,10 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
       escaped.clear();
       if (add_space_prefix_ && prev_special) escaped += kSpmSpace;
       for (char c : text.substr(f.offset, f.length)) {
-        if (c == ' ') escaped += kSpmSpace;
-        else escaped += c;
+        if (c == ' ')
+          escaped += kSpmSpace;
+        else
+          escaped += c;
       }
       EncodeSpm(escaped, out);
       prev_special = false;
@@ -367,8 +383,10 @@ std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
       continue;
     }
     const int byte = unicode::SymbolToByte(cpt);
-    if (byte >= 0) piece += static_cast<char>(byte);
-    else piece.append(text, start, offset - start);
+    if (byte >= 0)
+      piece += static_cast<char>(byte);
+    else
+      piece.append(text, start, offset - start);
   }
   return piece;
 }

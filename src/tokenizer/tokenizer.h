@@ -42,8 +42,8 @@ struct VocabData {
   std::string model;  // tokenizer.ggml.model: "llama" or "gpt2"
   std::string pre;    // tokenizer.ggml.pre (gpt2 only); empty means "default"
   std::vector<std::string> tokens;
-  std::vector<float> scores;     // empty (all 0) or one per token
-  std::vector<TokenType> types;  // empty (all normal) or one per token
+  std::vector<float> scores;        // empty (all 0) or one per token
+  std::vector<TokenType> types;     // empty (all normal) or one per token
   std::vector<std::string> merges;  // gpt2: "left right", rank = index
   // Special token ids; -1 means "none".
   std::optional<int64_t> bos_id, eos_id, unk_id, eot_id, eom_id, pad_id, sep_id;
@@ -125,9 +125,9 @@ class Tokenizer {
   int32_t pad_id_ = -1, sep_id_ = -1;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false;
   bool ignore_merges_ = false;
-  std::vector<int32_t> eog_ids_;             // sorted
-  std::vector<int32_t> special_tokens_;      // partition candidates, longest text first
-  std::vector<int32_t> byte_tokens_;         // SPM: id of <0xXX> (or the 1-byte token), -1
+  std::vector<int32_t> eog_ids_;         // sorted
+  std::vector<int32_t> special_tokens_;  // partition candidates, longest text first
+  std::vector<int32_t> byte_tokens_;     // SPM: id of <0xXX> (or the 1-byte token), -1
   std::unique_ptr<Impl> impl_;
 };
 

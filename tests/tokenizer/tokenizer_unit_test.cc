@@ -44,8 +44,10 @@ VocabBuilder SpmBase(bool byte_tokens) {
 std::string Escape(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (c == ' ') out += kSp;
-    else out += c;
+    if (c == ' ')
+      out += kSp;
+    else
+      out += c;
   }
   return out;
 }
@@ -103,8 +105,7 @@ TEST(SpmTokenizer, ByteFallbackAndUnknown) {
     b.Add(kSp, -1);
     const auto t = Tokenizer::FromVocab(b.v);
     // U+00E9 is not a token: its two bytes are.
-    EXPECT_EQ(t->Encode("\xC3\xA9", false, false),
-              (std::vector<int32_t>{259, 3 + 0xC3, 3 + 0xA9}));
+    EXPECT_EQ(t->Encode("\xC3\xA9", false, false), (std::vector<int32_t>{259, 3 + 0xC3, 3 + 0xA9}));
     EXPECT_EQ(t->TokenToPiece(3 + 0xC3), "\xC3");
     EXPECT_EQ(t->Decode(t->Encode("\xC3\xA9 x", false, false)), "\xC3\xA9 x");
   }
@@ -184,8 +185,8 @@ TEST(StreamDecoder, CompleteUtf8Prefix) {
   EXPECT_EQ(CompleteUtf8Prefix("a\xC3\xA9"), 3u);
   EXPECT_EQ(CompleteUtf8Prefix("\xF0\x9F\x98"), 0u);
   EXPECT_EQ(CompleteUtf8Prefix("\xF0\x9F\x98\x81"), 4u);
-  EXPECT_EQ(CompleteUtf8Prefix("\xFF"), 1u);        // invalid: nothing to wait for
-  EXPECT_EQ(CompleteUtf8Prefix("\x82\x82"), 2u);    // stray continuation bytes
+  EXPECT_EQ(CompleteUtf8Prefix("\xFF"), 1u);      // invalid: nothing to wait for
+  EXPECT_EQ(CompleteUtf8Prefix("\x82\x82"), 2u);  // stray continuation bytes
 }
 
 // Byte-level vocabulary: the 256 byte symbols in byte order, then `merged`.
@@ -195,7 +196,8 @@ std::string Sym(std::string_view bytes) {
   return out;
 }
 
-VocabBuilder BpeBase(std::string pre, const std::vector<std::pair<std::string, std::string>>& merges) {
+VocabBuilder BpeBase(std::string pre,
+                     const std::vector<std::pair<std::string, std::string>>& merges) {
   VocabBuilder b;
   b.v.model = "gpt2";
   b.v.pre = std::move(pre);
@@ -216,8 +218,7 @@ TEST(BpeTokenizer, LowestRankMergesFirst) {
   const int32_t sp_w = t->FindToken(Sym(" w"));
   ASSERT_GE(hell, 256);
   // "el" (rank 3) would steal the "e" from "he" if ranks were ignored.
-  EXPECT_EQ(t->Encode("hello wo", false, false),
-            (std::vector<int32_t>{hell, 'o', sp_w, 'o'}));
+  EXPECT_EQ(t->Encode("hello wo", false, false), (std::vector<int32_t>{hell, 'o', sp_w, 'o'}));
   EXPECT_EQ(t->Decode(t->Encode("hello wo", false, false)), "hello wo");
   EXPECT_FALSE(t->add_bos());
   EXPECT_EQ(t->bos_id(), 11);  // llama.cpp's gpt2 default
@@ -239,12 +240,12 @@ TEST(BpeTokenizer, IgnoreMergesTakesWholeTokens) {
   b.v.bos_id = b.v.tokens.size() - 1;
   const auto t = Tokenizer::FromVocab(b.v);
   EXPECT_TRUE(t->add_bos());
-  EXPECT_EQ(t->Encode("abc", true, false), (std::vector<int32_t>{static_cast<int32_t>(*b.v.bos_id), abc}));
+  EXPECT_EQ(t->Encode("abc", true, false),
+            (std::vector<int32_t>{static_cast<int32_t>(*b.v.bos_id), abc}));
   b.v.pre = "gpt2";
   b.v.add_bos = false;
   const auto u = Tokenizer::FromVocab(b.v);
-  EXPECT_EQ(u->Encode("abc", true, false),
-            (std::vector<int32_t>{u->FindToken(Sym("ab")), 'c'}));
+  EXPECT_EQ(u->Encode("abc", true, false), (std::vector<int32_t>{u->FindToken(Sym("ab")), 'c'}));
 }
 
 TEST(BpeTokenizer, SpecialTokensEogAndInvalidUtf8) {

@@ -103,16 +103,16 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
     if (ids == expected[i]) {
       ++passed;
     } else {
-      ADD_FAILURE() << c.name << " vector " << i << " '" << inputs[i] << "'\n  got     " << Show(ids)
-                    << "\n  expected" << Show(expected[i]);
+      ADD_FAILURE() << c.name << " vector " << i << " '" << inputs[i] << "'\n  got     "
+                    << Show(ids) << "\n  expected" << Show(expected[i]);
     }
     // Every vector here is representable (byte fallback / byte-level BPE).
     const std::string decoded = tokenizer->Decode(ids);
     if (decoded == inputs[i]) {
       ++round_trips;
     } else {
-      ADD_FAILURE() << c.name << " vector " << i << " does not round-trip: '" << decoded
-                    << "' != '" << inputs[i] << "'";
+      ADD_FAILURE() << c.name << " vector " << i << " does not round-trip: '" << decoded << "' != '"
+                    << inputs[i] << "'";
     }
   }
   std::printf("[ vectors  ] %s: %zu/%zu ids match, %zu/%zu round-trip\n", c.name, passed,
@@ -208,14 +208,14 @@ TEST_P(RealModelIds, GreedyTextDetokenizes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Golden, RealModelIds,
-    ::testing::Values(
-        RealModel{"stories260K", kShared / "models/stories260K.gguf",
-                  kShared / "golden/real/stories260K"},
-        RealModel{"TinyStories_656K_f16", kShared / "models/TinyStories-656K/TinyStories-656K.f16.gguf",
-                  kShared / "golden/real/TinyStories-656K.f16"},
-        RealModel{"TinyStories_656K_q8_0",
-                  kShared / "models/TinyStories-656K/tinystories-656k-q8_0.gguf",
-                  kShared / "golden/real/tinystories-656k-q8_0"}),
+    ::testing::Values(RealModel{"stories260K", kShared / "models/stories260K.gguf",
+                                kShared / "golden/real/stories260K"},
+                      RealModel{"TinyStories_656K_f16",
+                                kShared / "models/TinyStories-656K/TinyStories-656K.f16.gguf",
+                                kShared / "golden/real/TinyStories-656K.f16"},
+                      RealModel{"TinyStories_656K_q8_0",
+                                kShared / "models/TinyStories-656K/tinystories-656k-q8_0.gguf",
+                                kShared / "golden/real/tinystories-656k-q8_0"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
