@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "core/fp16.h"
+#include "kv/codecs.h"
 
 namespace arkv::kv {
 namespace {
@@ -13,7 +17,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Per-thread scratch, reused across calls so that the hot path does not allocate.
 struct Scratch {
-  std::vector<float> qs, acc, m, l, s, kt, vt, krow, vrow;
+  std::vector<float> qs, acc, m, l, s, kt, vt, krow;
   std::vector<int32_t> kpos;
   void Reserve(int rows, int d) {
     qs.resize(static_cast<size_t>(rows) * d);
@@ -23,11 +27,60 @@ struct Scratch {
     s.resize(static_cast<size_t>(rows) * kTile);
     kt.resize(static_cast<size_t>(d) * kTile);
     vt.resize(static_cast<size_t>(d) * kTile);
-    krow.resize(d);
-    vrow.resize(d);
+    krow.resize(2 * static_cast<size_t>(d));
     kpos.resize(kTile);
   }
 };
+
+// fp16 -> f32 for every half (256 KiB), built once: a table lookup is far
+// cheaper than the bit-exact scalar conversion in the inner loop.
+const float* HalfTable() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = F16ToF32(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.data();
+}
+
+// Decodes tokens [start, start + nk) of a span: K transposed into kt[d][kTile],
+// V row-major into vt[kTile][d]. `row` is scratch of 2 * d floats.
+void DecodeTile(const SlotSpan& span, int start, int nk, int d, float* kt, float* vt, float* row) {
+  switch (span.format) {
+    case SlotFormat::kF16: {
+      const float* half = HalfTable();
+      uint16_t buf[2 * 1024];
+      for (int j = 0; j < nk; ++j) {
+        std::memcpy(buf, span.slot(start + j), sizeof(uint16_t) * 2 * d);
+        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = half[buf[c]];
+        float* v = vt + static_cast<size_t>(j) * d;
+        for (int c = 0; c < d; ++c) v[c] = half[buf[d + c]];
+      }
+      return;
+    }
+    case SlotFormat::kFp8: {
+      const float* fp8 = Fp8E4M3Table();
+      for (int j = 0; j < nk; ++j) {
+        const uint8_t* slot = span.slot(start + j);
+        float ks, vs;
+        std::memcpy(&ks, slot, 4);
+        std::memcpy(&vs, slot + 4, 4);
+        const uint8_t* kc = slot + 8;
+        const uint8_t* vc = kc + d;
+        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = ks * fp8[kc[c]];
+        float* v = vt + static_cast<size_t>(j) * d;
+        for (int c = 0; c < d; ++c) v[c] = vs * fp8[vc[c]];
+      }
+      return;
+    }
+    default:
+      for (int j = 0; j < nk; ++j) {
+        DecodeSlot(span.format, span.slot(start + j), d, row, vt + static_cast<size_t>(j) * d);
+        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = row[c];
+      }
+      return;
+  }
+}
 
 }  // namespace
 
@@ -74,11 +127,7 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
       }
       if (!any_visible && capture == nullptr) continue;
       // Decode the tile: K transposed [d][kTile], V row-major [kTile][d].
-      for (int j = 0; j < nk; ++j) {
-        DecodeSlot(span.format, span.slot(start + j), d, sc.krow.data(), sc.vrow.data());
-        for (int c = 0; c < d; ++c) sc.kt[static_cast<size_t>(c) * kTile + j] = sc.krow[c];
-        std::copy(sc.vrow.begin(), sc.vrow.end(), sc.vt.begin() + static_cast<size_t>(j) * d);
-      }
+      DecodeTile(span, start, nk, d, sc.kt.data(), sc.vt.data(), sc.krow.data());
       for (int r = 0; r < rows; ++r) {
         float* s = &sc.s[static_cast<size_t>(r) * kTile];
         const float* qr = &sc.qs[static_cast<size_t>(r) * d];
