@@ -6,6 +6,39 @@
 // stores k and v and writes the attention output. After every layer of a
 // batch has been processed the engine calls EndBatch(), where the policy may
 // quantize or evict tokens. The cache never exceeds its budget after EndBatch.
+//
+// Policy semantics (ARKV.md; [ours] marks choices beyond it):
+// - Scores. Attend captures the probabilities of the batch's last
+//   w = min(batch, W) queries over every cached token. The "past" is every
+//   cached token but the newest min(n, W); its heavy-hitter scores (mean +
+//   gamma * var over the w queries, group mean, average pooling in position
+//   order) rank tokens at EndBatch. With one query this is the decode score.
+// - Prompt (kPromptChunk / kPromptEnd): a layer over C keeps its best C - W
+//   past tokens and the window (all Original for arkv/evict/snapkv; Quantized
+//   past for quant). Decode (kDecode): a layer over C is compressed per
+//   ARKV.md Decoding (keep = floor(0.75 * past), o = clip(origin_budget - W,
+//   0, keep)); evict keeps all `keep` Original, quant none.
+// - Chunked prefill [ours]: the engine sends each chunk but the last as
+//   kPromptChunk and the last as kPromptEnd; every prompt batch is compressed,
+//   so memory peaks near budget + chunk. Each prompt batch's OQ score (from its
+//   own observation window over the past at that time) is folded into a
+//   running mean per layer; ratios and Original budgets are recomputed from
+//   the means after every prompt batch, with T = prompt tokens so far. With a
+//   single chunk this is exactly the one-shot method.
+// - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
+//   past token, so that the budget holds while generating.
+// - quant: every past token (outside the window) is Quantized after each batch.
+// - Byte budgets [ours]: every layer gets the same token capacity C (the
+//   largest whose worst case fits the budget summed over layers); arkv and
+//   quant also cap the Original past tokens of a layer at its Original budget
+//   (round(ratio_l * (C - W)), 0 for quant) by quantizing the lowest-scored
+//   ones, so a layer never holds more than (W + cap) Original and C - W - cap
+//   Quantized tokens per KV head. Before the prompt's OQ scores exist, arkv
+//   assumes ratio 1 (all Original). A budget that cannot hold W Original
+//   tokens in every layer is an error.
+// - Quantized tokens are never promoted back to Original.
+// - BytesHeld() counts K/V data and scales (ARKV.md "Memory accounting");
+//   the pool pages behind them hold at most one partly used page per store.
 #pragma once
 
 #include <cstddef>
