@@ -127,6 +127,13 @@ class FakeHub {
               .headers = {{"X-Error-Code", "GatedRepo"},
                           {"X-Error-Message", "Access to model owner/model-GGUF is restricted."}}};
     }
+    // A renamed repo: the Hub redirects the old name with a relative Location.
+    if (path.starts_with("/old-owner/old-name/")) {
+      return {
+          .status = 307,
+          .headers = {{"Location", std::string("/") + kRepo + "/" +
+                                       path.substr(std::string("/old-owner/old-name/").size())}}};
+    }
     const std::string repo_prefix = std::string("/") + kRepo + "/";
     if (path == std::string("/api/models/") + kRepo + "/tree/main") {
       nlohmann::json listing = nlohmann::json::array();
@@ -349,6 +356,16 @@ TEST_F(ResolveModelTest, SizeMismatchDeletesTheDownload) {
                         "received 10000"));
   EXPECT_FALSE(fs::exists(CachedPath("m.gguf")));
   EXPECT_FALSE(fs::exists(PartPath(CachedPath("m.gguf"))));
+}
+
+TEST_F(ResolveModelTest, FollowsTheHubsRedirectOfARenamedRepo) {
+  const std::string content = RandomBytes(3'000, 12);
+  hub_.AddFile("m.gguf", {.content = content});
+  const std::string path = ResolveModel("old-owner/old-name:m.gguf", options_);
+  EXPECT_EQ(path, (fs::path(cache_dir_) / "old-owner__old-name" / "m.gguf").string());
+  EXPECT_EQ(ReadFile(path), content);
+  EXPECT_EQ(ReadCacheEntry(path)->sha256, Sha256(content));
+  EXPECT_EQ(hub_.hub().CountRequests("HEAD", "/owner/model-GGUF/resolve/main/m.gguf"), 1);
 }
 
 TEST_F(ResolveModelTest, MissingFileIs404) {
