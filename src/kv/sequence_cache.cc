@@ -121,7 +121,14 @@ class Cache final : public SequenceCache {
     peak_bytes_ = std::max(peak_bytes_, static_cast<int64_t>(BytesHeld()));
 
     if (layer == 0) batch_tokens_ = n_tokens;
-    const bool score = policy_->NeedsScores();
+    // Scores are needed when EndBatch may select tokens: prompt batches, a
+    // layer over its capacity, or a byte budget's Original cap.
+    int max_keys = 0;
+    for (const Stream& st : L.heads) {
+      max_keys = std::max(max_keys, st.original.size() + st.quantized.size());
+    }
+    const bool score = policy_->NeedsScores() && (n_tokens > 1 || L.capacity == 0 ||
+                                                  max_keys > L.capacity || L.original_cap >= 0);
     // Probabilities of the last w_obs queries, per KV head: [group][w_obs][n_keys].
     const int w_obs = std::min(n_tokens, config_.window);
     std::vector<std::vector<float>> probs(score ? hkv : 0);
