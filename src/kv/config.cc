@@ -183,9 +183,9 @@ void ValidateConfig(const CacheConfig& c) {
   if (c.budget.unit == Budget::Unit::kTokens) {
     if (c.policy != PolicyKind::kFull && c.budget.value < c.window)
       Fail("KV budget of {} tokens cannot hold the window of {} tokens", c.budget.value, c.window);
-    if (c.policy == PolicyKind::kWindow && c.budget.value < c.sinks + 1)
-      Fail("KV budget of {} tokens cannot hold {} sink tokens and a recent one", c.budget.value,
-           c.sinks);
+    if (c.policy == PolicyKind::kWindow && c.budget.value < c.sinks + c.window)
+      Fail("KV budget of {} tokens cannot hold {} sink tokens and the window of {}", c.budget.value,
+           c.sinks, c.window);
   }
 }
 

@@ -70,7 +70,10 @@ class WindowPolicy final : public Policy {
               std::vector<TokenState>& next) const override {
     const size_t n = tokens.positions.size();
     if (!OverCapacity(ctx, n)) return;
-    const size_t sinks = std::min(static_cast<size_t>(sinks_), static_cast<size_t>(ctx.capacity));
+    // The recent window has priority over the sinks.
+    const size_t cap = static_cast<size_t>(ctx.capacity);
+    const size_t sinks =
+        std::min(static_cast<size_t>(sinks_), cap - std::min(cap, WindowCount(ctx, n)));
     const size_t recent_from = n - (static_cast<size_t>(ctx.capacity) - sinks);
     for (size_t i = sinks; i < recent_from; ++i) next[i] = TokenState::kEvicted;
   }
