@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
@@ -115,6 +116,9 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   } else if (v.model == "gpt2") {
     t->type_ = VocabType::kBpe;
     def_bos = 11, def_eos = 11, def_unk = -1;  // llama.cpp's defaults for gpt2
+    if (v.pre.empty()) {
+      Log(LogLevel::kWarn, "tokenizer: no tokenizer.ggml.pre; using the 'default' pre-tokenizer");
+    }
     PretokenizerSpec spec = PretokenizerSpecFor(v.pre);
     t->pre_ = v.pre.empty() ? "default" : v.pre;
     t->add_bos_ = spec.add_bos;

@@ -74,9 +74,12 @@ class Tokenizer {
   // text). Throws on an out-of-range id.
   std::string TokenToPiece(int32_t id, bool render_special = false) const;
 
-  // Concatenated pieces; for SPM vocabularies that add a space prefix, the
-  // leading space of the first piece is removed, so Decode(Encode(s)) == s
-  // whenever the vocabulary can represent s.
+  // Concatenated pieces. For SPM vocabularies that add a space prefix, a
+  // leading space of the piece of ids[0] is removed (only there: after a BOS
+  // it stays, exactly as llama.cpp's detokenizer does), so
+  // Decode(Encode(s, false, false)) == s whenever the vocabulary can
+  // represent s. llama.cpp's clean_spaces
+  // post-processing (" ." -> ".") is not applied: it would break that.
   std::string Decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   VocabType type() const { return type_; }
@@ -137,8 +140,8 @@ class Tokenizer {
 // UTF-8 if the stream ended mid-character).
 class StreamDecoder {
  public:
-  // strip_leading_space: drop the space SPM vocabularies prepend to the
-  // first token (what Tokenizer::Decode does).
+  // strip_leading_space: drop the leading space of the first pushed token's
+  // piece in SPM vocabularies with a space prefix (what Tokenizer::Decode does).
   explicit StreamDecoder(const Tokenizer& tokenizer, bool render_special = false,
                          bool strip_leading_space = true);
   std::string Push(int32_t id);
