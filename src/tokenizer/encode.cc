@@ -7,6 +7,8 @@
 //    on ties).
 // Both use a heap of candidate pairs with lazy invalidation: O(n log n) per
 // word instead of rescanning the word after every merge.
+#include <algorithm>
+#include <limits>
 #include <queue>
 
 #include "core/error.h"
@@ -69,6 +71,7 @@ struct BpePair {
   int32_t right;
   int32_t left_id;
   int32_t right_id;
+  int32_t result;
 };
 
 struct BpePairOrder {
@@ -166,7 +169,7 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         if (left_id < 0 || right_id < 0) return;
         const auto it = impl_->merges.find(Impl::MergeKey(left_id, right_id));
         if (it == impl_->merges.end()) return;
-        queue.push({it->second.rank, left, right, left_id, right_id});
+        queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
       };
       for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
       while (!queue.empty()) {
@@ -180,9 +183,9 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
             r.id != pair.right_id) {
           continue;
         }
-        const int32_t result = impl_->merges.at(Impl::MergeKey(pair.left_id, pair.right_id)).result;
+
         Unlink(symbols, pair.left, pair.right);
-        symbols[pair.left].id = result;
+        symbols[pair.left].id = pair.result;
         try_add(symbols[pair.left].prev, pair.left);
         try_add(pair.left, symbols[pair.left].next);
       }
