@@ -137,7 +137,6 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
   const std::vector<Pretokenizer::Piece> pieces = impl_->pretokenizer->Split(text);
   std::string word;
   std::vector<Symbol> symbols;
-  std::vector<BpePair> heap_storage;
   std::vector<int32_t> ids;
   for (const Pretokenizer::Piece& p : pieces) {
     word.clear();
@@ -157,11 +156,10 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         Fail("tokenizer: pre-tokenized word of {} bytes is too long", word.size());
       }
       SplitChars(word, symbols);
-      for (Symbol& s : symbols)
+      for (Symbol& s : symbols) {
         s.id = impl_->Find(std::string_view(word).substr(s.offset, s.length));
-      heap_storage.clear();
-      std::priority_queue<BpePair, std::vector<BpePair>, BpePairOrder> queue(
-          BpePairOrder{}, std::move(heap_storage));
+      }
+      std::priority_queue<BpePair, std::vector<BpePair>, BpePairOrder> queue;
       const auto try_add = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
         const int32_t left_id = symbols[left].id;
@@ -183,7 +181,6 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
             r.id != pair.right_id) {
           continue;
         }
-
         Unlink(symbols, pair.left, pair.right);
         symbols[pair.left].id = pair.result;
         try_add(symbols[pair.left].prev, pair.left);
