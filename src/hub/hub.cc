@@ -163,7 +163,10 @@ std::vector<std::string> ListRepoFiles(const HfSpec& spec, const DownloadOptions
     if (page == kMaxListingPages) Fail("{}: more than {} pages of files", what, kMaxListingPages);
     HttpRequest request;
     request.url = url;
-    if (!opts.token.empty()) request.headers.push_back("Authorization: Bearer " + opts.token);
+    // The token goes to the endpoint only, even if a next-page link points elsewhere.
+    if (!opts.token.empty() && UrlHost(url) == UrlHost(opts.endpoint)) {
+      request.headers.push_back("Authorization: Bearer " + opts.token);
+    }
     HttpResponse response;
     try {
       response = HttpGet(request);

@@ -102,6 +102,10 @@ class FakeHub {
     std::lock_guard<std::mutex> lock(mutex_);
     cut_next_after_ = bytes;
   }
+  void SetListingPageSize(size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    listing_page_size_ = size;
+  }
   void IgnoreRange() {
     std::lock_guard<std::mutex> lock(mutex_);
     ignore_range_ = true;
@@ -136,12 +140,27 @@ class FakeHub {
     }
     const std::string repo_prefix = std::string("/") + kRepo + "/";
     if (path == std::string("/api/models/") + kRepo + "/tree/main") {
+      // Pages of `listing_page_size_` entries linked like the Hub's: Link: <URL>; rel="next".
+      const size_t cursor_at = request.target.find("&cursor=");
+      const size_t first =
+          cursor_at == std::string::npos ? 0 : std::stoul(request.target.substr(cursor_at + 8));
       nlohmann::json listing = nlohmann::json::array();
-      listing.push_back({{"type", "directory"}, {"path", "docs"}});
+      if (first == 0) listing.push_back({{"type", "directory"}, {"path", "docs"}});
+      size_t index = 0;
       for (const auto& [name, file] : files_) {
-        listing.push_back({{"type", "file"}, {"path", name}, {"size", file.content.size()}});
+        if (index >= first && index < first + listing_page_size_) {
+          listing.push_back({{"type", "file"}, {"path", name}, {"size", file.content.size()}});
+        }
+        ++index;
       }
-      return {.headers = {{"Content-Type", "application/json"}}, .body = listing.dump()};
+      ServerResponse response{.headers = {{"Content-Type", "application/json"}},
+                              .body = listing.dump()};
+      if (first + listing_page_size_ < files_.size()) {
+        response.headers.push_back(
+            {"Link", fmt::format("<{}{}?recursive=true&cursor={}>; rel=\"next\"", hub_.url(), path,
+                                 first + listing_page_size_)});
+      }
+      return response;
     }
     if (!path.starts_with(repo_prefix)) {
       return {.status = 404,
@@ -208,6 +227,7 @@ class FakeHub {
   std::map<std::string, HubFile> files_;
   bool require_token_ = false;
   bool ignore_range_ = false;
+  size_t listing_page_size_ = 1000;
   std::optional<size_t> cut_next_after_;
   TestHttpServer cdn_;
   TestHttpServer hub_;
@@ -425,6 +445,29 @@ TEST_F(ResolveModelTest, ChoosesAFileFromTheRepoListing) {
   EXPECT_EQ(hub_.hub().CountRequests("GET", "/api/models/owner/model-GGUF/tree/main"), 1);
 
   EXPECT_EQ(ResolveModel("owner/model-GGUF:Q8_0", options_), CachedPath("model-Q8_0.gguf"));
+}
+
+TEST_F(ResolveModelTest, FollowsListingPagesWithTheToken) {
+  hub_.RequireToken();
+  hub_.SetListingPageSize(2);
+  hub_.AddFile("a.md", {.content = "a", .lfs = false});
+  hub_.AddFile("b.md", {.content = "b", .lfs = false});
+  hub_.AddFile("c-F16.gguf", {.content = "f16"});
+  hub_.AddFile("d-Q4_K_M.gguf", {.content = "q4"});
+  hub_.AddFile("e.md", {.content = "e", .lfs = false});
+  EXPECT_THAT(ErrorOf(kRepo),
+              HasSubstr("cannot list the files of owner/model-GGUF: access denied"));
+
+  options_.token = kToken;
+  EXPECT_EQ(ListRepoFiles(ParseHfSpec(kRepo), options_),
+            (std::vector<std::string>{"a.md", "b.md", "c-F16.gguf", "d-Q4_K_M.gguf", "e.md"}));
+  EXPECT_EQ(hub_.hub().CountRequests("GET", "/api/models/owner/model-GGUF/tree/main"), 4);
+  const std::string path = ResolveModel(kRepo, options_);
+  EXPECT_EQ(ReadFile(path), "q4");
+
+  // Once downloaded, the model is used even when the listing fails.
+  options_.token.clear();
+  EXPECT_EQ(ResolveModel(kRepo, options_), path);
 }
 
 TEST_F(ResolveModelTest, RepoWithoutGgufListsItsFiles) {
