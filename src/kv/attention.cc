@@ -174,11 +174,45 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
     const float inv = sc.l[r] > 0.0f ? 1.0f / sc.l[r] : 0.0f;
     const float* acc = &sc.acc[static_cast<size_t>(r) * d];
     for (int c = 0; c < d; ++c) dst[c] = acc[c] * inv;
+    if (block.row_max != nullptr) {
+      block.row_max[r] = sc.m[r];
+      block.row_sum[r] = sc.l[r];
+    }
     if (float* cap = capture_row(r)) {
       const float m = sc.m[r];
       for (int k = 0; k < key_base; ++k)
         cap[k] = (cap[k] == kNegInf || inv == 0.0f) ? 0.0f : std::exp(cap[k] - m) * inv;
     }
+  }
+}
+
+SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
+  SlotSpan s = span;
+  s.pages = span.pages + begin / span.tokens_per_page;
+  s.positions = span.positions + begin;
+  s.n_tokens = end - begin;
+  return s;
+}
+
+void MergeSplits(int n_splits, const float* const* outs, const float* const* maxes,
+                 const float* const* sums, int rows, int group, int d, float* out,
+                 size_t out_token_stride) {
+  for (int r = 0; r < rows; ++r) {
+    float m = kNegInf;
+    for (int s = 0; s < n_splits; ++s) m = std::max(m, maxes[s][r]);
+    float* dst = out + (r / group) * out_token_stride + static_cast<size_t>(r % group) * d;
+    for (int c = 0; c < d; ++c) dst[c] = 0.0f;
+    if (m == kNegInf) continue;
+    float total = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+      if (maxes[s][r] == kNegInf) continue;
+      const float w = std::exp(maxes[s][r] - m) * sums[s][r];
+      total += w;
+      const float* src = outs[s] + static_cast<size_t>(r) * d;
+      for (int c = 0; c < d; ++c) dst[c] += w * src[c];
+    }
+    const float inv = 1.0f / total;
+    for (int c = 0; c < d; ++c) dst[c] *= inv;
   }
 }
 

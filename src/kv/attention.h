@@ -24,6 +24,11 @@ struct QueryBlock {
   float scale = 1.0f;
   float* out = nullptr;  // row (t, g) at out + t * out_token_stride + g * head_dim
   size_t out_token_stride = 0;
+  // Optional, for splitting the keys among tasks: per row r = t * group + g,
+  // the running max of the logits and the softmax denominator relative to it
+  // (out is normalized either way; see MergeSplits).
+  float* row_max = nullptr;
+  float* row_sum = nullptr;
 };
 
 // Optional capture of attention probabilities. Query t of the block is query
@@ -42,5 +47,15 @@ struct ProbCapture {
 // spans[0..n_spans). capture may be null.
 void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                   const ProbCapture* capture);
+
+// Tokens [begin, end) of a span; begin must be a multiple of tokens_per_page.
+SlotSpan SubSpan(const SlotSpan& span, int begin, int end);
+
+// Combines the normalized outputs of n_splits attentions of the same `rows`
+// query rows over disjoint key sets: outs[s] is [rows][d], maxes[s] and sums[s]
+// are [rows]. Writes row r to out + (r / group) * out_token_stride + (r % group) * d.
+void MergeSplits(int n_splits, const float* const* outs, const float* const* maxes,
+                 const float* const* sums, int rows, int group, int d, float* out,
+                 size_t out_token_stride);
 
 }  // namespace arkv::kv

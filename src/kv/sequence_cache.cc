@@ -142,6 +142,10 @@ class Cache final : public SequenceCache {
       captures[h].n_keys = n_keys;
     }
 
+    if (n_tokens == 1 && !score && threads.size() > hkv) {
+      DecodeSplitK(L, q, positions, scale, out, threads);
+      return;
+    }
     // One task per (KV head, block of queries).
     const int block = n_tokens == 1 ? 1 : 8;
     const int n_blocks = (n_tokens + block - 1) / block;
@@ -263,6 +267,69 @@ class Cache final : public SequenceCache {
   }
 
  private:
+  // Decoding with fewer KV heads than threads: each KV head's keys are split
+  // at page boundaries among tasks, whose partial softmaxes are then merged.
+  void DecodeSplitK(const Layer& L, const float* q, const int32_t* positions, float scale,
+                    float* out, ThreadPool& threads) {
+    const int d = shape_.head_dim;
+    const int hkv = shape_.n_kv_heads;
+    const int group = shape_.n_heads / hkv;
+    struct Piece {
+      int head;
+      SlotSpan span;
+    };
+    std::vector<Piece> pieces;
+    std::vector<int> first_piece(hkv + 1, 0);
+    const int target = std::max(1, (2 * threads.size() + hkv - 1) / hkv);
+    for (int h = 0; h < hkv; ++h) {
+      first_piece[h] = static_cast<int>(pieces.size());
+      const SlotSpan spans[2] = {L.heads[h].original.View(), L.heads[h].quantized.View()};
+      int total_pages = 0;
+      for (const SlotSpan& sp : spans) {
+        total_pages += (sp.n_tokens + sp.tokens_per_page - 1) / sp.tokens_per_page;
+      }
+      const int pages_per_piece = std::max(1, (total_pages + target - 1) / target);
+      for (const SlotSpan& sp : spans) {
+        const int step = pages_per_piece * sp.tokens_per_page;
+        for (int b = 0; b < sp.n_tokens; b += step) {
+          pieces.push_back({h, SubSpan(sp, b, std::min(sp.n_tokens, b + step))});
+        }
+      }
+    }
+    first_piece[hkv] = static_cast<int>(pieces.size());
+    const size_t n = pieces.size();
+    std::vector<float> outs(n * group * d), maxes(n * group), sums(n * group);
+    const size_t q_stride = static_cast<size_t>(shape_.n_heads) * d;
+    threads.ParallelFor(static_cast<int64_t>(n), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const Piece& piece = pieces[i];
+        QueryBlock qb;
+        qb.q = q + static_cast<size_t>(piece.head) * group * d;
+        qb.q_token_stride = q_stride;
+        qb.positions = positions;
+        qb.n_queries = 1;
+        qb.group = group;
+        qb.head_dim = d;
+        qb.scale = scale;
+        qb.out = &outs[i * group * d];
+        qb.out_token_stride = static_cast<size_t>(group) * d;
+        qb.row_max = &maxes[i * group];
+        qb.row_sum = &sums[i * group];
+        AttendKvHead(&piece.span, 1, qb, nullptr);
+      }
+    });
+    for (int h = 0; h < hkv; ++h) {
+      std::vector<const float*> o, m, l;
+      for (int i = first_piece[h]; i < first_piece[h + 1]; ++i) {
+        o.push_back(&outs[static_cast<size_t>(i) * group * d]);
+        m.push_back(&maxes[static_cast<size_t>(i) * group]);
+        l.push_back(&sums[static_cast<size_t>(i) * group]);
+      }
+      MergeSplits(static_cast<int>(o.size()), o.data(), m.data(), l.data(), group, group, d,
+                  out + static_cast<size_t>(h) * group * d, q_stride);
+    }
+  }
+
   bool byte_budget() const { return config_.budget.unit == Budget::Unit::kBytes; }
 
   // Per-token bytes of one layer (all KV heads) in each state.

@@ -37,8 +37,12 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   const CacheShape shape{2, c.n_heads, c.n_kv_heads, c.head_dim};
   CacheConfig config;
   config.original = c.type;
-  auto cache = CreateSequenceCache(shape, config);
-  ThreadPool threads(3);
+  // Small pages and more threads than KV heads: decoding splits each KV
+  // head's keys among tasks (split-K) and merges them.
+  const size_t token_bytes = 2 * c.head_dim * (c.type == OriginalType::kF16 ? 2 : 4);
+  PagePool pool((4 * token_bytes + 63) / 64 * 64);
+  auto cache = CreateSequenceCache(shape, config, &pool);
+  ThreadPool threads(5);
   std::mt19937 rng(1234 + c.head_dim * 7 + c.n_kv_heads);
   const int d = c.head_dim, hq = c.n_heads, hkv = c.n_kv_heads, group = hq / hkv;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
