@@ -3,13 +3,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace arkv {
 namespace {
@@ -62,9 +65,16 @@ std::vector<int32_t> ReadIds(const fs::path& path) {
   return ids;
 }
 
-std::unique_ptr<Tokenizer> Load(const fs::path& path) {
-  auto file = gguf::GgufFile::Open(path.string());
-  return Tokenizer::FromGguf(*file);
+// Loaded once per file: the large vocabularies take a while (more so under
+// sanitizers) and several tests share them.
+const Tokenizer* Load(const fs::path& path) {
+  static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
+  auto& slot = cache[path.string()];
+  if (!slot) {
+    const auto file = gguf::GgufFile::Open(path.string());
+    slot = Tokenizer::FromGguf(*file);
+  }
+  return slot.get();
 }
 
 std::string Show(const std::vector<int32_t>& ids) {
@@ -148,6 +158,68 @@ std::vector<VectorCase> AllVectorCases() {
 INSTANTIATE_TEST_SUITE_P(Golden, VocabVectors, ::testing::ValuesIn(AllVectorCases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Chat markup with parse_special on the real Llama-3 and Qwen2 vocabularies
+// (ids as llama.cpp and the Hugging Face tokenizers give them).
+TEST(RealVocab, ParseSpecialChatMarkup) {
+  const fs::path llama3 = kExtracted / "ggml-vocab-llama-bpe.gguf";
+  const fs::path qwen2 = kExtracted / "ggml-vocab-qwen2.gguf";
+  if (!fs::exists(llama3) || !fs::exists(qwen2)) GTEST_SKIP() << "missing " << kExtracted;
+  {
+    const auto t = Load(llama3);
+    const std::string text = "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>";
+    EXPECT_EQ(t->Encode(text, true, true),
+              (std::vector<int32_t>{128000, 128006, 882, 128007, 271, 6151, 128009}));
+    EXPECT_EQ(t->Encode(text, false, false).size(), 23u);  // markup spelled out
+    EXPECT_TRUE(t->IsEndOfGeneration(128009));
+    EXPECT_TRUE(t->IsEndOfGeneration(128001));
+    EXPECT_FALSE(t->IsEndOfGeneration(128000));
+    EXPECT_EQ(t->Decode(t->Encode(text, true, true), /*render_special=*/true),
+              "<|begin_of_text|>" + text);
+  }
+  {
+    const auto t = Load(qwen2);
+    const std::string text = "<|im_start|>user\nhi<|im_end|>";
+    EXPECT_EQ(t->Encode(text, true, true), (std::vector<int32_t>{151644, 872, 198, 6023, 151645}));
+    EXPECT_FALSE(t->add_bos());
+    EXPECT_TRUE(t->IsEndOfGeneration(151645));
+    EXPECT_TRUE(t->IsEndOfGeneration(151643));
+    EXPECT_EQ(t->TokenToPiece(151700), "");  // [PAD] tokens are UNUSED
+  }
+}
+
+// Random byte strings: encoding never fails, and decoding gives the input
+// back (with invalid bytes read as U+FFFD).
+TEST(RealVocab, RandomBytesRoundTrip) {
+  const std::vector<fs::path> files = {kShared / "models/vocab/ggml-vocab-llama-spm.gguf",
+                                       kShared / "models/vocab/ggml-vocab-gpt-2.gguf",
+                                       kShared / "golden/synth/synth-qwen3.q8_0.gguf"};
+  std::mt19937 rng(1234);
+  const std::string alphabet = "ab \n\t'1.";
+  size_t tested = 0;
+  for (const fs::path& path : files) {
+    if (!fs::exists(path)) continue;
+    const auto t = Load(path);
+    for (int iter = 0; iter < 200; ++iter) {
+      std::string s;
+      const int len = static_cast<int>(rng() % 24);
+      for (int i = 0; i < len; ++i) {
+        // Mix ASCII that merges with arbitrary bytes (incl. invalid UTF-8).
+        s += rng() % 2 ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng() % 256);
+      }
+      if (s.find("\xE2\x96\x81") != std::string::npos) continue;  // U+2581 decodes to a space
+      // Byte-level BPE reads invalid bytes as U+FFFD. SPM splits by lead
+      // byte as llama.cpp does, so an invalid sequence can swallow part of
+      // an escaped space: only valid UTF-8 round-trips there.
+      const std::string valid = unicode::Sanitize(s);
+      const std::string& input = t->type() == VocabType::kSpm ? valid : s;
+      ASSERT_EQ(t->Decode(t->Encode(input, false, false)), valid) << path << " iteration " << iter;
+      EXPECT_NO_THROW(t->Encode(s, true, true));
+    }
+    ++tested;
+  }
+  if (tested == 0) GTEST_SKIP() << "no vocabulary found under " << kShared;
+}
+
 struct RealModel {
   const char* name;
   fs::path gguf;
@@ -164,7 +236,7 @@ class RealModelIds : public ::testing::TestWithParam<RealModel> {
     if (!fs::exists(m.golden)) GTEST_SKIP() << "missing " << m.golden;
     tokenizer_ = Load(m.gguf);
   }
-  std::unique_ptr<Tokenizer> tokenizer_;
+  const Tokenizer* tokenizer_ = nullptr;
 };
 
 TEST_P(RealModelIds, TextPrefix) {
