@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "core/aligned.h"
+#include "core/fp16.h"
 #include "hwy/highway.h"
 #include "tensor/matmul_internal.h"
 
@@ -51,6 +52,18 @@ HWY_INLINE hn::Vec<DI32> LoadBytesI(const int8_t* p) {
   return hn::PromoteTo(DI32(), hn::LoadU(DI8(), p));
 }
 HWY_INLINE VF ToFloat(hn::Vec<DI32> v) { return hn::ConvertTo(DF(), v); }
+
+// fp16 block scale to float. AVX2 and AVX-512 have an instruction for it
+// (F16C); elsewhere Highway emulates it more slowly than the scalar code.
+HWY_INLINE float HalfToFloat(const uint16_t* h) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  const hn::CappedTag<float, 1> d1;
+  const hn::Rebind<hwy::float16_t, decltype(d1)> dh1;
+  return hn::GetLane(hn::PromoteTo(d1, hn::LoadU(dh1, reinterpret_cast<const hwy::float16_t*>(h))));
+#else
+  return F16ToF32(*h);
+#endif
+}
 
 // out[t] = dot(row, xs[t]) for kT tokens: each decoded weight vector is used
 // kT times, which is what makes batched prefill cheaper per token than

@@ -55,8 +55,9 @@ void MatMul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tok
 
   const internal::MatMulArgs args{w, x, x_stride, n_tokens, y, y_stride};
   // Chunks of at least ~64K weight elements keep the scheduling overhead
-  // small; small matrices run on the calling thread alone.
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / w.cols);
+  // small (small matrices run on the calling thread alone); a multiple of 4
+  // rows fits the row tiles of the batched kernels.
+  const int64_t grain = (std::max<int64_t>(4, (int64_t{1} << 16) / w.cols) + 3) / 4 * 4;
   pool.ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
 }
 

@@ -1,5 +1,4 @@
 // Matmul kernels for the 256-element super-block types Q4_K, Q5_K and Q6_K.
-#include "core/fp16.h"
 #include "tensor/quant_blocks.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -25,8 +24,8 @@ struct DecodeKQuant {
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const Block*>(block);
     const DI32 di;
-    const float d = F16ToF32(blk->d);
-    const float dmin = F16ToF32(blk->dmin);
+    const float d = HalfToFloat(&blk->d);
+    const float dmin = HalfToFloat(&blk->dmin);
     uint8_t sc[8], m[8];
     UnpackScalesMinsK4(blk->scales, sc, m);
     const auto low4 = hn::Set(di, 0xF);
@@ -64,7 +63,7 @@ struct DecodeQ6_K {
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);
     const DI32 di;
-    const float d = F16ToF32(blk->d);
+    const float d = HalfToFloat(&blk->d);
     const auto low4 = hn::Set(di, 0xF);
     const auto two_bits = hn::Set(di, 3);
     const auto bias = hn::Set(di, 32);
