@@ -165,9 +165,9 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         const int32_t left_id = symbols[left].id;
         const int32_t right_id = symbols[right].id;
         if (left_id < 0 || right_id < 0) return;
-        const auto it = impl_->merges.find(Impl::MergeKey(left_id, right_id));
-        if (it == impl_->merges.end()) return;
-        queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
+        const Impl::Merge* merge = impl_->merges.Find(Impl::MergeKey(left_id, right_id));
+        if (merge == nullptr) return;
+        queue.push({merge->rank, left, right, left_id, right_id, merge->result});
       };
       for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
       while (!queue.empty()) {

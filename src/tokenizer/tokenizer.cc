@@ -208,7 +208,8 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
       t->byte_tokens_[b] = id;
     }
   } else {
-    impl.merges.reserve(v.merges.size());
+    impl.merges.Reserve(v.merges.size());
+    std::string joined;
     for (size_t rank = 0; rank < v.merges.size(); ++rank) {
       const std::string& merge = v.merges[rank];
       const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
@@ -223,9 +224,10 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
       // A merge of non-token texts can never apply: every symbol the BPE
       // loop builds from a byte-level word is a token.
       if (left_id < 0 || right_id < 0) continue;
-      const int32_t result = impl.Find(std::string(left) + std::string(right));
-      impl.merges.emplace(Impl::MergeKey(left_id, right_id),
-                          Impl::Merge{static_cast<int32_t>(rank), result});
+      joined.assign(left);
+      joined.append(right);
+      impl.merges.Insert(Impl::MergeKey(left_id, right_id),
+                         Impl::Merge{static_cast<int32_t>(rank), impl.Find(joined)});
     }
   }
   return t;
