@@ -48,7 +48,9 @@ void Unlink(std::vector<Symbol>& symbols, int32_t left, int32_t right) {
   l.length += r.length;
   r.length = 0;
   l.next = r.next;
-  if (r.next >= 0) symbols[r.next].prev = left;
+  if (r.next >= 0) {
+    symbols[r.next].prev = left;
+  }
 }
 
 struct SpmPair {
@@ -92,20 +94,28 @@ void Tokenizer::EncodeSpm(std::string_view text, std::vector<int32_t>& out) cons
   SplitChars(text, symbols);
   std::priority_queue<SpmPair, std::vector<SpmPair>, SpmPairOrder> queue;
   const auto try_add = [&](int32_t left, int32_t right) {
-    if (left < 0 || right < 0) return;
+    if (left < 0 || right < 0) {
+      return;
+    }
     const uint32_t length = symbols[left].length + symbols[right].length;
     const int32_t id = impl_->Find(text.substr(symbols[left].offset, length));
-    if (id < 0) return;
+    if (id < 0) {
+      return;
+    }
     queue.push({scores_[id], left, right, length});
   };
-  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+  for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) {
+    try_add(i - 1, i);
+  }
   while (!queue.empty()) {
     const SpmPair pair = queue.top();
     queue.pop();
     const Symbol& l = symbols[pair.left];
     const Symbol& r = symbols[pair.right];
     // Stale: one side was merged away or grew since the pair was queued.
-    if (l.length == 0 || r.length == 0 || l.length + r.length != pair.length) continue;
+    if (l.length == 0 || r.length == 0 || l.length + r.length != pair.length) {
+      continue;
+    }
     Unlink(symbols, pair.left, pair.right);
     try_add(symbols[pair.left].prev, pair.left);
     try_add(pair.left, symbols[pair.left].next);
@@ -120,9 +130,13 @@ void Tokenizer::EncodeSpm(std::string_view text, std::vector<int32_t>& out) cons
     // Only single characters can be missing from the vocabulary (merged
     // symbols are tokens by construction): emit their bytes.
     bool all_bytes = true;
-    for (char c : piece) all_bytes = all_bytes && SpmByteToken(static_cast<uint8_t>(c)) >= 0;
+    for (char c : piece) {
+      all_bytes = all_bytes && SpmByteToken(static_cast<uint8_t>(c)) >= 0;
+    }
     if (all_bytes) {
-      for (char c : piece) out.push_back(SpmByteToken(static_cast<uint8_t>(c)));
+      for (char c : piece) {
+        out.push_back(SpmByteToken(static_cast<uint8_t>(c)));
+      }
     } else if (unk_id_ >= 0) {
       out.push_back(unk_id_);  // no byte tokens (e.g. TinyStories-656K): one UNK per character
     } else {
@@ -161,15 +175,23 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
       }
       std::priority_queue<BpePair, std::vector<BpePair>, BpePairOrder> queue;
       const auto try_add = [&](int32_t left, int32_t right) {
-        if (left < 0 || right < 0) return;
+        if (left < 0 || right < 0) {
+          return;
+        }
         const int32_t left_id = symbols[left].id;
         const int32_t right_id = symbols[right].id;
-        if (left_id < 0 || right_id < 0) return;
+        if (left_id < 0 || right_id < 0) {
+          return;
+        }
         const Impl::Merge* merge = impl_->merges.Find(Impl::MergeKey(left_id, right_id));
-        if (merge == nullptr) return;
+        if (merge == nullptr) {
+          return;
+        }
         queue.push({merge->rank, left, right, left_id, right_id, merge->result});
       };
-      for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
+      for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) {
+        try_add(i - 1, i);
+      }
       while (!queue.empty()) {
         const BpePair pair = queue.top();
         queue.pop();
@@ -196,15 +218,18 @@ void Tokenizer::EncodeBpe(std::string_view raw, std::vector<int32_t>& out,
         // tries each byte as a one-character token and drops the rest.
         for (size_t j = 0; j < s.length; ++j) {
           const int32_t id = impl_->Find(std::string_view(word).substr(s.offset + j, 1));
-          if (id >= 0)
+          if (id >= 0) {
             ids.push_back(id);
-          else if (unk_id_ >= 0)
+          } else if (unk_id_ >= 0) {
             ids.push_back(unk_id_);
+          }
         }
       }
     }
     out.insert(out.end(), ids.begin(), ids.end());
-    if (cache.size() < (1u << 16)) cache.emplace(word, ids);
+    if (cache.size() < (1u << 16)) {
+      cache.emplace(word, ids);
+    }
   }
 }
 

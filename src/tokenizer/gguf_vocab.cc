@@ -13,20 +13,26 @@ const gguf::Array* FindArray(const gguf::GgufFile& file, std::string_view key) {
 
 std::optional<int64_t> OptionalInt(const gguf::GgufFile& file, std::string_view key) {
   const gguf::Value* value = file.Find(key);
-  if (value == nullptr) return std::nullopt;
+  if (value == nullptr) {
+    return std::nullopt;
+  }
   return value->AsInt(key);
 }
 
 std::optional<bool> OptionalBool(const gguf::GgufFile& file, std::string_view key) {
   const gguf::Value* value = file.Find(key);
-  if (value == nullptr) return std::nullopt;
+  if (value == nullptr) {
+    return std::nullopt;
+  }
   return value->AsBool(key);
 }
 
 std::vector<std::string> StringArray(const gguf::Array& array, std::string_view key) {
   std::vector<std::string> out;
   out.reserve(array.items.size());
-  for (const gguf::Value& item : array.items) out.push_back(item.AsString(key));
+  for (const gguf::Value& item : array.items) {
+    out.push_back(item.AsString(key));
+  }
   return out;
 }
 
@@ -35,12 +41,16 @@ std::vector<std::string> StringArray(const gguf::Array& array, std::string_view 
 std::unique_ptr<Tokenizer> Tokenizer::FromGguf(const gguf::GgufFile& file) {
   VocabData v;
   v.model = file.GetString("tokenizer.ggml.model", "");
-  if (v.model.empty()) Fail("{}: missing tokenizer.ggml.model", file.path());
+  if (v.model.empty()) {
+    Fail("{}: missing tokenizer.ggml.model", file.path());
+  }
   v.pre = file.GetString("tokenizer.ggml.pre", "");
   v.model_name = file.GetString("general.name", "");
 
   const gguf::Array* tokens = FindArray(file, "tokenizer.ggml.tokens");
-  if (tokens == nullptr) Fail("{}: missing tokenizer.ggml.tokens", file.path());
+  if (tokens == nullptr) {
+    Fail("{}: missing tokenizer.ggml.tokens", file.path());
+  }
   v.tokens = StringArray(*tokens, "tokenizer.ggml.tokens");
 
   if (const gguf::Array* scores = FindArray(file, "tokenizer.ggml.scores")) {
@@ -62,7 +72,9 @@ std::unique_ptr<Tokenizer> Tokenizer::FromGguf(const gguf::GgufFile& file) {
   }
   if (v.model == "gpt2") {
     const gguf::Array* merges = FindArray(file, "tokenizer.ggml.merges");
-    if (merges == nullptr) Fail("{}: gpt2 tokenizer without tokenizer.ggml.merges", file.path());
+    if (merges == nullptr) {
+      Fail("{}: gpt2 tokenizer without tokenizer.ggml.merges", file.path());
+    }
     v.merges = StringArray(*merges, "tokenizer.ggml.merges");
   }
 

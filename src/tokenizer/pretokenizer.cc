@@ -67,7 +67,9 @@ std::string ExpandWhitespace(std::string_view pattern) {
       if (e == 's') {
         out += in_class ? std::string(kWhitespaceClass) : fmt::format("[{}]", kWhitespaceClass);
       } else if (e == 'S') {
-        if (in_class) Fail("pre-tokenizer regex: \\S inside a class is not supported: {}", pattern);
+        if (in_class) {
+          Fail("pre-tokenizer regex: \\S inside a class is not supported: {}", pattern);
+        }
         out += fmt::format("[^{}]", kWhitespaceClass);
       } else {
         out += c;
@@ -76,10 +78,11 @@ std::string ExpandWhitespace(std::string_view pattern) {
       ++i;
       continue;
     }
-    if (c == '[' && !in_class)
+    if (c == '[' && !in_class) {
       in_class = true;
-    else if (c == ']' && in_class)
+    } else if (c == ']' && in_class) {
       in_class = false;
+    }
     out += c;
   }
   return out;
@@ -88,10 +91,14 @@ std::string ExpandWhitespace(std::string_view pattern) {
 }  // namespace
 
 PretokenizerSpec PretokenizerSpecFor(std::string_view name) {
-  if (name.empty()) name = "default";  // llama.cpp falls back to it too
+  if (name.empty()) {
+    name = "default";  // llama.cpp falls back to it too
+  }
   for (const NamedSpec& s : Specs()) {
     for (std::string_view n : s.names) {
-      if (!n.empty() && n == name) return s.spec;
+      if (!n.empty() && n == name) {
+        return s.spec;
+      }
     }
   }
   Fail("unknown pre-tokenizer '{}' (tokenizer.ggml.pre); supported: {}", name,
@@ -102,8 +109,12 @@ std::string SupportedPretokenizers() {
   std::string out;
   for (const NamedSpec& s : Specs()) {
     for (std::string_view n : s.names) {
-      if (n.empty()) continue;
-      if (!out.empty()) out += ", ";
+      if (n.empty()) {
+        continue;
+      }
+      if (!out.empty()) {
+        out += ", ";
+      }
       out += n;
     }
   }
@@ -152,10 +163,14 @@ struct MatchData {
   }
   // The default 32 KiB JIT stack can be too small for very long pieces.
   bool GrowStack() {
-    if (stack != nullptr) return false;
+    if (stack != nullptr) {
+      return false;
+    }
     ctx = pcre2_match_context_create(nullptr);
     stack = pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, nullptr);
-    if (ctx == nullptr || stack == nullptr) return false;
+    if (ctx == nullptr || stack == nullptr) {
+      return false;
+    }
     pcre2_jit_stack_assign(ctx, nullptr, stack);
     return true;
   }
@@ -165,10 +180,14 @@ struct MatchData {
 
 std::vector<Pretokenizer::Piece> Pretokenizer::Split(std::string_view text) const {
   std::vector<Piece> pieces;
-  if (text.empty()) return pieces;
+  if (text.empty()) {
+    return pieces;
+  }
   pieces.push_back({0, text.size()});
   MatchData match;
-  if (match.md == nullptr) Fail("pre-tokenizer: out of memory");
+  if (match.md == nullptr) {
+    Fail("pre-tokenizer: out of memory");
+  }
   std::vector<Piece> next;
   for (const auto& regex : regexes_) {
     next.clear();
@@ -180,8 +199,12 @@ std::vector<Pretokenizer::Piece> Pretokenizer::Split(std::string_view text) cons
       while (search < piece.length) {
         int rc = pcre2_match(regex->code, subject, piece.length, search, PCRE2_NO_UTF_CHECK,
                              match.md, match.ctx);
-        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && match.GrowStack()) continue;
-        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && match.GrowStack()) {
+          continue;
+        }
+        if (rc == PCRE2_ERROR_NOMATCH) {
+          break;
+        }
         if (rc < 0) {
           std::array<PCRE2_UCHAR, 256> msg{};
           pcre2_get_error_message(rc, msg.data(), msg.size());
@@ -202,11 +225,15 @@ std::vector<Pretokenizer::Piece> Pretokenizer::Split(std::string_view text) cons
           search = begin + step;
           continue;
         }
-        if (begin > gap) next.push_back({piece.offset + gap, begin - gap});
+        if (begin > gap) {
+          next.push_back({piece.offset + gap, begin - gap});
+        }
         next.push_back({piece.offset + begin, end - begin});
         gap = search = end;
       }
-      if (gap < piece.length) next.push_back({piece.offset + gap, piece.length - gap});
+      if (gap < piece.length) {
+        next.push_back({piece.offset + gap, piece.length - gap});
+      }
     }
     pieces.swap(next);
   }

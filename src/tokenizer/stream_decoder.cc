@@ -9,16 +9,19 @@ size_t CompleteUtf8Prefix(std::string_view bytes) {
   const size_t n = bytes.size();
   for (size_t back = 1; back <= 4 && back <= n; ++back) {
     const auto c = static_cast<uint8_t>(bytes[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking
-    size_t need;
-    if ((c & 0xE0) == 0xC0)
+    if ((c & 0xC0) == 0x80) {
+      continue;  // continuation byte: keep looking
+    }
+    size_t need = 0;
+    if ((c & 0xE0) == 0xC0) {
       need = 2;
-    else if ((c & 0xF0) == 0xE0)
+    } else if ((c & 0xF0) == 0xE0) {
       need = 3;
-    else if ((c & 0xF8) == 0xF0)
+    } else if ((c & 0xF8) == 0xF0) {
       need = 4;
-    else
+    } else {
       return n;  // ASCII or invalid lead: nothing to wait for
+    }
     return back < need ? n - back : n;
   }
   return n;

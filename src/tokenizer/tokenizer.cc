@@ -22,17 +22,13 @@ constexpr std::string_view kEogTexts[] = {
     "<|eot_id|>",    "<|im_end|>", "<|end|>", "<|return|>", "<|call|>",        "<end_of_turn>",
     "<|endoftext|>", "<|eom_id|>", "<EOT>",   "_<EOT>",     "<|end_of_text|>", "<end_of_utterance>",
 };
+// DeepSeek's "<｜end▁of▁sentence｜>" (fullwidth bars, U+2581 spaces).
+constexpr std::string_view kEndOfSentence =
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>";
 constexpr std::string_view kEotTexts[] = {
-    "<|eot_id|>",
-    "<|im_end|>",
-    "<|end|>",
-    "<end_of_turn>",
-    "<|endoftext|>",
-    "<EOT>",
-    "_<EOT>",
-    "\xEF\xBD\x9C"
-    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C",
-    "<end_of_utterance>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>",      "<end_of_turn>",      "<|endoftext|>",
+    "<EOT>",      "_<EOT>",     kEndOfSentence, "<end_of_utterance>",
 };
 
 // Resolves a special-token id: absent -> the model's default (dropped when the
@@ -40,10 +36,13 @@ constexpr std::string_view kEotTexts[] = {
 // "none") -> none; anything else must be a valid id.
 int32_t ResolveSpecial(const std::optional<int64_t>& value, int64_t def, size_t n_vocab,
                        std::string_view key) {
-  if (!value)
+  if (!value) {
     return def >= 0 && def < static_cast<int64_t>(n_vocab) ? static_cast<int32_t>(def) : -1;
+  }
   const int64_t id = *value;
-  if (id == -1 || id == 0xFFFFFFFFLL) return -1;
+  if (id == -1 || id == 0xFFFFFFFFLL) {
+    return -1;
+  }
   if (id < 0 || id >= static_cast<int64_t>(n_vocab)) {
     Fail("tokenizer.ggml.{} = {} is out of range (the vocabulary has {} tokens)", key, id, n_vocab);
   }
@@ -54,19 +53,22 @@ bool IsAsciiSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) !
 
 int ParseByteToken(std::string_view text) {
   // "<0xAB>"
-  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
+  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') {
+    return -1;
+  }
   int value = 0;
   for (size_t i = 3; i < 5; ++i) {
     const char c = text[i];
-    int digit;
-    if (c >= '0' && c <= '9')
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
       digit = c - '0';
-    else if (c >= 'A' && c <= 'F')
+    } else if (c >= 'A' && c <= 'F') {
       digit = c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f')
+    } else if (c >= 'a' && c <= 'f') {
       digit = c - 'a' + 10;
-    else
+    } else {
       return -1;
+    }
     value = value * 16 + digit;
   }
   return value;
@@ -82,7 +84,9 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   t->impl_ = std::make_unique<Impl>();
   Impl& impl = *t->impl_;
   const size_t n = v.tokens.size();
-  if (n == 0) Fail("tokenizer: the vocabulary is empty (tokenizer.ggml.tokens has no entries)");
+  if (n == 0) {
+    Fail("tokenizer: the vocabulary is empty (tokenizer.ggml.tokens has no entries)");
+  }
   if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     Fail("tokenizer: {} tokens exceed the supported maximum", n);
   }
@@ -105,9 +109,11 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   t->scores_ = v.scores.empty() ? std::vector<float>(n, 0.0f) : std::move(v.scores);
   t->types_ = v.types.empty() ? std::vector<TokenType>(n, TokenType::kNormal) : std::move(v.types);
   impl.token_to_id.reserve(n);
-  for (size_t i = 0; i < n; ++i) impl.token_to_id[t->tokens_[i]] = static_cast<int32_t>(i);
+  for (size_t i = 0; i < n; ++i) {
+    impl.token_to_id[t->tokens_[i]] = static_cast<int32_t>(i);
+  }
 
-  int64_t def_bos, def_eos, def_unk;
+  int64_t def_bos = 0, def_eos = 0, def_unk = 0;
   if (v.model == "llama") {
     t->type_ = VocabType::kSpm;
     def_bos = 1, def_eos = 2, def_unk = 0;
@@ -129,9 +135,15 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   } else {
     Fail("unknown tokenizer model '{}' (tokenizer.ggml.model); supported: llama, gpt2", v.model);
   }
-  if (v.add_bos) t->add_bos_ = *v.add_bos;
-  if (v.add_eos) t->add_eos_ = *v.add_eos;
-  if (v.add_space_prefix) t->add_space_prefix_ = *v.add_space_prefix;
+  if (v.add_bos) {
+    t->add_bos_ = *v.add_bos;
+  }
+  if (v.add_eos) {
+    t->add_eos_ = *v.add_eos;
+  }
+  if (v.add_space_prefix) {
+    t->add_space_prefix_ = *v.add_space_prefix;
+  }
 
   t->bos_id_ = ResolveSpecial(v.bos_id, def_bos, n, "bos_token_id");
   t->eos_id_ = ResolveSpecial(v.eos_id, def_eos, n, "eos_token_id");
@@ -157,10 +169,14 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
     }
   }
   for (int32_t id : {t->eos_id_, t->eot_id_, t->eom_id_}) {
-    if (id >= 0) t->eog_ids_.push_back(id);
+    if (id >= 0) {
+      t->eog_ids_.push_back(id);
+    }
   }
   for (std::string_view text : kEogTexts) {
-    if (const int32_t id = impl.Find(text); id >= 0) t->eog_ids_.push_back(id);
+    if (const int32_t id = impl.Find(text); id >= 0) {
+      t->eog_ids_.push_back(id);
+    }
   }
   std::sort(t->eog_ids_.begin(), t->eog_ids_.end());
   t->eog_ids_.erase(std::unique(t->eog_ids_.begin(), t->eog_ids_.end()), t->eog_ids_.end());
@@ -185,26 +201,37 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos) {
-    for (int32_t id : t->special_tokens_) t->rstrip_[id] = 1;
-    if (const int32_t id = impl.Find("</s>"); id >= 0) t->rstrip_[id] = 1;
+    for (int32_t id : t->special_tokens_) {
+      t->rstrip_[id] = 1;
+    }
+    if (const int32_t id = impl.Find("</s>"); id >= 0) {
+      t->rstrip_[id] = 1;
+    }
     for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) {
-      if (const int32_t id = impl.Find(text); id >= 0) t->rstrip_[id] = 0;
+      if (const int32_t id = impl.Find(text); id >= 0) {
+        t->rstrip_[id] = 0;
+      }
     }
   }
 
   if (t->type_ == VocabType::kSpm) {
     impl.byte_value.assign(n, -1);
     for (size_t i = 0; i < n; ++i) {
-      if (t->types_[i] != TokenType::kByte) continue;
+      if (t->types_[i] != TokenType::kByte) {
+        continue;
+      }
       const int value = ParseByteToken(t->tokens_[i]);
-      if (value < 0)
+      if (value < 0) {
         Fail("token {} has type BYTE but its text '{}' is not <0xXX>", i, t->tokens_[i]);
+      }
       impl.byte_value[i] = static_cast<int16_t>(value);
     }
     t->byte_tokens_.assign(256, -1);
     for (int b = 0; b < 256; ++b) {
       int32_t id = impl.Find(fmt::format("<0x{:02X}>", b));
-      if (id < 0) id = impl.Find(std::string(1, static_cast<char>(b)));
+      if (id < 0) {
+        id = impl.Find(std::string(1, static_cast<char>(b)));
+      }
       t->byte_tokens_[b] = id;
     }
   } else {
@@ -223,7 +250,9 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
       const int32_t right_id = impl.Find(right);
       // A merge of non-token texts can never apply: every symbol the BPE
       // loop builds from a byte-level word is a token.
-      if (left_id < 0 || right_id < 0) continue;
+      if (left_id < 0 || right_id < 0) {
+        continue;
+      }
       joined.assign(left);
       joined.append(right);
       impl.merges.Insert(Impl::MergeKey(left_id, right_id),
@@ -267,12 +296,16 @@ bool Tokenizer::IsControl(int32_t id) const {
 std::vector<Tokenizer::Fragment> Tokenizer::Partition(std::string_view text,
                                                       bool parse_special) const {
   std::vector<Fragment> fragments;
-  if (text.empty()) return fragments;
+  if (text.empty()) {
+    return fragments;
+  }
   fragments.push_back({-1, 0, text.size()});
   std::vector<Fragment> next;
   for (const int32_t id : special_tokens_) {
     const TokenType type = types_[id];
-    if (!parse_special && (type == TokenType::kControl || type == TokenType::kUnknown)) continue;
+    if (!parse_special && (type == TokenType::kControl || type == TokenType::kUnknown)) {
+      continue;
+    }
     const std::string& needle = tokens_[id];
     next.clear();
     bool found = false;
@@ -285,22 +318,34 @@ std::vector<Tokenizer::Fragment> Tokenizer::Partition(std::string_view text,
       const size_t end = f.offset + f.length;
       while (pos < end) {
         const size_t match = text.substr(pos, end - pos).find(needle);
-        if (match == std::string_view::npos) break;
+        if (match == std::string_view::npos) {
+          break;
+        }
         found = true;
         size_t left_end = pos + match;
         if (lstrip_[id]) {
-          while (left_end > pos && IsAsciiSpace(text[left_end - 1])) --left_end;
+          while (left_end > pos && IsAsciiSpace(text[left_end - 1])) {
+            --left_end;
+          }
         }
-        if (left_end > pos) next.push_back({-1, pos, left_end - pos});
+        if (left_end > pos) {
+          next.push_back({-1, pos, left_end - pos});
+        }
         next.push_back({id, 0, 0});
         pos += match + needle.size();
         if (rstrip_[id]) {
-          while (pos < end && IsAsciiSpace(text[pos])) ++pos;
+          while (pos < end && IsAsciiSpace(text[pos])) {
+            ++pos;
+          }
         }
       }
-      if (pos < end) next.push_back({-1, pos, end - pos});
+      if (pos < end) {
+        next.push_back({-1, pos, end - pos});
+      }
     }
-    if (found) fragments.swap(next);
+    if (found) {
+      fragments.swap(next);
+    }
   }
   return fragments;
 }
@@ -309,7 +354,9 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
                                        bool parse_special) const {
   std::vector<int32_t> out;
   const std::vector<Fragment> fragments = Partition(text, parse_special);
-  if (add_special && add_bos_) out.push_back(bos_id_);
+  if (add_special && add_bos_) {
+    out.push_back(bos_id_);
+  }
   if (type_ == VocabType::kSpm) {
     // A space is prepended to the text at the start and after each special
     // token (llama.cpp's add_space_prefix handling).
@@ -322,12 +369,15 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
         continue;
       }
       escaped.clear();
-      if (add_space_prefix_ && prev_special) escaped += kSpmSpace;
+      if (add_space_prefix_ && prev_special) {
+        escaped += kSpmSpace;
+      }
       for (char c : text.substr(f.offset, f.length)) {
-        if (c == ' ')
+        if (c == ' ') {
           escaped += kSpmSpace;
-        else
+        } else {
           escaped += c;
+        }
       }
       EncodeSpm(escaped, out);
       prev_special = false;
@@ -342,7 +392,9 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
       }
     }
   }
-  if (add_special && add_eos_) out.push_back(eos_id_);
+  if (add_special && add_eos_) {
+    out.push_back(eos_id_);
+  }
   return out;
 }
 
@@ -360,7 +412,9 @@ std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
     case TokenType::kUndefined:
       return std::string();
     case TokenType::kByte:
-      if (type_ == VocabType::kSpm) return std::string(1, static_cast<char>(impl_->byte_value[id]));
+      if (type_ == VocabType::kSpm) {
+        return std::string(1, static_cast<char>(impl_->byte_value[id]));
+      }
       return std::string();  // llama.cpp gives byte-typed gpt2 tokens no text
     case TokenType::kNormal:
       break;
@@ -383,16 +437,17 @@ std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
   size_t offset = 0;
   while (offset < text.size()) {
     const size_t start = offset;
-    uint32_t cpt;
+    uint32_t cpt = 0;
     if (!unicode::DecodeOne(text, offset, cpt)) {
       piece += text[offset++];
       continue;
     }
     const int byte = unicode::SymbolToByte(cpt);
-    if (byte >= 0)
+    if (byte >= 0) {
       piece += static_cast<char>(byte);
-    else
+    } else {
       piece.append(text, start, offset - start);
+    }
   }
   return piece;
 }

@@ -28,15 +28,21 @@ class PairTable {
  public:
   void Reserve(size_t n) {
     size_t capacity = 16;
-    while (capacity < 2 * n) capacity *= 2;
+    while (capacity < 2 * n) {
+      capacity *= 2;
+    }
     slots_.assign(capacity, Slot{kEmpty, Value{}});
     mask_ = capacity - 1;
   }
   // Keeps the first value inserted for a key (the lowest merge rank).
   void Insert(uint64_t key, const Value& value) {
-    if (2 * (size_ + 1) > slots_.size()) Grow();
+    if (2 * (size_ + 1) > slots_.size()) {
+      Grow();
+    }
     for (size_t i = Mix(key) & mask_;; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) return;
+      if (slots_[i].key == key) {
+        return;
+      }
       if (slots_[i].key == kEmpty) {
         slots_[i] = Slot{key, value};
         ++size_;
@@ -45,10 +51,16 @@ class PairTable {
     }
   }
   const Value* Find(uint64_t key) const {
-    if (slots_.empty()) return nullptr;
+    if (slots_.empty()) {
+      return nullptr;
+    }
     for (size_t i = Mix(key) & mask_;; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) return &slots_[i].value;
-      if (slots_[i].key == kEmpty) return nullptr;
+      if (slots_[i].key == key) {
+        return &slots_[i].value;
+      }
+      if (slots_[i].key == kEmpty) {
+        return nullptr;
+      }
     }
   }
   size_t size() const { return size_; }
@@ -73,7 +85,9 @@ class PairTable {
     Reserve(std::max<size_t>(size_ + 1, old.size()));
     size_ = 0;
     for (const Slot& s : old) {
-      if (s.key != kEmpty) Insert(s.key, s.value);
+      if (s.key != kEmpty) {
+        Insert(s.key, s.value);
+      }
     }
   }
   std::vector<Slot> slots_;

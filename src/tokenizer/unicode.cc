@@ -13,9 +13,9 @@ bool DecodeOne(std::string_view text, size_t& offset, uint32_t& cpt) {
     offset += 1;
     return true;
   }
-  size_t len;
-  uint32_t value;
-  uint32_t min_value;
+  size_t len = 0;
+  uint32_t value = 0;
+  uint32_t min_value = 0;
   if ((b0 & 0xE0) == 0xC0) {
     len = 2, value = b0 & 0x1F, min_value = 0x80;
   } else if ((b0 & 0xF0) == 0xE0) {
@@ -25,12 +25,18 @@ bool DecodeOne(std::string_view text, size_t& offset, uint32_t& cpt) {
   } else {
     return false;
   }
-  if (n < len) return false;
+  if (n < len) {
+    return false;
+  }
   for (size_t i = 1; i < len; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return false;
+    if ((byte(i) & 0xC0) != 0x80) {
+      return false;
+    }
     value = (value << 6) | (byte(i) & 0x3F);
   }
-  if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return false;
+  if (value < min_value || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
+    return false;
+  }
   cpt = value;
   offset += len;
   return true;
@@ -60,7 +66,7 @@ std::string Sanitize(std::string_view text) {
   size_t offset = 0;
   while (offset < text.size()) {
     const size_t start = offset;
-    uint32_t cpt;
+    uint32_t cpt = 0;
     if (DecodeOne(text, offset, cpt)) {
       out.append(text.data() + start, offset - start);
     } else {

@@ -9,6 +9,7 @@
 #include "gguf/gguf.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 
 namespace arkv {
@@ -270,6 +271,22 @@ TEST(BpeTokenizer, SpecialTokensEogAndInvalidUtf8) {
   for (int i = 0; i < 256; ++i) EXPECT_EQ(t->TokenToPiece(i), std::string(1, static_cast<char>(i)));
 }
 
+TEST(BpeTokenizer, DetectsEndOfTurnTokensByText) {
+  VocabBuilder b = BpeBase("deepseek-coder", {});
+  const int32_t eos = b.Add("<eos>", 0, TokenType::kControl);
+  const int32_t eot = b.Add(
+      "<\xEF\xBD\x9C"
+      "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+      0, TokenType::kControl);
+  b.v.eos_id = eos;
+  const auto t = Tokenizer::FromVocab(b.v);
+  EXPECT_EQ(t->eot_id(), eot);
+  EXPECT_TRUE(t->IsEndOfGeneration(eos));
+  EXPECT_TRUE(t->IsEndOfGeneration(eot));
+  b.v.eot_id = -1;
+  EXPECT_EQ(Tokenizer::FromVocab(b.v)->eot_id(), eot);  // -1 means "not given"
+}
+
 std::vector<std::string> SplitWith(std::string_view pre, std::string_view text) {
   Pretokenizer p(PretokenizerSpecFor(pre).regexes);
   std::vector<std::string> out;
@@ -311,6 +328,20 @@ TEST(Unicode, SanitizeAndByteSymbols) {
   EXPECT_EQ(unicode::ByteToSymbol('!'), "!");
   EXPECT_EQ(unicode::SymbolToByte(0x120), ' ');
   EXPECT_EQ(unicode::SymbolToByte(0x4E00), -1);
+}
+
+TEST(PairTable, GrowsAndKeepsTheFirstValue) {
+  PairTable<int> table;
+  for (int i = 0; i < 1000; ++i) table.Insert(Tokenizer::Impl::MergeKey(i, i + 1), i);
+  for (int i = 0; i < 1000; ++i) table.Insert(Tokenizer::Impl::MergeKey(i, i + 1), -1);
+  EXPECT_EQ(table.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    const int* v = table.Find(Tokenizer::Impl::MergeKey(i, i + 1));
+    ASSERT_NE(v, nullptr) << i;
+    EXPECT_EQ(*v, i);
+  }
+  EXPECT_EQ(table.Find(Tokenizer::Impl::MergeKey(1, 0)), nullptr);
+  EXPECT_EQ(PairTable<int>().Find(0), nullptr);
 }
 
 void ExpectError(const VocabData& v, std::string_view needle) {
