@@ -80,6 +80,15 @@ TEST(MatMul, PlainTypesAcceptAnyRowLength) {
   }
 }
 
+TEST(MatMul, RowsEndingInsideAColumnChunk) {
+  // The batched kernel decodes 256 columns at a time: 288 and 544 leave a
+  // partial last chunk for the 32-element block types.
+  ThreadPool pool(3);
+  for (GgmlType type : {GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    for (int64_t cols : {288, 544}) CheckMatMul(type, {cols, 10, 6}, pool, 11, "partial chunk");
+  }
+}
+
 // Every SIMD target compiled into the library and supported by this CPU
 // (e.g. SSE4, AVX2, AVX-512, and the portable fallback) gives correct results.
 TEST(MatMul, EveryCompiledTarget) {
