@@ -13,5 +13,7 @@ void AddLogitsCommand(CLI::App& app);
 void AddPerplexityCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 void AddMakeModelCommand(CLI::App& app);
+void AddEvalCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace arkv::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   arkv::cli::AddPerplexityCommand(app);
   arkv::cli::AddInspectCommand(app);
   arkv::cli::AddMakeModelCommand(app);
+  arkv::cli::AddEvalCommand(app);
+  arkv::cli::AddBenchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
