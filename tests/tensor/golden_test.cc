@@ -129,6 +129,24 @@ TEST_F(GoldenSynth, OurQ4_0QuantizerReproducesLlamaQuantizeBytes) {
   EXPECT_GT(n_blocks, 30000);
 }
 
+TEST_F(GoldenSynth, OurQ8_0QuantizerReproducesLlamaQuantizeBytes) {
+  // The Q8_0 file was made by llama-quantize from the F32 weights, which are
+  // its own decoded values: requantizing them must give the same bytes.
+  int64_t n_tensors = 0;
+  for (const gguf::TensorInfo& t : exact_->tensors()) {
+    if (t.type != GgmlType::kQ8_0) continue;
+    ++n_tensors;
+    const std::vector<float> x = Exact(t.name);
+    std::vector<uint8_t> ours(t.nbytes);
+    const size_t row_bytes = RowBytes(t.type, t.ne[0]);
+    for (int64_t r = 0; r < t.n_rows(); ++r) {
+      QuantizeRow(t.type, x.data() + r * t.ne[0], ours.data() + r * row_bytes, t.ne[0]);
+    }
+    ASSERT_EQ(std::memcmp(ours.data(), t.data, t.nbytes), 0) << t.name;
+  }
+  EXPECT_EQ(n_tensors, 30);
+}
+
 TEST_F(GoldenSynth, OurKQuantizersAreAsAccurateAsLlamaQuantize) {
   // Same exact weights, our Q4_K / Q6_K against llama-quantize's.
   const auto q4k = gguf::GgufFile::Open(SynthPath("synth-llama3.q4_k_m.gguf"));
