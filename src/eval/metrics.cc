@@ -11,8 +11,10 @@ namespace arkv::eval {
 void LogSoftmax(std::span<const float> logits, std::vector<double>& out) {
   if (logits.empty()) Fail("LogSoftmax: empty logits");
   double max = -std::numeric_limits<double>::infinity();
-  for (float v : logits) max = std::max(max, static_cast<double>(v));
-  if (!std::isfinite(max)) Fail("LogSoftmax: logits are not finite (max {})", max);
+  for (float v : logits) {
+    if (!std::isfinite(v)) Fail("LogSoftmax: a logit is not finite ({})", v);
+    max = std::max(max, static_cast<double>(v));
+  }
   double sum = 0.0;
   for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
   const double lse = max + std::log(sum);

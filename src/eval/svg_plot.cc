@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include <fmt/format.h>
@@ -16,15 +17,20 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
     return ticks;
   }
   const double raw = (hi - lo) / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
+  const int exponent = static_cast<int>(std::floor(std::log10(raw)));
+  // Tick k is k * m * 10^exponent; dividing an integer by an exact power of
+  // ten gives the double nearest the decimal value (3.6, not 3.5999...).
+  const double scale = std::pow(10.0, std::abs(exponent));
+  auto value = [&](double units) { return exponent < 0 ? units / scale : units * scale; };
+  double m = 1.0;
+  for (double candidate : {1.0, 2.0, 5.0, 10.0}) {
+    m = candidate;
+    if (value(m) >= raw) break;
   }
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-    ticks.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
-  }
+  const double step = value(m);
+  const auto first = static_cast<int64_t>(std::ceil(lo / step - 1e-9));
+  const auto last = static_cast<int64_t>(std::floor(hi / step + 1e-9));
+  for (int64_t k = first; k <= last; ++k) ticks.push_back(value(static_cast<double>(k) * m));
   return ticks;
 }
 
