@@ -25,7 +25,7 @@ std::unique_ptr<Model> LoadModel(const ModelOptions& opts) {
   std::string path = opts.path;
   if (path.empty()) {
     if (opts.hf_spec.empty()) Fail("no model: give -m MODEL.gguf or --hf OWNER/REPO[:FILE.gguf]");
-    path = hub::ResolveModel(opts.hf_spec, hub::DownloadOptions::FromEnvironment());
+    path = hub::ResolveModel(opts.hf_spec, hub::DownloadOptions{});
   }
   return Model::Load(path);
 }

@@ -17,7 +17,7 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result Run(const std::string& args) {
+Result RunArkv(const std::string& args) {
   const std::string cmd = std::string(ARKV_BINARY) + " " + args + " 2>&1";
   Result r;
   std::FILE* p = popen(cmd.c_str(), "r");
@@ -38,7 +38,7 @@ class Cli : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("arkv_cli_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     model_ = (dir_ / "tiny.gguf").string();
-    const Result r = Run("make-model --preset tiny --layers 2 --type q8_0 -o " + model_);
+    const Result r = RunArkv("make-model --preset tiny --layers 2 --type q8_0 -o " + model_);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
@@ -49,7 +49,7 @@ std::filesystem::path Cli::dir_;
 std::string Cli::model_;
 
 TEST_F(Cli, GenerateStreamsTextAndPrintsSummary) {
-  const Result r = Run("generate -m " + model_ + " -p 'Hello' -n 8 --temp 0 -t 2 --ignore-eos");
+  const Result r = RunArkv("generate -m " + model_ + " -p 'Hello' -n 8 --temp 0 -t 2 --ignore-eos");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("generated 8 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("tok/s"), std::string::npos);
@@ -58,8 +58,8 @@ TEST_F(Cli, GenerateStreamsTextAndPrintsSummary) {
 
 TEST_F(Cli, GreedyGenerationIsDeterministicAcrossThreadCounts) {
   const std::string base = "generate -m " + model_ + " --prompt-ids 256,72,101 -n 12 --temp 0 --ignore-eos --no-display-prompt";
-  const Result a = Run(base + " -t 1");
-  const Result b = Run(base + " -t 2");
+  const Result a = RunArkv(base + " -t 1");
+  const Result b = RunArkv(base + " -t 2");
   ASSERT_EQ(a.exit_code, 0) << a.output;
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_EQ(a.output.substr(0, a.output.find("arkv:")), b.output.substr(0, b.output.find("arkv:")));
@@ -69,13 +69,13 @@ TEST_F(Cli, LogitsWritesNTokensTimesVocabFloats) {
   const std::string ids = (dir_ / "ids.txt").string();
   const std::string out = (dir_ / "logits.f32").string();
   std::ofstream(ids) << "256 1 2 3 4\n";
-  const Result r = Run("logits -m " + model_ + " --ids " + ids + " --out " + out);
+  const Result r = RunArkv("logits -m " + model_ + " --ids " + ids + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(std::filesystem::file_size(out), 5u * 512u * sizeof(float));
 }
 
 TEST_F(Cli, InspectPrintsMetadataTensorsAndModel) {
-  const Result r = Run("inspect " + model_);
+  const Result r = RunArkv("inspect " + model_);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("general.architecture"), std::string::npos);
   EXPECT_NE(r.output.find("blk.0.attn_q.weight"), std::string::npos);
@@ -85,7 +85,7 @@ TEST_F(Cli, InspectPrintsMetadataTensorsAndModel) {
 TEST_F(Cli, TokenizeRealModel) {
   if (!std::filesystem::exists(Shared("models/stories260K.gguf"))) GTEST_SKIP() << "shared data absent";
   // greedy.prompt_ids.txt of the golden data: llama.cpp's ids for this text.
-  const Result r = Run("tokenize -m " + Shared("models/stories260K.gguf") + " -p 'Once upon a time'");
+  const Result r = RunArkv("tokenize -m " + Shared("models/stories260K.gguf") + " -p 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "1 403 407 261 378\n");
 }
@@ -107,11 +107,11 @@ TEST_F(Cli, BadInputGivesClearErrorAndExitCodeOne) {
       {"generate -m " + model_ + " -p hi --top-p 0", "top-p"},
       {"generate -p hi", "no model"},
       {"make-model -o " + (dir_ / "x.gguf").string() + " --type q4_1", "q4_1"},
-      {"make-model -o " + (dir_ / "x.gguf").string() + " --embd 100 --type q8_0", "block size"},
+      {"make-model -o " + (dir_ / "x.gguf").string() + " --embd 80 --type q8_0", "block size"},
       {"perplexity -m " + model_ + " -f /nonexistent.txt", "/nonexistent.txt"},
   };
   for (const Case& c : cases) {
-    const Result r = Run(c.args);
+    const Result r = RunArkv(c.args);
     EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find("error"), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "arkv/kv_cache.h"
+#include "core/error.h"
 #include "arkv/kv_config.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
