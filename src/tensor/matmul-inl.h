@@ -7,7 +7,7 @@
 //   static constexpr size_t kBlockBytes;   // bytes per encoded block
 //   static constexpr bool kHasTail;        // plain types: cols need not be a
 //                                          // multiple of kBlockElems
-//   static float ScalarAt(const uint8_t* row, int64_t i);  // only if kHasTail
+//   static float ScalarAt(const uint8_t* row, int64_t i);  // needed only if kHasTail
 //   template <class Sink> static void Decode(DF df, const uint8_t* block, Sink&& sink);
 // Decode calls sink(e0, w0, e1, w1) with the decoded weights of elements
 // [e0, e0 + N) and [e1, e1 + N) of the block (N = Lanes(df)), covering the

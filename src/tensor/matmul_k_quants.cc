@@ -19,7 +19,6 @@ struct DecodeKQuant {
   static constexpr int64_t kBlockElems = kQK_K;
   static constexpr size_t kBlockBytes = sizeof(Block);
   static constexpr bool kHasTail = false;
-  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
   template <class Sink>
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const Block*>(block);
@@ -58,7 +57,6 @@ struct DecodeQ6_K {
   static constexpr int64_t kBlockElems = kQK_K;
   static constexpr size_t kBlockBytes = sizeof(BlockQ6_K);
   static constexpr bool kHasTail = false;
-  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
   template <class Sink>
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);

@@ -15,7 +15,6 @@ struct DecodeQ8_0 {
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
   static constexpr bool kHasTail = false;
-  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
   template <class Sink>
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(block);
@@ -32,7 +31,6 @@ struct DecodeQ4_0 {
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
   static constexpr bool kHasTail = false;
-  static float ScalarAt(const uint8_t*, int64_t) { return 0.0f; }
   template <class Sink>
   static HWY_INLINE void Decode(DF df, const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(block);

@@ -103,6 +103,44 @@ TEST(MatMul, EveryCompiledTarget) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// With one-hot activations every output is a single weight times 1, summed
+// with exact zeros: the kernels' decoded weights must equal the reference
+// dequantization bit for bit, on every target, in matvec and batched paths.
+TEST(MatMul, OneHotActivationsReproduceWeightsExactly) {
+  std::mt19937 rng(17);
+  ThreadPool pool(2);
+  const int64_t cols = 512, rows = 9;
+  for (GgmlType type : testref::kAllTypes) {
+    const size_t rb = RowBytes(type, cols);
+    std::vector<uint8_t> w;
+    std::vector<std::vector<float>> ref;
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto row = testref::RandomRow(type, cols, rng, -20, 10);
+      w.insert(w.end(), row.begin(), row.end());
+      ref.push_back(testref::Dequantize(type, row.data(), cols));
+    }
+    const WeightView view{type, w.data(), cols, rows, rb};
+    for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+      hwy::SetSupportedTargetsForTest(target);
+      for (int64_t n_tokens : {1, 7}) {
+        for (int64_t c0 = 0; c0 < cols; c0 += 61) {
+          std::vector<float> x(cols * n_tokens, 0.0f), y(rows * n_tokens);
+          for (int64_t t = 0; t < n_tokens; ++t) x[t * cols + (c0 + 37 * t) % cols] = 1.0f;
+          MatMul(view, x.data(), cols, n_tokens, y.data(), rows, pool);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              ASSERT_EQ(y[t * rows + r], ref[r][(c0 + 37 * t) % cols])
+                  << GetTypeTraits(type).name << " " << hwy::TargetName(target) << " row " << r
+                  << " col " << (c0 + 37 * t) % cols << " tokens " << n_tokens;
+            }
+          }
+        }
+      }
+    }
+    hwy::SetSupportedTargetsForTest(0);
+  }
+}
+
 TEST(MatMul, BatchEqualsRepeatedSingleTokenWithinRounding) {
   // Tiling must not change which values are summed: compare a 9-token batch
   // with 9 separate calls (only the accumulation order may differ).
