@@ -65,38 +65,27 @@ HWY_INLINE float HalfToFloat(const uint16_t* h) {
 #endif
 }
 
-// out[t] = dot(row, xs[t]) for kT tokens: each decoded weight vector is used
-// kT times, which is what makes batched prefill cheaper per token than
-// repeated matvec.
-template <class Decoder, size_t kT>
-HWY_INLINE void DotRowTokens(const uint8_t* row, int64_t cols, const float* const* xs, float* out) {
+// dot(row, x) for one row (the odd row out of MatVecRows).
+template <class Decoder>
+HWY_INLINE float DotRow(const uint8_t* row, int64_t cols, const float* x) {
   const DF df;
-  VF acc0[kT], acc1[kT];
-  for (size_t t = 0; t < kT; ++t) {
-    acc0[t] = hn::Zero(df);
-    acc1[t] = hn::Zero(df);
-  }
+  VF acc0 = hn::Zero(df), acc1 = hn::Zero(df);
   const int64_t n_blocks = cols / Decoder::kBlockElems;
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const int64_t base = b * Decoder::kBlockElems;
+    const float* xb = x + b * Decoder::kBlockElems;
     Decoder::Decode(df, row + b * Decoder::kBlockBytes,
                     [&](size_t e0, VF w0, size_t e1, VF w1) HWY_ATTR {
-                      for (size_t t = 0; t < kT; ++t) {
-                        const float* x = xs[t] + base;
-                        acc0[t] = hn::MulAdd(w0, hn::LoadU(df, x + e0), acc0[t]);
-                        acc1[t] = hn::MulAdd(w1, hn::LoadU(df, x + e1), acc1[t]);
-                      }
+                      acc0 = hn::MulAdd(w0, hn::LoadU(df, xb + e0), acc0);
+                      acc1 = hn::MulAdd(w1, hn::LoadU(df, xb + e1), acc1);
                     });
   }
-  for (size_t t = 0; t < kT; ++t) {
-    out[t] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0[t], acc1[t])));
-  }
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
   if constexpr (Decoder::kHasTail) {
     for (int64_t i = n_blocks * Decoder::kBlockElems; i < cols; ++i) {
-      const float w = Decoder::ScalarAt(row, i);
-      for (size_t t = 0; t < kT; ++t) out[t] += w * xs[t][i];
+      sum += Decoder::ScalarAt(row, i) * x[i];
     }
   }
+  return sum;
 }
 
 // Matvec dot products of two rows with one x: four independent accumulator
@@ -140,10 +129,8 @@ void MatVecRows(const internal::MatMulArgs& a, int64_t row_begin, int64_t row_en
     const uint8_t* row = base + static_cast<size_t>(r) * a.w.row_bytes;
     DotTwoRows<Decoder>(row, row + a.w.row_bytes, a.w.cols, a.x, a.y + r, a.y + r + 1);
   }
-  if (r < row_end) {
-    DotRowTokens<Decoder, 1>(base + static_cast<size_t>(r) * a.w.row_bytes, a.w.cols, &a.x,
-                             a.y + r);
-  }
+  if (r < row_end)
+    a.y[r] = DotRow<Decoder>(base + static_cast<size_t>(r) * a.w.row_bytes, a.w.cols, a.x);
 }
 
 // Register tile of the batched kernel: kRows weight rows x kTokens tokens of
