@@ -50,7 +50,7 @@ void AddMakeModelCommand(CLI::App& app) {
       "make-model", "write a synthetic GGUF model with random weights (tests, benchmarks)");
   cmd->add_option("-o,--out", o->out, "output GGUF file")->required();
   cmd->add_option("--preset", o->preset, "starting shapes: tiny (default) or 1b");
-  cmd->add_option("--arch", o->arch, "llama (default) or qwen3");
+  cmd->add_option("--arch", o->arch, "llama (default), qwen2 or qwen3");
   cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k (default f32)");
   cmd->add_option("--layers", o->layers, "layers");
   cmd->add_option("--embd", o->embd, "embedding width");

@@ -77,7 +77,9 @@ std::string ByteToken(int b) {
 }  // namespace
 
 void SyntheticModelSpec::Validate() const {
-  if (arch != "llama" && arch != "qwen3") Fail("make-model: unsupported arch '{}' (llama, qwen3)", arch);
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
+    Fail("make-model: unsupported arch '{}' (llama, qwen2, qwen3)", arch);
+  }
   if (n_layers < 1 || n_layers > 1024) Fail("make-model: layers must be in 1..1024");
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
     Fail("make-model: heads ({}) must be a positive multiple of kv-heads ({})", n_heads, n_kv_heads);
@@ -152,8 +154,9 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   w.AddUint32(a + "attention.head_count_kv", s.n_kv_heads);
   w.AddUint32(a + "attention.key_length", hd);
   w.AddUint32(a + "attention.value_length", hd);
-  w.AddFloat32(a + "attention.layer_norm_rms_epsilon", s.arch == "qwen3" ? 1e-6f : 1e-5f);
-  w.AddFloat32(a + "rope.freq_base", s.arch == "qwen3" ? 1000000.0f : 500000.0f);
+  const bool qwen = s.arch != "llama";
+  w.AddFloat32(a + "attention.layer_norm_rms_epsilon", qwen ? 1e-6f : 1e-5f);
+  w.AddFloat32(a + "rope.freq_base", qwen ? 1000000.0f : 500000.0f);
   w.AddUint32(a + "rope.dimension_count", hd);
 
   std::vector<std::string> tokens;
@@ -171,7 +174,7 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
     types.push_back(5);  // UNUSED
   }
   w.AddString("tokenizer.ggml.model", "gpt2");
-  w.AddString("tokenizer.ggml.pre", s.arch == "qwen3" ? "qwen2" : "llama-bpe");
+  w.AddString("tokenizer.ggml.pre", qwen ? "qwen2" : "llama-bpe");
   w.AddStringArray("tokenizer.ggml.tokens", tokens);
   w.AddInt32Array("tokenizer.ggml.token_type", types);
   w.AddStringArray("tokenizer.ggml.merges", {});
@@ -185,6 +188,12 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   };
   auto norm = [&](const std::string& name, int64_t n) {
     w.AddTensor(name, GgmlType::kF32, {n}, NormVector(n, ++seed));
+  };
+  auto bias = [&](const std::string& name, int64_t n) {
+    std::vector<uint8_t> bytes = NormVector(n, ++seed);
+    float* v = reinterpret_cast<float*>(bytes.data());
+    for (int64_t i = 0; i < n; ++i) v[i] = (v[i] - 1.0f) * 2.0f;  // about +-0.1
+    w.AddTensor(name, GgmlType::kF32, {n}, std::move(bytes));
   };
   matrix("token_embd.weight", s.n_embd, s.n_vocab);
   norm("output_norm.weight", s.n_embd);
@@ -200,6 +209,11 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
     if (s.arch == "qwen3") {
       norm(p + "attn_q_norm.weight", hd);
       norm(p + "attn_k_norm.weight", hd);
+    }
+    if (s.arch == "qwen2") {
+      bias(p + "attn_q.bias", q);
+      bias(p + "attn_k.bias", kv);
+      bias(p + "attn_v.bias", kv);
     }
     norm(p + "ffn_norm.weight", s.n_embd);
     matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff);

@@ -13,7 +13,7 @@
 namespace arkv {
 
 struct SyntheticModelSpec {
-  std::string arch = "llama";  // llama | qwen3
+  std::string arch = "llama";  // llama | qwen2 | qwen3
   int n_layers = 2;
   int n_embd = 256;
   int n_ff = 512;
