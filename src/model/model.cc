@@ -58,13 +58,15 @@ void ForwardWorkspace::Reserve(const ModelConfig& c, int n) {
 
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::Load(const std::string& path) {
-  return FromFile(gguf::GgufFile::Open(path));
+std::unique_ptr<Model> Model::Load(const std::string& path, const ModelOptions& options) {
+  return FromFile(gguf::GgufFile::Open(path), options);
 }
 
-std::unique_ptr<Model> Model::FromFile(std::unique_ptr<gguf::GgufFile> file) {
+std::unique_ptr<Model> Model::FromFile(std::unique_ptr<gguf::GgufFile> file,
+                                       const ModelOptions& options) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::move(file);
+  m->options_ = options;
   m->config_ = ReadModelConfig(*m->file_);
   const std::string& arch = m->config_.arch;
   if (arch == "llama") {
@@ -136,6 +138,7 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
   const int q_dim = c.n_heads * c.head_dim;
   const int kv_dim = c.n_kv_heads * c.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const MatMulPrecision mp = options_.matmul_precision;
   float* x = ws.x_.data();
   float* h = ws.h_.data();
 
@@ -149,9 +152,9 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
     for (int t = 0; t < n; ++t) RmsNorm(x + t * E, L.attn_norm.data(), h + t * E, E, c.rms_eps);
-    MatMul(L.wq, h, E, n, ws.q_.data(), q_dim, pool);
-    MatMul(L.wk, h, E, n, ws.k_.data(), kv_dim, pool);
-    MatMul(L.wv, h, E, n, ws.v_.data(), kv_dim, pool);
+    MatMul(L.wq, h, E, n, ws.q_.data(), q_dim, pool, mp);
+    MatMul(L.wk, h, E, n, ws.k_.data(), kv_dim, pool, mp);
+    MatMul(L.wv, h, E, n, ws.v_.data(), kv_dim, pool, mp);
     if (c.qkv_bias) {
       AddBias(ws.q_.data(), L.q_bias, n);
       AddBias(ws.k_.data(), L.k_bias, n);
@@ -171,18 +174,18 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
     cache.Attend(l, ws.q_.data(), ws.k_.data(), ws.v_.data(), positions.data(), n, scale,
                  ws.attn_.data(), pool);
     // x += Wo * attn; h is free as the output buffer.
-    MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool);
+    MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
 
     for (int t = 0; t < n; ++t) RmsNorm(x + t * E, L.ffn_norm.data(), h + t * E, E, c.rms_eps);
-    MatMul(L.ffn_gate, h, E, n, ws.gate_.data(), c.n_ff, pool);
-    MatMul(L.ffn_up, h, E, n, ws.up_.data(), c.n_ff, pool);
+    MatMul(L.ffn_gate, h, E, n, ws.gate_.data(), c.n_ff, pool, mp);
+    MatMul(L.ffn_up, h, E, n, ws.up_.data(), c.n_ff, pool, mp);
     float* g = ws.gate_.data();
     const float* u = ws.up_.data();
     for (size_t i = 0; i < static_cast<size_t>(n) * c.n_ff; ++i) {
       g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];  // SwiGLU: silu(gate) * up
     }
-    MatMul(L.ffn_down, g, c.n_ff, n, h, E, pool);
+    MatMul(L.ffn_down, g, c.n_ff, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
   }
   cache.EndBatch(kind);
@@ -192,7 +195,7 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
   for (int t = first; t < n; ++t) {
     RmsNorm(x + t * E, weights_.output_norm.data(), h + (t - first) * E, E, c.rms_eps);
   }
-  MatMul(weights_.output, h, E, rows, logits, c.n_vocab, pool);
+  MatMul(weights_.output, h, E, rows, logits, c.n_vocab, pool, mp);
 }
 
 }  // namespace arkv

@@ -11,6 +11,7 @@
 #include "core/thread_pool.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "tensor/kernels.h"
 
 namespace arkv::gguf {
 class GgufFile;
@@ -30,14 +31,24 @@ class ForwardWorkspace {
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
 };
 
+// How a model computes; fixed at load time.
+struct ModelOptions {
+  // Arithmetic of every weight matmul of the forward pass. kGgml (default)
+  // converts activations as llama.cpp does (Q8_0/Q8_K/fp16/bf16) and matches
+  // its logits; kFloat keeps f32 activations (exact up to f32 accumulation).
+  MatMulPrecision matmul_precision = MatMulPrecision::kGgml;
+};
+
 class Model {
  public:
-  static std::unique_ptr<Model> Load(const std::string& path);
+  static std::unique_ptr<Model> Load(const std::string& path, const ModelOptions& options = {});
   // Takes ownership of an opened file.
-  static std::unique_ptr<Model> FromFile(std::unique_ptr<gguf::GgufFile> file);
+  static std::unique_ptr<Model> FromFile(std::unique_ptr<gguf::GgufFile> file,
+                                         const ModelOptions& options = {});
   ~Model();
 
   const ModelConfig& config() const { return config_; }
+  const ModelOptions& options() const { return options_; }
   const gguf::GgufFile& file() const { return *file_; }
   kv::CacheShape cache_shape() const;
   // Parameter count of the weight matrices and vectors.
@@ -58,6 +69,7 @@ class Model {
 
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;
+  ModelOptions options_;
   ModelWeights weights_;
   int64_t n_params_ = 0;
 };

@@ -32,10 +32,20 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
 // quantizers do). dst must hold RowBytes(type, n) bytes.
 void QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n);
 
+// How MatMul rounds.
+//  kFloat: activations stay f32 and weights are dequantized exactly; the only
+//          rounding is that of the f32 accumulation.
+//  kGgml:  llama.cpp's CPU arithmetic: each activation row is first converted
+//          to the weight type's vec_dot type (F16: fp16, BF16: bf16, Q8_0 and
+//          Q4_0: Q8_0 blocks, Q4_K/Q5_K/Q6_K: Q8_K blocks; F32 stays f32), then
+//          quantized weights meet quantized activations in integer dot
+//          products per block, combined with the block scales in float.
+enum class MatMulPrecision { kFloat, kGgml };
+
 // Y[t][r] = sum_c W[r][c] * X[t][c] for t < n_tokens, r < w.rows.
 // X is [n_tokens][w.cols] (row stride x_stride floats), Y is [n_tokens][w.rows]
 // (row stride y_stride floats). Parallel over output rows on `pool`.
 void MatMul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
-            int64_t y_stride, ThreadPool& pool);
+            int64_t y_stride, ThreadPool& pool, MatMulPrecision precision = MatMulPrecision::kGgml);
 
 }  // namespace arkv

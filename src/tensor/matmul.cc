@@ -1,10 +1,15 @@
 // MatMul: argument checks, choice of the per-type kernel, and the split of
 // output rows over the thread pool.
 #include <algorithm>
+#include <cstddef>
 
+#include "core/aligned.h"
 #include "core/error.h"
+#include "core/fp16.h"
+#include "tensor/activation_quant.h"
 #include "tensor/kernels.h"
 #include "tensor/matmul_internal.h"
+#include "tensor/quant_blocks.h"
 
 namespace arkv {
 namespace {
@@ -32,10 +37,102 @@ internal::MatMulRowsFn KernelFor(GgmlType type) {
   }
 }
 
+internal::IntMatMulRowsFn IntKernelFor(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ8_0:
+      return internal::IntMatMulRowsQ8_0;
+    case GgmlType::kQ4_0:
+      return internal::IntMatMulRowsQ4_0;
+    case GgmlType::kQ4_K:
+      return internal::IntMatMulRowsQ4_K;
+    case GgmlType::kQ5_K:
+      return internal::IntMatMulRowsQ5_K;
+    case GgmlType::kQ6_K:
+      return internal::IntMatMulRowsQ6_K;
+    default:
+      return nullptr;
+  }
+}
+
+// Per-thread scratch for the converted activations of one MatMul call,
+// reused across calls (MatMul never re-enters on the calling thread).
+void* Scratch(size_t bytes) {
+  thread_local AlignedPtr<unsigned char> buf;
+  thread_local size_t capacity = 0;
+  if (bytes > capacity) {
+    buf = AllocAligned<unsigned char>(bytes);
+    capacity = bytes;
+  }
+  return buf.get();
+}
+
+// Output rows per scheduling chunk: at least ~64K weight elements keep the
+// overhead small (small matrices run on the calling thread alone); a
+// multiple of 4 rows fits the row tiles of the batched kernels.
+int64_t RowGrain(int64_t cols) {
+  return (std::max<int64_t>(4, (int64_t{1} << 16) / std::max<int64_t>(cols, 1)) + 3) / 4 * 4;
+}
+
+// Converts each activation row once, in parallel over tokens, with
+// convert(x_row, t) for token t.
+template <class Fn>
+void ForEachToken(int64_t n_tokens, int64_t cols, ThreadPool& pool, Fn&& convert) {
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(cols, 1));
+  pool.ParallelFor(n_tokens, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) convert(t);
+  });
+}
+
+// kGgml for F16 and BF16 weights: the activations are rounded to the weight
+// type (as ggml converts them to its vec_dot type), then multiplied by the
+// float kernel, whose products of two 16-bit values are exact in f32.
+void MatMulRounded(const internal::MatMulArgs& in, internal::MatMulRowsFn kernel,
+                   ThreadPool& pool) {
+  const int64_t cols = in.w.cols;
+  auto* xr = static_cast<float*>(
+      Scratch(static_cast<size_t>(in.n_tokens) * static_cast<size_t>(cols) * sizeof(float)));
+  const bool f16 = in.w.type == GgmlType::kF16;
+  ForEachToken(in.n_tokens, cols, pool, [&](int64_t t) {
+    const float* src = in.x + t * in.x_stride;
+    float* dst = xr + t * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      dst[c] = f16 ? F16ToF32(F32ToF16(src[c])) : Bf16ToF32(F32ToBf16(src[c]));
+    }
+  });
+  internal::MatMulArgs args = in;
+  args.x = xr;
+  args.x_stride = cols;
+  pool.ParallelFor(in.w.rows, RowGrain(cols),
+                   [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
+}
+
+// kGgml for quantized weights: each activation row is quantized once to Q8_0
+// or Q8_K blocks, which every output row then reuses.
+void MatMulQuantized(const internal::MatMulArgs& in, ThreadPool& pool) {
+  const int64_t cols = in.w.cols;
+  const bool q8_k = GetTypeTraits(in.w.type).block_size == kQK_K;
+  const int64_t block_elems = q8_k ? kQK_K : kQK;
+  const size_t block_bytes = q8_k ? sizeof(BlockQ8_K) : sizeof(BlockQ8_0);
+  const size_t row_bytes = static_cast<size_t>(cols / block_elems) * block_bytes;
+  auto* acts = static_cast<unsigned char*>(Scratch(static_cast<size_t>(in.n_tokens) * row_bytes));
+  ForEachToken(in.n_tokens, cols, pool, [&](int64_t t) {
+    void* dst = acts + static_cast<size_t>(t) * row_bytes;
+    if (q8_k) {
+      QuantizeActivationsQ8_K(in.x + t * in.x_stride, static_cast<BlockQ8_K*>(dst), cols);
+    } else {
+      QuantizeActivationsQ8_0(in.x + t * in.x_stride, static_cast<BlockQ8_0*>(dst), cols);
+    }
+  });
+  const internal::IntMatMulArgs args{in.w, acts, in.n_tokens, in.y, in.y_stride};
+  const internal::IntMatMulRowsFn kernel = IntKernelFor(in.w.type);
+  pool.ParallelFor(in.w.rows, RowGrain(cols),
+                   [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
+}
+
 }  // namespace
 
 void MatMul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
-            int64_t y_stride, ThreadPool& pool) {
+            int64_t y_stride, ThreadPool& pool, MatMulPrecision precision) {
   CheckWeightType(w.type, w.cols, "(matmul weight)");
   const internal::MatMulRowsFn kernel = KernelFor(w.type);
   if (kernel == nullptr) Fail("MatMul: no kernel for tensor type {}", GetTypeTraits(w.type).name);
@@ -54,11 +151,14 @@ void MatMul(const WeightView& w, const float* x, int64_t x_stride, int64_t n_tok
   }
 
   const internal::MatMulArgs args{w, x, x_stride, n_tokens, y, y_stride};
-  // Chunks of at least ~64K weight elements keep the scheduling overhead
-  // small (small matrices run on the calling thread alone); a multiple of 4
-  // rows fits the row tiles of the batched kernels.
-  const int64_t grain = (std::max<int64_t>(4, (int64_t{1} << 16) / w.cols) + 3) / 4 * 4;
-  pool.ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
+  if (precision == MatMulPrecision::kGgml) {
+    if (w.type == GgmlType::kF16 || w.type == GgmlType::kBF16) {
+      return MatMulRounded(args, kernel, pool);
+    }
+    if (IntKernelFor(w.type) != nullptr) return MatMulQuantized(args, pool);
+  }
+  pool.ParallelFor(w.rows, RowGrain(w.cols),
+                   [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
 }
 
 }  // namespace arkv

@@ -31,4 +31,24 @@ void MatMulRowsQ4_K(const MatMulArgs& args, int64_t row_begin, int64_t row_end);
 void MatMulRowsQ5_K(const MatMulArgs& args, int64_t row_begin, int64_t row_end);
 void MatMulRowsQ6_K(const MatMulArgs& args, int64_t row_begin, int64_t row_end);
 
+// The integer (llama.cpp precision) matmul of a quantized weight type with
+// activations already quantized to its vec_dot type: `acts` holds n_tokens
+// rows of w.cols / block-size activation blocks (BlockQ8_0 for Q8_0/Q4_0,
+// BlockQ8_K for the K-quants), one row after the other.
+struct IntMatMulArgs {
+  WeightView w;
+  const void* acts = nullptr;
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+
+using IntMatMulRowsFn = void (*)(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+
+void IntMatMulRowsQ8_0(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+void IntMatMulRowsQ4_0(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+void IntMatMulRowsQ4_K(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+void IntMatMulRowsQ5_K(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+void IntMatMulRowsQ6_K(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);
+
 }  // namespace arkv::internal

@@ -60,7 +60,16 @@ struct BlockQ6_K {
   uint16_t d;
 };
 
+// Q8_K: ggml's activation block for the K-quant dot products (never stored in
+// files). value[i] = d * qs[i]; bsums[j] = sum of qs[16 j .. 16 j + 15].
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQK_K];
+  int16_t bsums[kQK_K / 16];
+};
+
 static_assert(sizeof(BlockQ8_0) == 34);
+static_assert(sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);

@@ -131,11 +131,12 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
     if (!tmp_.empty()) std::filesystem::remove(tmp_);
   }
 
-  std::vector<float> TeacherForced(const std::vector<int32_t>& ids, kv::OriginalType kv_type) {
+  std::vector<float> TeacherForced(const Model& model, const std::vector<int32_t>& ids,
+                                   kv::OriginalType kv_type) {
     kv::CacheConfig cfg;
     cfg.original = kv_type;
     ThreadPool pool(2);
-    Session s(*model_, kv::CreateSequenceCache(model_->cache_shape(), cfg), pool,
+    Session s(model, kv::CreateSequenceCache(model.cache_shape(), cfg), pool,
               static_cast<int>(ids.size()));
     const std::span<const float> l = s.EvaluateAll(ids);
     return std::vector<float>(l.begin(), l.end());
@@ -170,7 +171,7 @@ TEST_P(GoldenTest, LogitsMatchLlamaCpp) {
   const size_t n_vocab = model_->config().n_vocab;
   ASSERT_FALSE(ids.empty());
   ASSERT_EQ(golden.size(), ids.size() * n_vocab);
-  const std::vector<float> ours = TeacherForced(ids, kv::OriginalType::kF16);
+  const std::vector<float> ours = TeacherForced(*model_, ids, kv::OriginalType::kF16);
   const testing::Diff d = CompareLogits(ours.data(), golden.data(), ids.size(), n_vocab);
   EXPECT_LE(d.max_abs, c.tol_llama) << c.name;
   EXPECT_GE(d.argmax_agreement, c.min_argmax) << c.name;
@@ -185,10 +186,12 @@ TEST_P(GoldenTest, LogitsMatchFloat64Reference) {
   const std::vector<float> ref = ReadF32(Golden("logits.ref64.f32"));
   const size_t n_vocab = model_->config().n_vocab;
   ASSERT_EQ(ref.size(), ids.size() * n_vocab);
-  const std::vector<float> f32kv = TeacherForced(ids, kv::OriginalType::kF32);
+  // Exact arithmetic (f32 activations): only f32 accumulation error remains.
+  const std::unique_ptr<Model> exact_model = Model::Load(path_, {MatMulPrecision::kFloat});
+  const std::vector<float> f32kv = TeacherForced(*exact_model, ids, kv::OriginalType::kF32);
   const testing::Diff exact = CompareLogits(f32kv.data(), ref.data(), ids.size(), n_vocab);
   EXPECT_LE(exact.max_abs, 1e-3) << c.name << " (f32 KV cache)";
-  const std::vector<float> f16kv = TeacherForced(ids, kv::OriginalType::kF16);
+  const std::vector<float> f16kv = TeacherForced(*exact_model, ids, kv::OriginalType::kF16);
   const testing::Diff half = CompareLogits(f16kv.data(), ref.data(), ids.size(), n_vocab);
   EXPECT_LE(half.max_abs, c.tol_ref64_f16kv) << c.name << " (f16 KV cache)";
   std::printf("[ golden ] %-22s vs float64: f32 KV %.3g, f16 KV %.3g (tol 1e-3, %.3g)\n",

@@ -186,7 +186,7 @@ TEST_F(GoldenSynth, MatMulOnRealTensorsMatchesDoubleReference) {
     std::vector<float> x(cols * n_tokens), y(rows * n_tokens);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * static_cast<double>(i));
     MatMul(WeightView{t.type, t.data, cols, rows, row_bytes}, x.data(), cols, n_tokens, y.data(),
-           rows, pool);
+           rows, pool, MatMulPrecision::kFloat);
     for (int64_t r = 0; r < rows; ++r) {
       const std::vector<float> w = testref::Dequantize(t.type, t.data + r * row_bytes, cols);
       for (int64_t k = 0; k < n_tokens; ++k) {

@@ -40,7 +40,7 @@ void CheckMatMul(GgmlType type, Shape s, ThreadPool& pool, uint32_t seed,
   std::vector<float> y(y_stride * s.n_tokens, kSentinel);
 
   const WeightView view{type, w.data(), s.cols, s.rows, row_bytes};
-  MatMul(view, x.data(), x_stride, s.n_tokens, y.data(), y_stride, pool);
+  MatMul(view, x.data(), x_stride, s.n_tokens, y.data(), y_stride, pool, MatMulPrecision::kFloat);
 
   for (int64_t t = 0; t < s.n_tokens; ++t) {
     for (int64_t r = 0; r < s.rows; ++r) {
@@ -126,7 +126,7 @@ TEST(MatMul, OneHotActivationsReproduceWeightsExactly) {
         for (int64_t c0 = 0; c0 < cols; c0 += 61) {
           std::vector<float> x(cols * n_tokens, 0.0f), y(rows * n_tokens);
           for (int64_t t = 0; t < n_tokens; ++t) x[t * cols + (c0 + 37 * t) % cols] = 1.0f;
-          MatMul(view, x.data(), cols, n_tokens, y.data(), rows, pool);
+          MatMul(view, x.data(), cols, n_tokens, y.data(), rows, pool, MatMulPrecision::kFloat);
           for (int64_t t = 0; t < n_tokens; ++t) {
             for (int64_t r = 0; r < rows; ++r) {
               ASSERT_EQ(y[t * rows + r], ref[r][(c0 + 37 * t) % cols])
@@ -158,9 +158,9 @@ TEST(MatMul, BatchEqualsRepeatedSingleTokenWithinRounding) {
   for (float& v : x) v = normal(rng);
   const WeightView view{GgmlType::kQ4_K, w.data(), cols, rows, rb};
   std::vector<float> batch(rows * n), single(rows);
-  MatMul(view, x.data(), cols, n, batch.data(), rows, pool);
+  MatMul(view, x.data(), cols, n, batch.data(), rows, pool, MatMulPrecision::kFloat);
   for (int64_t t = 0; t < n; ++t) {
-    MatMul(view, x.data() + t * cols, cols, 1, single.data(), rows, pool);
+    MatMul(view, x.data() + t * cols, cols, 1, single.data(), rows, pool, MatMulPrecision::kFloat);
     for (int64_t r = 0; r < rows; ++r) {
       EXPECT_NEAR(batch[t * rows + r], single[r], 1e-4 * (std::fabs(single[r]) + 1))
           << "token " << t << " row " << r;

@@ -111,6 +111,67 @@ inline std::vector<float> Dequantize(GgmlType type, const uint8_t* p, int64_t n)
   return out;
 }
 
+// The integer parts of element i (0-based within its row) of a quantized row,
+// as llama.cpp's integer dot products use them: value = d * scale * q - dmin
+// * min, where scale and min are the integer scale and min of the element's
+// sub-block (1 and 0 where the type has none) and q is signed (Q4_0: nibble
+// - 8; Q6_K: 6 bits - 32).
+struct IntElement {
+  double d = 0, dmin = 0;
+  int scale = 1, min = 0, q = 0;
+};
+
+inline IntElement IntElementAt(GgmlType type, const uint8_t* p, int64_t i) {
+  IntElement r;
+  switch (type) {
+    case GgmlType::kQ8_0: {
+      const uint8_t* blk = p + 34 * (i / 32);
+      r.d = HalfAt(blk);
+      r.q = static_cast<int8_t>(blk[2 + i % 32]);
+      break;
+    }
+    case GgmlType::kQ4_0: {
+      const uint8_t* blk = p + 18 * (i / 32);
+      const int j = static_cast<int>(i % 32);
+      const uint8_t byte = blk[2 + j % 16];
+      r.d = HalfAt(blk);
+      r.q = (j < 16 ? (byte & 15) : (byte >> 4)) - 8;
+      break;
+    }
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K: {
+      const bool q5 = type == GgmlType::kQ5_K;
+      const uint8_t* blk = p + (q5 ? 176 : 144) * (i / 256);
+      const uint8_t* qh = q5 ? blk + 16 : nullptr;
+      const uint8_t* qs = blk + (q5 ? 48 : 16);
+      const int e = static_cast<int>(i % 256), chunk = e / 64, pos = e % 64;
+      const uint8_t byte = qs[32 * chunk + pos % 32];
+      r.q = pos < 32 ? (byte & 15) : (byte >> 4);
+      if (qh != nullptr) r.q += 16 * ((qh[pos % 32] >> (2 * chunk + (pos >= 32 ? 1 : 0))) & 1);
+      r.d = HalfAt(blk);
+      r.dmin = HalfAt(blk + 2);
+      r.scale = KScaleField(blk + 4, e / 32, false);
+      r.min = KScaleField(blk + 4, e / 32, true);
+      break;
+    }
+    case GgmlType::kQ6_K: {
+      const uint8_t* blk = p + 210 * (i / 256);
+      const int e = static_cast<int>(i % 256), half = e / 128, j = e % 128;
+      const int quarter = j / 32, l = j % 32;
+      const uint8_t byte = blk[64 * half + l + 32 * (quarter & 1)];
+      const int nib = quarter < 2 ? (byte & 15) : (byte >> 4);
+      const int high = (blk[128 + 32 * half + l] >> (2 * quarter)) & 3;
+      r.d = HalfAt(blk + 208);
+      r.scale = static_cast<int8_t>(blk[192 + 8 * half + j / 16]);
+      r.q = (nib | (high << 4)) - 32;
+      break;
+    }
+    default:
+      break;
+  }
+  return r;
+}
+
 // Byte offsets of the fp16 fields within one block of a quantized type.
 inline std::vector<int> HalfFieldOffsets(GgmlType type) {
   switch (type) {

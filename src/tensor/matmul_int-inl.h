@@ -1,0 +1,227 @@
+// Per-target body of the integer matmul (MatMulPrecision::kGgml) shared by the
+// quantized weight types. Included once per Highway target by matmul_int.cc
+// (foreach_target), hence the toggling include guard.
+//
+// The arithmetic is llama.cpp's (ggml_vec_dot_*_q8_*): per weight block, the
+// integer weights (times their integer sub-block scales) meet the int8
+// activations in an exact int32 dot product; that sum is converted to float
+// and multiplied by (activation scale * weight scale), and K-quants with mins
+// subtract (activation scale * weight min scale) * sum_j m[j] * bsum[j].
+//
+// A weight type supplies an IntDecoder:
+//   using Act = BlockQ8_0 or BlockQ8_K;     // activation block, kBlockElems long
+//   static constexpr int64_t kBlockElems;   // elements per weight block
+//   static constexpr size_t kBlockBytes;
+//   static constexpr bool kHasMins;         // Q4_K / Q5_K
+//   template <class Sink>
+//   static void Decode(const uint8_t* block, WBlockInfo& info, Sink&& sink);
+// Decode fills `info` and calls sink(e, w) with the int16 weights (already
+// multiplied by their integer sub-block scale) of elements [e, e + N) for
+// N = Lanes(D16), covering the block exactly once in any order.
+
+#if defined(ARKV_TENSOR_MATMUL_INT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARKV_TENSOR_MATMUL_INT_INL_H_
+#undef ARKV_TENSOR_MATMUL_INT_INL_H_
+#else
+#define ARKV_TENSOR_MATMUL_INT_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "core/aligned.h"
+#include "hwy/highway.h"
+#include "tensor/matmul-inl.h"
+#include "tensor/matmul_internal.h"
+#include "tensor/quant_blocks.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace arkv {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// At most 16 int16 lanes, so that a vector never straddles two 16-element
+// Q6_K sub-blocks (or two 32-element Q4_K sub-blocks).
+using D16 = hn::CappedTag<int16_t, 16>;
+using V16 = hn::Vec<D16>;
+using DW32 = hn::RepartitionToWide<D16>;
+using VW32 = hn::Vec<DW32>;
+using DWF = hn::Rebind<float, DW32>;
+using VWF = hn::Vec<DWF>;
+
+// Per weight block: its float scale (and, with mins, min scale and the
+// eight 6-bit mins of its sub-blocks).
+struct WBlockInfo {
+  float d = 0.0f;
+  float dmin = 0.0f;
+  int32_t mins[8] = {};
+};
+
+HWY_INLINE V16 LoadI8AsI16(const int8_t* p) {
+  return hn::PromoteTo(D16(), hn::LoadU(hn::Rebind<int8_t, D16>(), p));
+}
+HWY_INLINE V16 LoadU8AsI16(const uint8_t* p) {
+  const hn::RebindToUnsigned<D16> du16;
+  return hn::BitCast(D16(), hn::PromoteTo(du16, hn::LoadU(hn::Rebind<uint8_t, D16>(), p)));
+}
+
+// sum + the pairwise products of a and b, all in int32 (pmaddwd on x86).
+// Where Highway splits the products over two accumulators, they are added.
+HWY_INLINE VW32 MulAcc(V16 a, V16 b, VW32 sum) {
+  const DW32 d32;
+  VW32 odd = hn::Zero(d32);
+  sum = hn::ReorderWidenMulAccumulate(d32, a, b, sum, odd);
+  return hn::Add(sum, odd);
+}
+
+inline float ActScale(const BlockQ8_0& b) { return HalfToFloat(&b.d); }
+inline float ActScale(const BlockQ8_K& b) { return b.d; }
+
+// sum_j mins[j] * (sum of the activation quants of 32-element sub-block j).
+inline int32_t MinsDot(const int32_t mins[8], const BlockQ8_K& x) {
+  int32_t sum = 0;
+  for (int j = 0; j < 8; ++j) sum += mins[j] * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+  return sum;
+}
+
+// Matvec (one token): each weight block is decoded straight into registers.
+// Alternate blocks feed two float accumulators (shorter dependency chains).
+template <class Dec>
+void IntMatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  using Act = typename Dec::Act;
+  const DWF df;
+  const DW32 d32;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const auto* acts = static_cast<const Act*>(a.acts);
+  const int64_t n_blocks = a.w.cols / Dec::kBlockElems;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* row = base + static_cast<size_t>(r) * a.w.row_bytes;
+    VWF acc[2] = {hn::Zero(df), hn::Zero(df)};
+    float min_sum = 0.0f;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const Act& x = acts[b];
+      WBlockInfo info;
+      VW32 isum = hn::Zero(d32);
+      Dec::Decode(row + b * Dec::kBlockBytes, info,
+                  [&](size_t e, V16 w) HWY_ATTR { isum = MulAcc(w, LoadI8AsI16(x.qs + e), isum); });
+      const float dx = ActScale(x);
+      acc[b & 1] = hn::MulAdd(hn::ConvertTo(df, isum), hn::Set(df, dx * info.d), acc[b & 1]);
+      if constexpr (Dec::kHasMins) {
+        min_sum += dx * info.dmin * static_cast<float>(MinsDot(info.mins, x));
+      }
+    }
+    a.y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc[0], acc[1]))) - min_sum;
+  }
+}
+
+// Register tile of the batched kernel: kIntTileRows x kIntTileTokens int32
+// accumulators, plus one int16 vector per token and one weight vector.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+inline constexpr int64_t kIntTileRows = 4;  // 16 + 4 + 1 of 32 registers
+#else
+inline constexpr int64_t kIntTileRows = 3;  // 12 + 4 + 1 (of 16 on AVX2)
+#endif
+inline constexpr int64_t kIntTileTokens = 4;
+
+// Batched matmul (prefill). For each group of kIntTileRows rows, every weight
+// block is decoded once into an L1 buffer of int16 and serves all tokens;
+// each activation vector loaded feeds kIntTileRows products and each weight
+// vector kIntTileTokens. Float partial sums per (row, token) stay in
+// `partial` between blocks. Rows and tokens beyond the end are computed on
+// repeated pointers to the last one and not stored.
+template <class Dec>
+void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  using Act = typename Dec::Act;
+  constexpr int64_t kR = kIntTileRows, kT = kIntTileTokens;
+  const D16 d16;
+  const DW32 d32;
+  const DWF df;
+  const int64_t n16 = static_cast<int64_t>(hn::Lanes(d16));
+  const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t n_blocks = a.w.cols / Dec::kBlockElems;
+  const int64_t n_groups = (a.n_tokens + kT - 1) / kT;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const auto* acts = static_cast<const Act*>(a.acts);
+
+  HWY_ALIGN int16_t wbuf[kR][Dec::kBlockElems];
+  WBlockInfo info[kR];
+  const size_t n_partial = static_cast<size_t>(n_groups * kR * kT);
+  AlignedPtr<float> partial = AllocAligned<float>(n_partial * static_cast<size_t>(n));
+  AlignedPtr<float> min_partial = AllocAligned<float>(Dec::kHasMins ? n_partial : 1);
+
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
+    const uint8_t* rows[kR];
+    for (int64_t r = 0; r < kR; ++r) {
+      rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+    }
+    std::memset(partial.get(), 0, n_partial * static_cast<size_t>(n) * sizeof(float));
+    if constexpr (Dec::kHasMins) std::memset(min_partial.get(), 0, n_partial * sizeof(float));
+
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      for (int64_t r = 0; r < kR; ++r) {
+        int16_t* out = wbuf[r];
+        Dec::Decode(rows[r] + b * Dec::kBlockBytes, info[r],
+                    [&](size_t e, V16 w) HWY_ATTR { hn::Store(w, d16, out + e); });
+      }
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const Act* xs[kT];
+        for (int64_t t = 0; t < kT; ++t) {
+          xs[t] = acts + std::min(g * kT + t, a.n_tokens - 1) * n_blocks + b;
+        }
+        VW32 isum[kR][kT];
+        for (int64_t r = 0; r < kR; ++r) {
+          for (int64_t t = 0; t < kT; ++t) isum[r][t] = hn::Zero(d32);
+        }
+        for (int64_t e = 0; e < Dec::kBlockElems; e += n16) {
+          V16 xv[kT];
+          for (int64_t t = 0; t < kT; ++t) xv[t] = LoadI8AsI16(xs[t]->qs + e);
+          for (int64_t r = 0; r < kR; ++r) {
+            const V16 wv = hn::Load(d16, wbuf[r] + e);
+            for (int64_t t = 0; t < kT; ++t) isum[r][t] = MulAcc(wv, xv[t], isum[r][t]);
+          }
+        }
+        float* part = partial.get() + g * kR * kT * n;
+        for (int64_t t = 0; t < kT; ++t) {
+          const float dx = ActScale(*xs[t]);
+          for (int64_t r = 0; r < kR; ++r) {
+            float* p = part + (r * kT + t) * n;
+            hn::Store(hn::MulAdd(hn::ConvertTo(df, isum[r][t]), hn::Set(df, dx * info[r].d),
+                                 hn::Load(df, p)),
+                      df, p);
+            if constexpr (Dec::kHasMins) {
+              min_partial[(g * kR + r) * kT + t] +=
+                  dx * info[r].dmin * static_cast<float>(MinsDot(info[r].mins, *xs[t]));
+            }
+          }
+        }
+      }
+    }
+    for (int64_t g = 0; g < n_groups; ++g) {
+      for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
+        for (int64_t t = 0; t < kT && g * kT + t < a.n_tokens; ++t) {
+          const int64_t i = (g * kR + r) * kT + t;
+          float sum = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, partial.get() + i * n)));
+          if constexpr (Dec::kHasMins) sum -= min_partial[i];
+          a.y[(g * kT + t) * a.y_stride + r0 + r] = sum;
+        }
+      }
+    }
+  }
+}
+
+template <class Dec>
+void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  if (a.n_tokens == 1) {
+    IntMatVecRows<Dec>(a, row_begin, row_end);
+  } else {
+    IntMatMulRowsBatched<Dec>(a, row_begin, row_end);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arkv
+HWY_AFTER_NAMESPACE();
+
+#endif  // ARKV_TENSOR_MATMUL_INT_INL_H_
