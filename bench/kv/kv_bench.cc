@@ -1,5 +1,7 @@
 // Micro-benchmarks of the KV library: decode attention over the store at
-// context 1K/4K/16K (all fp16 vs half fp16 / half fp8) and the row codecs.
+// context 1K/4K/16K (all fp16, half fp16 / half fp8, all fp8), prefill
+// attention of a 512-token chunk (with and without the probability capture the
+// ARKV policies use) and the row codecs. One thread.
 // Shape of one Llama-3-8B layer: 32 query heads, 8 KV heads, head_dim 128.
 #include <random>
 #include <vector>
@@ -23,22 +25,37 @@ std::vector<float> Random(size_t n, std::mt19937& rng) {
   return v;
 }
 
+// One layer's KV stores: per KV head an Original (fp16) and a Quantized (fp8)
+// store; the first quant_pct percent of the n tokens are Quantized.
+struct LayerStores {
+  std::vector<SlotStore> orig, quant;
+  LayerStores(PagePool* pool, int n, int quant_pct, std::mt19937& rng) {
+    for (int h = 0; h < kKvHeads; ++h) {
+      orig.emplace_back(pool, SlotFormat::kF16, kDim);
+      quant.emplace_back(pool, SlotFormat::kFp8, kDim);
+      for (int t = 0; t < n; ++t) {
+        const auto k = Random(kDim, rng), v = Random(kDim, rng);
+        SlotStore& s = (static_cast<int64_t>(t) * 100 / n < quant_pct) ? quant[h] : orig[h];
+        EncodeSlot(s.format(), k.data(), v.data(), kDim, s.Append(t));
+      }
+    }
+  }
+  size_t bytes() const {
+    size_t b = 0;
+    for (int h = 0; h < kKvHeads; ++h) b += orig[h].bytes() + quant[h].bytes();
+    return b;
+  }
+};
+
 // state.range(0): context; state.range(1): percent of tokens Quantized (fp8).
 void BM_DecodeAttention(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const int quant_pct = static_cast<int>(state.range(1));
   PagePool pool(64 * 1024);
   std::mt19937 rng(1);
-  std::vector<SlotStore> orig, quant;
-  for (int h = 0; h < kKvHeads; ++h) {
-    orig.emplace_back(&pool, SlotFormat::kF16, kDim);
-    quant.emplace_back(&pool, SlotFormat::kFp8, kDim);
-    for (int t = 0; t < n; ++t) {
-      const auto k = Random(kDim, rng), v = Random(kDim, rng);
-      SlotStore& s = (t * 100 / n < quant_pct) ? quant[h] : orig[h];
-      EncodeSlot(s.format(), k.data(), v.data(), kDim, s.Append(t));
-    }
-  }
+  LayerStores stores(&pool, n, quant_pct, rng);
+  auto& orig = stores.orig;
+  auto& quant = stores.quant;
   const auto q = Random(kHeads * kDim, rng);
   std::vector<float> out(kHeads * kDim);
   const int32_t pos = n;
@@ -59,15 +76,67 @@ void BM_DecodeAttention(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(out.data());
   }
-  const double bytes = static_cast<double>(orig[0].bytes() + quant[0].bytes()) * kKvHeads;
-  state.counters["kv_bytes"] = bytes;
+  state.counters["kv_bytes"] = static_cast<double>(stores.bytes());
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(n) * kKvHeads,
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_DecodeAttention)
-    ->ArgsProduct({{1024, 4096, 16384}, {0, 50}})
+    ->ArgsProduct({{1024, 4096, 16384}, {0, 50, 100}})
     ->ArgNames({"ctx", "fp8_pct"})
     ->Unit(benchmark::kMicrosecond);
+
+// A 512-token prompt chunk after `past` cached tokens (half fp8), as the cache
+// runs it: per KV head, blocks of 8 queries over all keys (causal within the
+// chunk). state.range(0): past; state.range(1): capture the probabilities of
+// the last 32 queries (the ARKV observation window) or not.
+void BM_PrefillAttention(benchmark::State& state) {
+  constexpr int kChunk = 512, kBlock = 8, kWindow = 32;
+  const int past = static_cast<int>(state.range(0));
+  const bool capture = state.range(1) != 0;
+  const int n = past + kChunk;
+  PagePool pool(64 * 1024);
+  std::mt19937 rng(4);
+  // Past tokens half fp8; the chunk itself is Original (it was just appended).
+  LayerStores stores(&pool, past, 50, rng);
+  for (int h = 0; h < kKvHeads; ++h) {
+    for (int t = past; t < n; ++t) {
+      const auto k = Random(kDim, rng), v = Random(kDim, rng);
+      EncodeSlot(SlotFormat::kF16, k.data(), v.data(), kDim, stores.orig[h].Append(t));
+    }
+  }
+  const auto q = Random(static_cast<size_t>(kChunk) * kHeads * kDim, rng);
+  std::vector<float> out(q.size());
+  std::vector<int32_t> pos(kChunk);
+  for (int t = 0; t < kChunk; ++t) pos[t] = past + t;
+  std::vector<float> probs(capture ? static_cast<size_t>(kGroup) * kWindow * n : 0);
+  const size_t stride = static_cast<size_t>(kHeads) * kDim;
+  for (auto _ : state) {
+    for (int h = 0; h < kKvHeads; ++h) {
+      const SlotSpan spans[2] = {stores.orig[h].View(), stores.quant[h].View()};
+      for (int t0 = 0; t0 < kChunk; t0 += kBlock) {
+        QueryBlock qb;
+        qb.q = q.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.q_token_stride = stride;
+        qb.positions = pos.data() + t0;
+        qb.n_queries = kBlock;
+        qb.group = kGroup;
+        qb.head_dim = kDim;
+        qb.scale = 0.088f;
+        qb.out = out.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.out_token_stride = stride;
+        const ProbCapture cap{probs.data(), t0, kChunk - kWindow, kWindow, n};
+        AttendKvHead(spans, 2, qb, capture ? &cap : nullptr);
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["tokens/s"] =
+      benchmark::Counter(kChunk, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PrefillAttention)
+    ->ArgsProduct({{0, 3584}, {0, 1}})
+    ->ArgNames({"past", "capture"})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_QuantizeRow(benchmark::State& state) {
   const auto type = static_cast<QuantType>(state.range(0));

@@ -1,4 +1,18 @@
-#include "kv/attention.h"
+// The fused attention kernel, vectorized with Highway: compiled once per SIMD
+// target (foreach_target) and chosen at run time (HWY_DYNAMIC_DISPATCH).
+//
+// Per tile of kTile keys of a span:
+//   1. K and V of the tile are dequantized in registers (fp16 via F16C where the
+//      target has it, fp8 e4m3 / int8 / int4 with their per-token scales) into
+//      f32 rows of dp floats: head_dim rounded up to whole vectors, zero padded,
+//      so that every head_dim (8..256, odd multiples included) works. Decoded
+//      values equal DecodeSlot's bit for bit.
+//   2. Scores: dot products over dp, two query rows by four keys at a time,
+//      finished by a transposing horizontal sum of the eight accumulators.
+//   3. Online softmax per row: causal mask, tile max, a vectorized exp.
+//   4. P.V into f32 accumulators, two rows by four vectors at a time.
+// Probabilities are captured as raw logits during the sweep and normalized at
+// the end with the final max and denominator.
 
 #include <algorithm>
 #include <cmath>
@@ -6,100 +20,395 @@
 #include <limits>
 #include <vector>
 
+#include "core/aligned.h"
 #include "core/fp16.h"
+#include "kv/attention.h"
 #include "kv/codecs.h"
 
-namespace arkv::kv {
-namespace {
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kv/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Per-target headers, after foreach_target (keep this order).
+#include "hwy/highway.h"
+// Exp, after highway.h.
+#include "hwy/contrib/math/math-inl.h"
 
-constexpr int kTile = 32;
+HWY_BEFORE_NAMESPACE();
+namespace arkv::kv {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
+
+constexpr int kTile = 32;  // keys per tile: K and V of a tile stay in L1
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Per-thread scratch, reused across calls so that the hot path does not allocate.
-struct Scratch {
-  std::vector<float> qs, acc, m, l, s, kt, vt, krow;
-  std::vector<int32_t> kpos;
-  void Reserve(int rows, int d) {
-    qs.resize(static_cast<size_t>(rows) * d);
-    acc.assign(static_cast<size_t>(rows) * d, 0.0f);
-    m.assign(rows, kNegInf);
-    l.assign(rows, 0.0f);
-    s.resize(static_cast<size_t>(rows) * kTile);
-    kt.resize(static_cast<size_t>(d) * kTile);
-    vt.resize(static_cast<size_t>(d) * kTile);
-    krow.resize(2 * static_cast<size_t>(d));
-    kpos.resize(kTile);
+inline size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+// ---------------------------------------------------------------------------
+// Row codecs. Load(df, codes, c, scale) decodes elements [c, c + N) of a row;
+// At(codes, c, scale) decodes element c (for the tail of a row).
+
+struct F32Codec {
+  static constexpr size_t kHeader = 0;  // bytes of scales before the K codes
+  static size_t RowBytes(int d) { return sizeof(float) * d; }
+  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF) {
+    return hn::LoadU(df, reinterpret_cast<const float*>(row) + c);
+  }
+  static float At(const uint8_t* row, int c, float) {
+    float x;
+    std::memcpy(&x, row + sizeof(float) * c, sizeof(x));
+    return x;
   }
 };
 
-// fp16 -> f32 for every half (256 KiB), built once: a table lookup is far
-// cheaper than the bit-exact scalar conversion in the inner loop.
-const float* HalfTable() {
-  static const std::vector<float> table = [] {
-    std::vector<float> t(65536);
-    for (uint32_t h = 0; h < 65536; ++h) t[h] = F16ToF32(static_cast<uint16_t>(h));
-    return t;
-  }();
-  return table.data();
+struct F16Codec {
+  static constexpr size_t kHeader = 0;
+  static size_t RowBytes(int d) { return sizeof(uint16_t) * d; }
+  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF) {
+    const uint8_t* p = row + sizeof(uint16_t) * c;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    // F16C.
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+#else
+    // Integer conversion. Highway's emulation maps inf/NaN to finite values;
+    // this one matches F16ToF32 for every half.
+    const DU du;
+    const hn::Rebind<uint16_t, DF> du16;
+    const auto h = hn::PromoteTo(du, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
+    const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
+    const auto em = hn::And(h, hn::Set(du, 0x7fffu));
+    const auto exp = hn::ShiftRight<10>(em);
+    const auto normal = hn::Add(hn::ShiftLeft<13>(em), hn::Set(du, 112u << 23));
+    const auto inf_nan = hn::Add(normal, hn::Set(du, 112u << 23));
+    // exp == 0: em is the mantissa, value = mantissa * 2^-24.
+    const auto sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(df, hn::BitCast(DI(), em)),
+                                             hn::Set(df, 5.9604644775390625e-08f)));
+    auto bits = hn::IfThenElse(hn::Eq(exp, hn::Set(du, 0x1fu)), inf_nan, normal);
+    bits = hn::IfThenElse(hn::Eq(exp, hn::Zero(du)), sub, bits);
+    return hn::BitCast(df, hn::Or(bits, sign));
+#endif
+  }
+  static float At(const uint8_t* row, int c, float) {
+    uint16_t h;
+    std::memcpy(&h, row + sizeof(uint16_t) * c, sizeof(h));
+    return F16ToF32(h);
+  }
+};
+
+// Quantized rows: slot = f32 k_scale, f32 v_scale, K codes, V codes.
+struct Fp8Codec {
+  static constexpr size_t kHeader = 2 * sizeof(float);
+  static size_t RowBytes(int d) { return static_cast<size_t>(d); }
+  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
+    const DI di;
+    const hn::Rebind<uint8_t, DF> du8;
+    const auto b = hn::BitCast(di, hn::PromoteTo(DU(), hn::LoadU(du8, row + c)));
+    const auto em = hn::And(b, hn::Set(di, 0x7f));
+    const auto sign = hn::BitCast(df, hn::ShiftLeft<24>(hn::And(b, hn::Set(di, 0x80))));
+    // Exponent e >= 1: 2^(e-7) * (1 + m/8) is the f32 with exponent e + 120 and
+    // the three mantissa bits on top. e == 0: m * 2^-9.
+    const VF normal = hn::BitCast(df, hn::Add(hn::ShiftLeft<20>(em), hn::Set(di, 120 << 23)));
+    const VF sub = hn::Mul(hn::ConvertTo(df, em), hn::Set(df, 1.0f / 512.0f));
+    VF v = hn::IfThenElse(hn::RebindMask(df, hn::Lt(em, hn::Set(di, 8))), sub, normal);
+    v = hn::IfThenElse(hn::RebindMask(df, hn::Eq(em, hn::Set(di, 0x7f))),
+                       hn::Set(df, std::numeric_limits<float>::quiet_NaN()), v);
+    return hn::Mul(scale, hn::Or(v, sign));
+  }
+  static float At(const uint8_t* row, int c, float scale) { return scale * Fp8E4M3ToF32(row[c]); }
+};
+
+struct Int8Codec {
+  static constexpr size_t kHeader = 2 * sizeof(float);
+  static size_t RowBytes(int d) { return static_cast<size_t>(d); }
+  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
+    const hn::Rebind<int8_t, DF> di8;
+    const auto q = hn::PromoteTo(DI(), hn::LoadU(di8, reinterpret_cast<const int8_t*>(row) + c));
+    return hn::Mul(scale, hn::ConvertTo(df, q));
+  }
+  static float At(const uint8_t* row, int c, float scale) {
+    return scale * static_cast<float>(static_cast<int8_t>(row[c]));
+  }
+};
+
+// Element 2i in the low nibble of byte i, stored as code + 8.
+struct Int4Codec {
+  static constexpr size_t kHeader = 2 * sizeof(float);
+  static size_t RowBytes(int d) { return static_cast<size_t>(d + 1) / 2; }
+  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
+#if HWY_TARGET == HWY_SCALAR
+    return hn::Set(df, At(row, c, hn::GetLane(scale)));
+#else
+    // Byte i widened to 64-bit lane i, its nibbles moved to the two 32-bit
+    // halves: the 32-bit lanes are then elements 2i and 2i + 1 (c is even).
+    const hn::Repartition<uint64_t, DF> d64;
+    const hn::Rebind<uint32_t, decltype(d64)> d32h;
+    const hn::Rebind<uint8_t, decltype(d64)> d8h;
+    const auto b = hn::PromoteTo(d64, hn::PromoteTo(d32h, hn::LoadU(d8h, row + c / 2)));
+    const auto pair =
+        hn::Or(hn::And(b, hn::Set(d64, 0xfu)), hn::ShiftLeft<28>(hn::And(b, hn::Set(d64, 0xf0u))));
+    const DI di;
+    const auto q = hn::Sub(hn::BitCast(di, pair), hn::Set(di, 8));
+    return hn::Mul(scale, hn::ConvertTo(df, q));
+#endif
+  }
+  static float At(const uint8_t* row, int c, float scale) {
+    const int nibble = (c & 1) ? (row[c / 2] >> 4) : (row[c / 2] & 0xf);
+    return scale * static_cast<float>(nibble - 8);
+  }
+};
+
+// One row of d values into dst[0, dp): whole vectors, then the tail, then zeros.
+template <class Codec>
+HWY_INLINE void DecodeRow(const uint8_t* codes, float scale, int d, int dp,
+                          float* HWY_RESTRICT dst) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const VF vscale = hn::Set(df, scale);
+  int c = 0;
+  for (; c + n <= d; c += n) hn::Store(Codec::Load(df, codes, c, vscale), df, dst + c);
+  for (; c < d; ++c) dst[c] = Codec::At(codes, c, scale);
+  for (; c < dp; ++c) dst[c] = 0.0f;
 }
 
-// Decodes tokens [start, start + nk) of a span: K transposed into kt[d][kTile],
-// V row-major into vt[kTile][d]. `row` is scratch of 2 * d floats.
-void DecodeTile(const SlotSpan& span, int start, int nk, int d, float* kt, float* vt, float* row) {
-  switch (span.format) {
-    case SlotFormat::kF16: {
-      const float* half = HalfTable();
-      uint16_t buf[2 * 1024];
-      for (int j = 0; j < nk; ++j) {
-        std::memcpy(buf, span.slot(start + j), sizeof(uint16_t) * 2 * d);
-        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = half[buf[c]];
-        float* v = vt + static_cast<size_t>(j) * d;
-        for (int c = 0; c < d; ++c) v[c] = half[buf[d + c]];
-      }
-      return;
+// Tokens [start, start + nk) of a span: K rows to kb, V rows to vb (stride dp).
+template <class Codec>
+void DecodeTileT(const SlotSpan& span, int start, int nk, int d, int dp, float* kb, float* vb) {
+  const size_t row_bytes = Codec::RowBytes(d);
+  for (int j = 0; j < nk; ++j) {
+    const uint8_t* slot = span.slot(start + j);
+    float ks = 1.0f, vs = 1.0f;
+    if constexpr (Codec::kHeader != 0) {
+      std::memcpy(&ks, slot, sizeof(float));
+      std::memcpy(&vs, slot + sizeof(float), sizeof(float));
     }
-    case SlotFormat::kFp8: {
-      const float* fp8 = Fp8E4M3Table();
-      for (int j = 0; j < nk; ++j) {
-        const uint8_t* slot = span.slot(start + j);
-        float ks, vs;
-        std::memcpy(&ks, slot, 4);
-        std::memcpy(&vs, slot + 4, 4);
-        const uint8_t* kc = slot + 8;
-        const uint8_t* vc = kc + d;
-        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = ks * fp8[kc[c]];
-        float* v = vt + static_cast<size_t>(j) * d;
-        for (int c = 0; c < d; ++c) v[c] = vs * fp8[vc[c]];
-      }
-      return;
-    }
-    default:
-      for (int j = 0; j < nk; ++j) {
-        DecodeSlot(span.format, span.slot(start + j), d, row, vt + static_cast<size_t>(j) * d);
-        for (int c = 0; c < d; ++c) kt[static_cast<size_t>(c) * kTile + j] = row[c];
-      }
-      return;
+    const uint8_t* kc = slot + Codec::kHeader;
+    DecodeRow<Codec>(kc, ks, d, dp, kb + static_cast<size_t>(j) * dp);
+    DecodeRow<Codec>(kc + row_bytes, vs, d, dp, vb + static_cast<size_t>(j) * dp);
   }
 }
 
-}  // namespace
+void DecodeTile(const SlotSpan& span, int start, int nk, int d, int dp, float* kb, float* vb) {
+  switch (span.format) {
+    case SlotFormat::kF16:
+      return DecodeTileT<F16Codec>(span, start, nk, d, dp, kb, vb);
+    case SlotFormat::kF32:
+      return DecodeTileT<F32Codec>(span, start, nk, d, dp, kb, vb);
+    case SlotFormat::kFp8:
+      return DecodeTileT<Fp8Codec>(span, start, nk, d, dp, kb, vb);
+    case SlotFormat::kInt8:
+      return DecodeTileT<Int8Codec>(span, start, nk, d, dp, kb, vb);
+    case SlotFormat::kInt4:
+      return DecodeTileT<Int4Codec>(span, start, nk, d, dp, kb, vb);
+  }
+}
 
-void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
-                  const ProbCapture* capture) {
+// ---------------------------------------------------------------------------
+// Scores.
+
+// Lane sums of a, b, c, e stored to out[0..4).
+HWY_INLINE void StoreSum4(VF a, VF b, VF c, VF e, float* HWY_RESTRICT out) {
+  const DF df;
+#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
+  out[0] = hn::GetLane(hn::SumOfLanes(df, a));
+  out[1] = hn::GetLane(hn::SumOfLanes(df, b));
+  out[2] = hn::GetLane(hn::SumOfLanes(df, c));
+  out[3] = hn::GetLane(hn::SumOfLanes(df, e));
+#else
+  // Within each 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3], likewise for c, e;
+  // then 64-bit interleaves give the block's [a, b, c, e] sums.
+  const VF ab = hn::Add(hn::InterleaveLower(df, a, b), hn::InterleaveUpper(df, a, b));
+  const VF ce = hn::Add(hn::InterleaveLower(df, c, e), hn::InterleaveUpper(df, c, e));
+  const hn::Repartition<uint64_t, DF> d64;
+  const auto ab64 = hn::BitCast(d64, ab), ce64 = hn::BitCast(d64, ce);
+  const VF sums = hn::Add(hn::BitCast(df, hn::InterleaveLower(d64, ab64, ce64)),
+                          hn::BitCast(df, hn::InterleaveUpper(d64, ab64, ce64)));
+  // Add up the blocks.
+#if HWY_MAX_BYTES == 64
+  const hn::Half<DF> d8;
+  const hn::Half<decltype(d8)> d4;
+  const auto s8 = hn::Add(hn::LowerHalf(d8, sums), hn::UpperHalf(d8, sums));
+  hn::StoreU(hn::Add(hn::LowerHalf(d4, s8), hn::UpperHalf(d4, s8)), d4, out);
+#elif HWY_MAX_BYTES == 32
+  const hn::Half<DF> d4;
+  hn::StoreU(hn::Add(hn::LowerHalf(d4, sums), hn::UpperHalf(d4, sums)), d4, out);
+#elif HWY_MAX_BYTES == 16
+  hn::StoreU(sums, df, out);
+#else
+#error "unexpected vector size"
+#endif  // HWY_MAX_BYTES
+#endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
+}
+
+// s[r * s_stride + j] = q_r . k_j for rows r < n_rows (1 or 2) of q (stride dp)
+// and keys j < nks (a multiple of 4) of kb (stride dp).
+template <int kRows>
+HWY_INLINE void ScoreRows(const float* HWY_RESTRICT q, const float* HWY_RESTRICT kb, int dp,
+                          int nks, float* HWY_RESTRICT s, size_t s_stride) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const float* q1 = q + (kRows == 2 ? dp : 0);
+  for (int j = 0; j < nks; j += 4) {
+    const float* k0 = kb + static_cast<size_t>(j) * dp;
+    const float* k1 = k0 + dp;
+    const float* k2 = k1 + dp;
+    const float* k3 = k2 + dp;
+    VF a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+    VF b0 = hn::Zero(df), b1 = hn::Zero(df), b2 = hn::Zero(df), b3 = hn::Zero(df);
+    for (int c = 0; c < dp; c += n) {
+      const VF x0 = hn::Load(df, k0 + c), x1 = hn::Load(df, k1 + c);
+      const VF x2 = hn::Load(df, k2 + c), x3 = hn::Load(df, k3 + c);
+      const VF qa = hn::Load(df, q + c);
+      a0 = hn::MulAdd(qa, x0, a0);
+      a1 = hn::MulAdd(qa, x1, a1);
+      a2 = hn::MulAdd(qa, x2, a2);
+      a3 = hn::MulAdd(qa, x3, a3);
+      if constexpr (kRows == 2) {
+        const VF qb = hn::Load(df, q1 + c);
+        b0 = hn::MulAdd(qb, x0, b0);
+        b1 = hn::MulAdd(qb, x1, b1);
+        b2 = hn::MulAdd(qb, x2, b2);
+        b3 = hn::MulAdd(qb, x3, b3);
+      }
+    }
+    StoreSum4(a0, a1, a2, a3, s + j);
+    if constexpr (kRows == 2) StoreSum4(b0, b1, b2, b3, s + s_stride + j);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// P.V: acc_r[0, dp) += sum_j p_r[j] * v_j for rows r < kRows (stride dp for
+// acc, s_stride for p), keys j < nk.
+template <int kRows>
+HWY_INLINE void AccumulatePV(const float* HWY_RESTRICT p, size_t s_stride,
+                             const float* HWY_RESTRICT vb, int nk, int dp,
+                             float* HWY_RESTRICT acc) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const float* p1 = p + (kRows == 2 ? s_stride : 0);
+  float* acc1 = acc + (kRows == 2 ? dp : 0);
+  int c = 0;
+  for (; c + 4 * n <= dp; c += 4 * n) {
+    VF a0 = hn::Load(df, acc + c), a1 = hn::Load(df, acc + c + n);
+    VF a2 = hn::Load(df, acc + c + 2 * n), a3 = hn::Load(df, acc + c + 3 * n);
+    VF b0 = hn::Zero(df), b1 = hn::Zero(df), b2 = hn::Zero(df), b3 = hn::Zero(df);
+    if constexpr (kRows == 2) {
+      b0 = hn::Load(df, acc1 + c);
+      b1 = hn::Load(df, acc1 + c + n);
+      b2 = hn::Load(df, acc1 + c + 2 * n);
+      b3 = hn::Load(df, acc1 + c + 3 * n);
+    }
+    const float* v = vb + c;
+    for (int j = 0; j < nk; ++j, v += dp) {
+      const VF v0 = hn::Load(df, v), v1 = hn::Load(df, v + n);
+      const VF v2 = hn::Load(df, v + 2 * n), v3 = hn::Load(df, v + 3 * n);
+      const VF pa = hn::Set(df, p[j]);
+      a0 = hn::MulAdd(pa, v0, a0);
+      a1 = hn::MulAdd(pa, v1, a1);
+      a2 = hn::MulAdd(pa, v2, a2);
+      a3 = hn::MulAdd(pa, v3, a3);
+      if constexpr (kRows == 2) {
+        const VF pb = hn::Set(df, p1[j]);
+        b0 = hn::MulAdd(pb, v0, b0);
+        b1 = hn::MulAdd(pb, v1, b1);
+        b2 = hn::MulAdd(pb, v2, b2);
+        b3 = hn::MulAdd(pb, v3, b3);
+      }
+    }
+    hn::Store(a0, df, acc + c);
+    hn::Store(a1, df, acc + c + n);
+    hn::Store(a2, df, acc + c + 2 * n);
+    hn::Store(a3, df, acc + c + 3 * n);
+    if constexpr (kRows == 2) {
+      hn::Store(b0, df, acc1 + c);
+      hn::Store(b1, df, acc1 + c + n);
+      hn::Store(b2, df, acc1 + c + 2 * n);
+      hn::Store(b3, df, acc1 + c + 3 * n);
+    }
+  }
+  for (; c < dp; c += n) {
+    VF a = hn::Load(df, acc + c);
+    VF b = kRows == 2 ? hn::Load(df, acc1 + c) : hn::Zero(df);
+    const float* v = vb + c;
+    for (int j = 0; j < nk; ++j, v += dp) {
+      const VF vj = hn::Load(df, v);
+      a = hn::MulAdd(hn::Set(df, p[j]), vj, a);
+      if constexpr (kRows == 2) b = hn::MulAdd(hn::Set(df, p1[j]), vj, b);
+    }
+    hn::Store(a, df, acc + c);
+    if constexpr (kRows == 2) hn::Store(b, df, acc1 + c);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+// Per-thread scratch, grown on demand, so that the hot path does not allocate.
+struct Scratch {
+  AlignedPtr<float> qs, acc, s, kb, vb;
+  AlignedPtr<int32_t> kpos;
+  std::vector<float> m, l;
+  std::vector<uint8_t> live;
+  size_t rows_dp = 0, rows_tile = 0, tile_dp = 0;
+
+  // rows query rows of dp floats; tiles of `tile` keys.
+  void Reserve(int rows, int dp, int tile) {
+    const size_t rd = static_cast<size_t>(rows) * dp, rt = static_cast<size_t>(rows) * tile,
+                 td = static_cast<size_t>(tile) * dp;
+    if (rd > rows_dp) {
+      qs = AllocAligned<float>(rd);
+      acc = AllocAligned<float>(rd);
+      rows_dp = rd;
+    }
+    if (rt > rows_tile) {
+      s = AllocAligned<float>(rt);
+      rows_tile = rt;
+    }
+    if (td > tile_dp) {
+      kb = AllocAligned<float>(td);
+      vb = AllocAligned<float>(td);
+      tile_dp = td;
+    }
+    if (!kpos) kpos = AllocAligned<int32_t>(tile);
+    std::fill(acc.get(), acc.get() + rd, 0.0f);
+    m.assign(rows, kNegInf);
+    l.assign(rows, 0.0f);
+    live.assign(rows, 0);
+  }
+};
+
+void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& block,
+                      const ProbCapture* capture) {
+  const DF df;
+  const DI di;
+  const int n = static_cast<int>(hn::Lanes(df));
   const int d = block.head_dim;
+  const int dp = static_cast<int>(RoundUp(d, n));
   const int group = block.group;
   const int rows = block.n_queries * group;
+  // Tiles are scored in whole vectors and quads of keys.
+  const int quantum = std::max(4, n);
+  const int tile_cap = static_cast<int>(RoundUp(kTile, quantum));
   thread_local Scratch sc;
-  sc.Reserve(rows, d);
+  sc.Reserve(rows, dp, tile_cap);
+  float* qs = sc.qs.get();
+  float* acc = sc.acc.get();
+  float* kb = sc.kb.get();
+  float* vb = sc.vb.get();
+  int32_t* kpos = sc.kpos.get();
 
-  // Scaled query rows, contiguous; the largest query position bounds the keys.
+  // Scaled query rows, zero padded; the largest query position bounds the keys.
   int32_t max_pos = std::numeric_limits<int32_t>::min();
   for (int t = 0; t < block.n_queries; ++t) {
     max_pos = std::max(max_pos, block.positions[t]);
     for (int g = 0; g < group; ++g) {
       const float* src = block.q + t * block.q_token_stride + static_cast<size_t>(g) * d;
-      float* dst = &sc.qs[static_cast<size_t>(t * group + g) * d];
+      float* dst = qs + static_cast<size_t>(t * group + g) * dp;
       for (int c = 0; c < d; ++c) dst[c] = src[c] * block.scale;
+      for (int c = d; c < dp; ++c) dst[c] = 0.0f;
     }
   }
 
@@ -115,6 +424,7 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                capture->n_keys;
   };
 
+  const VF neg_inf = hn::Set(df, kNegInf);
   int key_base = 0;
   for (int si = 0; si < n_spans; ++si) {
     const SlotSpan& span = spans[si];
@@ -122,46 +432,80 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
       const int nk = std::min(kTile, span.n_tokens - start);
       bool any_visible = false;
       for (int j = 0; j < nk; ++j) {
-        sc.kpos[j] = span.positions[start + j];
-        any_visible |= sc.kpos[j] <= max_pos;
+        kpos[j] = span.positions[start + j];
+        any_visible |= kpos[j] <= max_pos;
       }
       if (!any_visible && capture == nullptr) continue;
-      // Decode the tile: K transposed [d][kTile], V row-major [kTile][d].
-      DecodeTile(span, start, nk, d, sc.kt.data(), sc.vt.data(), sc.krow.data());
-      for (int r = 0; r < rows; ++r) {
-        float* s = &sc.s[static_cast<size_t>(r) * kTile];
-        const float* qr = &sc.qs[static_cast<size_t>(r) * d];
-        for (int j = 0; j < kTile; ++j) s[j] = 0.0f;
-        for (int c = 0; c < d; ++c) {
-          const float qc = qr[c];
-          const float* kc = &sc.kt[static_cast<size_t>(c) * kTile];
-          for (int j = 0; j < kTile; ++j) s[j] += qc * kc[j];
+      // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
+      const int nks = static_cast<int>(RoundUp(nk, quantum));
+      for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+      DecodeTile(span, start, nk, d, dp, kb, vb);
+      std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+
+      float* s = sc.s.get();
+      int r = 0;
+      for (; r + 2 <= rows; r += 2) {
+        ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
+      }
+      if (r < rows) {
+        ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
+      }
+
+      // Online softmax; s becomes the tile's probabilities relative to m.
+      for (r = 0; r < rows; ++r) {
+        float* sr = s + static_cast<size_t>(r) * tile_cap;
+        const auto qpos = hn::Set(di, block.positions[r / group]);
+        VF vmax = neg_inf;
+        for (int j = 0; j < nks; j += n) {
+          const auto masked = hn::RebindMask(df, hn::Gt(hn::Load(di, kpos + j), qpos));
+          const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sr + j));
+          hn::Store(x, df, sr + j);
+          vmax = hn::Max(vmax, x);
         }
-        const int32_t qpos = block.positions[r / group];
-        float tile_max = kNegInf;
-        for (int j = 0; j < nk; ++j) {
-          if (sc.kpos[j] > qpos) s[j] = kNegInf;
-          tile_max = std::max(tile_max, s[j]);
-        }
-        if (float* cap = capture_row(r)) std::copy(s, s + nk, cap + key_base + start);
-        if (tile_max == kNegInf) continue;
+        const float tile_max = hn::GetLane(hn::MaxOfLanes(df, vmax));
+        if (float* cap = capture_row(r)) std::copy(sr, sr + nk, cap + key_base + start);
+        sc.live[r] = tile_max != kNegInf;
+        if (!sc.live[r]) continue;
         float& m = sc.m[r];
-        float& l = sc.l[r];
-        float* acc = &sc.acc[static_cast<size_t>(r) * d];
-        const float m_new = std::max(m, tile_max);
-        if (m_new > m) {
-          const float alpha = std::exp(m - m_new);  // 0 when m was -inf
-          l *= alpha;
-          for (int c = 0; c < d; ++c) acc[c] *= alpha;
-          m = m_new;
+        if (tile_max > m) {
+          const float alpha = std::exp(m - tile_max);  // 0 when m was -inf
+          sc.l[r] *= alpha;
+          float* ar = acc + static_cast<size_t>(r) * dp;
+          const VF va = hn::Set(df, alpha);
+          for (int c = 0; c < dp; c += n) hn::Store(hn::Mul(hn::Load(df, ar + c), va), df, ar + c);
+          m = tile_max;
         }
-        for (int j = 0; j < nk; ++j) {
-          if (s[j] == kNegInf) continue;
-          const float p = std::exp(s[j] - m);
-          l += p;
-          const float* vj = &sc.vt[static_cast<size_t>(j) * d];
-          for (int c = 0; c < d; ++c) acc[c] += p * vj[c];
+        const VF vm = hn::Set(df, m);
+        VF sum = hn::Zero(df);
+        for (int j = 0; j < nks; j += n) {
+          const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sr + j), vm));  // 0 where masked
+          hn::Store(p, df, sr + j);
+          sum = hn::Add(sum, p);
         }
+        sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
+      }
+
+      // P.V over live rows, in pairs where possible.
+      int pending = -1;
+      for (r = 0; r < rows; ++r) {
+        if (!sc.live[r]) continue;
+        if (pending >= 0 && pending + 1 == r) {
+          AccumulatePV<2>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                          acc + static_cast<size_t>(pending) * dp);
+          pending = -1;
+        } else {
+          if (pending >= 0) {
+            AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                            acc + static_cast<size_t>(pending) * dp);
+          }
+          pending = r;
+        }
+      }
+      if (pending >= 0) {
+        AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                        acc + static_cast<size_t>(pending) * dp);
       }
     }
     key_base += span.n_tokens;
@@ -172,18 +516,45 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
     const int g = r % group;
     float* dst = block.out + t * block.out_token_stride + static_cast<size_t>(g) * d;
     const float inv = sc.l[r] > 0.0f ? 1.0f / sc.l[r] : 0.0f;
-    const float* acc = &sc.acc[static_cast<size_t>(r) * d];
-    for (int c = 0; c < d; ++c) dst[c] = acc[c] * inv;
+    const float* ar = acc + static_cast<size_t>(r) * dp;
+    const VF vinv = hn::Set(df, inv);
+    int c = 0;
+    for (; c + n <= d; c += n) hn::StoreU(hn::Mul(hn::Load(df, ar + c), vinv), df, dst + c);
+    for (; c < d; ++c) dst[c] = ar[c] * inv;
     if (block.row_max != nullptr) {
       block.row_max[r] = sc.m[r];
       block.row_sum[r] = sc.l[r];
     }
     if (float* cap = capture_row(r)) {
+      // Masked keys (-inf) and rows with nothing visible give 0.
       const float m = sc.m[r];
-      for (int k = 0; k < key_base; ++k)
-        cap[k] = (cap[k] == kNegInf || inv == 0.0f) ? 0.0f : std::exp(cap[k] - m) * inv;
+      if (inv == 0.0f) {
+        std::fill(cap, cap + key_base, 0.0f);
+        continue;
+      }
+      const VF vm = hn::Set(df, m);
+      int k = 0;
+      for (; k + n <= key_base; k += n) {
+        const VF p = hn::Exp(df, hn::Sub(hn::LoadU(df, cap + k), vm));
+        hn::StoreU(hn::Mul(p, vinv), df, cap + k);
+      }
+      for (; k < key_base; ++k) cap[k] = cap[k] == kNegInf ? 0.0f : std::exp(cap[k] - m) * inv;
     }
   }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arkv::kv
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace arkv::kv {
+
+HWY_EXPORT(AttendKvHeadImpl);
+
+void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
+                  const ProbCapture* capture) {
+  HWY_DYNAMIC_DISPATCH(AttendKvHeadImpl)(spans, n_spans, block, capture);
 }
 
 SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
@@ -197,6 +568,7 @@ SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
 void MergeSplits(int n_splits, const float* const* outs, const float* const* maxes,
                  const float* const* sums, int rows, int group, int d, float* out,
                  size_t out_token_stride) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   for (int r = 0; r < rows; ++r) {
     float m = kNegInf;
     for (int s = 0; s < n_splits; ++s) m = std::max(m, maxes[s][r]);
@@ -217,3 +589,4 @@ void MergeSplits(int n_splits, const float* const* outs, const float* const* max
 }
 
 }  // namespace arkv::kv
+#endif  // HWY_ONCE

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hwy/targets.h"
 #include "kv/token_store.h"
 #include "test_util.h"
 
@@ -29,10 +30,10 @@ struct MixCase {
   double quantized_share;  // 0: all Original, 1: all Quantized
 };
 
-class MixedAttentionTest : public ::testing::TestWithParam<MixCase> {};
-
-TEST_P(MixedAttentionTest, MatchesDoubleReference) {
-  const MixCase c = GetParam();
+// Attends a causal block of 13 queries over 150 cached tokens (shuffled
+// positions, split between the two states) plus the block itself, capturing the
+// probabilities of the last 5 queries, and compares with the reference.
+void CheckMix(const MixCase& c, const char* label) {
   const int d = c.head_dim, group = c.group;
   PagePool pool(4096);
   SlotStore orig(&pool, c.original, d), quant(&pool, c.quantized, d);
@@ -111,11 +112,15 @@ TEST_P(MixedAttentionTest, MatchesDoubleReference) {
       }
     }
   }
-  std::printf("[ mix q=%.2f d=%d G=%d ] max |out-ref| %.3g, max |p-ref| %.3g (codec err %.3g)\n",
-              c.quantized_share, d, group, max_out, max_prob, quant_err);
-  EXPECT_LT(max_out, 2e-5);
-  EXPECT_LT(max_prob, 2e-6);
+  std::printf("[ %s mix q=%.2f d=%d G=%d ] max |out-ref| %.3g, max |p-ref| %.3g (codec err %.3g)\n",
+              label, c.quantized_share, d, group, max_out, max_prob, quant_err);
+  EXPECT_LT(max_out, 2e-5) << label << " d=" << d << " G=" << group;
+  EXPECT_LT(max_prob, 2e-6) << label << " d=" << d << " G=" << group;
 }
+
+class MixedAttentionTest : public ::testing::TestWithParam<MixCase> {};
+
+TEST_P(MixedAttentionTest, MatchesDoubleReference) { CheckMix(GetParam(), "dispatch"); }
 
 INSTANTIATE_TEST_SUITE_P(Mixes, MixedAttentionTest,
                          ::testing::Values(MixCase{SlotFormat::kF16, SlotFormat::kFp8, 1, 8, 0.0},
@@ -123,8 +128,147 @@ INSTANTIATE_TEST_SUITE_P(Mixes, MixedAttentionTest,
                                            MixCase{SlotFormat::kF16, SlotFormat::kFp8, 4, 128, 1.0},
                                            MixCase{SlotFormat::kF32, SlotFormat::kInt8, 4, 32, 0.5},
                                            MixCase{SlotFormat::kF16, SlotFormat::kInt4, 2, 16, 0.7},
-                                           MixCase{SlotFormat::kF32, SlotFormat::kFp8, 3, 40,
-                                                   0.9}));
+                                           MixCase{SlotFormat::kF32, SlotFormat::kFp8, 3, 40, 0.9},
+                                           MixCase{SlotFormat::kF16, SlotFormat::kInt8, 2, 20, 0.4},
+                                           MixCase{SlotFormat::kF16, SlotFormat::kFp8, 1, 256, 0.5},
+                                           MixCase{SlotFormat::kF32, SlotFormat::kInt4, 5, 72,
+                                                   0.6}));
+
+// Every SIMD target compiled into the library and supported by this CPU (e.g.
+// SSSE3, SSE4, AVX2, AVX-512 and the portable fallback) passes the mixes,
+// including head dims that are not a multiple of its vector width.
+TEST(AttentionTargets, EveryCompiledTargetMatchesReference) {
+  const MixCase cases[] = {
+      {SlotFormat::kF16, SlotFormat::kFp8, 1, 8, 0.5},
+      {SlotFormat::kF16, SlotFormat::kFp8, 4, 128, 0.5},
+      {SlotFormat::kF32, SlotFormat::kInt8, 3, 20, 0.5},
+      {SlotFormat::kF16, SlotFormat::kInt4, 2, 40, 0.5},
+      {SlotFormat::kF16, SlotFormat::kInt4, 1, 64, 0.8},
+      {SlotFormat::kF32, SlotFormat::kFp8, 2, 36, 0.3},
+  };
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const MixCase& c : cases) CheckMix(c, hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// The kernel's dequantization is exact on every target: with one visible key
+// and a one-hot query e_c (scale 1), the logit (reported as the row max) is the
+// decoded K[c] and the output is the decoded V, bit for bit, for every element
+// of the row including a head dim's tail. Values span the codecs' subnormals.
+TEST(AttentionTargets, DecodedKeysAndValuesAreExact) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> mag(-2.0f, 2.0f);
+  // Relative sizes reaching fp16 subnormals (1e-6, 2e-5) and fp8 ones (2e-5).
+  const float factors[] = {1.0f, 1.0f, 1.0f, 3e-3f, 2e-5f, 1e-6f};
+  std::uniform_int_distribution<int> pick(0, 5);
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (SlotFormat format : {SlotFormat::kF16, SlotFormat::kF32, SlotFormat::kFp8,
+                              SlotFormat::kInt8, SlotFormat::kInt4}) {
+      for (int d : {8, 12, 20, 40, 128, 256}) {
+        PagePool pool(4096);
+        SlotStore store(&pool, format, d);
+        std::vector<float> k(d), v(d);
+        for (int c = 0; c < d; ++c) {
+          k[c] = mag(rng) * factors[pick(rng)];
+          v[c] = mag(rng) * factors[pick(rng)];
+        }
+        uint8_t* slot = store.Append(3);
+        EncodeSlot(format, k.data(), v.data(), d, slot);
+        std::vector<float> kd(d), vd(d);
+        DecodeSlot(format, slot, d, kd.data(), vd.data());
+        const SlotSpan span = store.View();
+        for (int c = 0; c < d; ++c) {
+          std::vector<float> q(d, 0.0f), out(d, NAN);
+          q[c] = 1.0f;
+          float row_max = NAN, row_sum = NAN;
+          const int32_t pos = 3;
+          QueryBlock qb;
+          qb.q = q.data();
+          qb.positions = &pos;
+          qb.n_queries = 1;
+          qb.head_dim = d;
+          qb.out = out.data();
+          qb.row_max = &row_max;
+          qb.row_sum = &row_sum;
+          AttendKvHead(&span, 1, qb, nullptr);
+          ASSERT_EQ(row_max, kd[c]) << hwy::TargetName(target) << " format "
+                                    << static_cast<int>(format) << " d=" << d << " c=" << c;
+          ASSERT_EQ(row_sum, 1.0f);
+          for (int i = 0; i < d; ++i) {
+            ASSERT_EQ(out[i], vd[i]) << hwy::TargetName(target) << " format "
+                                     << static_cast<int>(format) << " d=" << d << " i=" << i;
+          }
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// A causal prompt block over keys in position order: early queries see none of
+// the later tiles (fully masked tiles, rows with nothing to add), and the
+// captured probabilities of every query match the reference.
+TEST(AttentionTargets, CausalPromptWithMaskedTiles) {
+  const int d = 24, group = 3, n = 100;
+  std::mt19937 rng(8);
+  PagePool pool(4096);
+  SlotStore store(&pool, SlotFormat::kF16, d);
+  std::vector<RefToken> ref;
+  for (int t = 0; t < n; ++t) {
+    const auto k = RandomVector(d, rng, -3, 3), v = RandomVector(d, rng);
+    uint8_t* slot = store.Append(t);
+    EncodeSlot(SlotFormat::kF16, k.data(), v.data(), d, slot);
+    std::vector<float> kd(d), vd(d);
+    DecodeSlot(SlotFormat::kF16, slot, d, kd.data(), vd.data());
+    ref.push_back(
+        {t, std::vector<double>(kd.begin(), kd.end()), std::vector<double>(vd.begin(), vd.end())});
+  }
+  const auto q = RandomVector(static_cast<size_t>(n) * group * d, rng, -2, 2);
+  std::vector<int32_t> q_pos(n);
+  std::iota(q_pos.begin(), q_pos.end(), 0);
+  const double scale = 1.0 / std::sqrt(double(d));
+  const SlotSpan span = store.View();
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    std::vector<float> out(q.size(), NAN), probs(static_cast<size_t>(group) * n * n, NAN);
+    for (int t0 = 0; t0 < n; t0 += 8) {
+      QueryBlock qb;
+      qb.q = q.data() + static_cast<size_t>(t0) * group * d;
+      qb.q_token_stride = static_cast<size_t>(group) * d;
+      qb.positions = q_pos.data() + t0;
+      qb.n_queries = std::min(8, n - t0);
+      qb.group = group;
+      qb.head_dim = d;
+      qb.scale = static_cast<float>(scale);
+      qb.out = out.data() + static_cast<size_t>(t0) * group * d;
+      qb.out_token_stride = static_cast<size_t>(group) * d;
+      ProbCapture cap{probs.data(), t0, 0, n, n};
+      AttendKvHead(&span, 1, qb, &cap);
+    }
+    double max_out = 0, max_prob = 0;
+    for (int t = 0; t < n; ++t) {
+      std::vector<double> expect, expect_p;
+      ReferenceAttention(ref, &q[static_cast<size_t>(t) * group * d], group, d, t, scale, expect,
+                         &expect_p);
+      for (int i = 0; i < group * d; ++i) {
+        max_out =
+            std::max(max_out, std::fabs(out[static_cast<size_t>(t) * group * d + i] - expect[i]));
+      }
+      for (int g = 0; g < group; ++g) {
+        for (int k = 0; k < n; ++k) {
+          const double got = probs[(static_cast<size_t>(g) * n + t) * n + k];
+          max_prob = std::max(max_prob, std::fabs(got - expect_p[g * n + k]));
+        }
+      }
+    }
+    EXPECT_LT(max_out, 2e-5) << hwy::TargetName(target);
+    EXPECT_LT(max_prob, 2e-6) << hwy::TargetName(target);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
 
 }  // namespace
 }  // namespace arkv::kv
