@@ -2,17 +2,26 @@
 // the same GGUF files, and against a float64 reference forward pass
 // (../shared/golden/README.md describes how each file was made).
 //
-// Tolerances (max |logit difference| over every position and vocab entry)
-// come from the golden README, section 7, which measured them:
-//  - vs llama.cpp: llama.cpp rounds K/V (and Q for K.Q) to fp16 and converts
-//    activations to the weight's vec_dot type (fp16, bf16, Q8_0, Q8_K); arkv
-//    keeps f32 activations. F32 weights: 5e-3 synthetic / 5e-2 real (llama.cpp
-//    itself is 2.3e-3 / 3.7e-2 from exact); F16 5e-3 / 3e-2; BF16 5e-2;
-//    quantized 0.2 synthetic / 0.5 real Q8_0, plus argmax agreement >= 90%.
-//  - vs the float64 reference with an f32 KV cache: no rounding of K/V and
-//    exactly dequantized weights, so only f32 accumulation error remains:
-//    1e-3 (README suggests about 1e-4; llama.cpp with an f32 cache reaches
-//    1.1e-5 on stories260K; we allow 10x for summation order over 128 positions).
+// Tolerances (max |logit difference| over every position and vocab entry):
+//  - vs llama.cpp: the model runs with MatMulPrecision::kGgml (the default),
+//    which reproduces llama.cpp's activation quantization bit for bit: at
+//    position 0, where attention is trivial, every model matches llama.cpp to
+//    2e-6 (quantized, BF16 and 656K F16). Later positions still differ because
+//    llama.cpp also rounds Q (and the softmax probabilities) to fp16 inside
+//    attention, which arkv's attention does not; those small differences flip
+//    activation roundings downstream. Measured with kGgml (teacher-forced /
+//    greedy step logits): stories260K 0.031/0.031, 656K f16 0.014/0.016,
+//    656K q8_0 0.29/0.29, synth-llama3 q8_0 0.10/0.076, q4_0 0.089/0.091,
+//    q4_k_m 0.12/0.10, f32 0.0017/0.0017, f16 0.0036/0.0037, bf16 0.023/0.022,
+//    synth-qwen3 q8_0 0.071/0.067, f32 0.0014/0.0012. Each tolerance is about
+//    2x the larger of the two, capped at the README section 7 suggestion
+//    (hence 1.35x-1.7x for synth f16, stories260K, q4_k_m and 656K q8_0),
+//    plus argmax agreement >= 90% for the quantized and BF16 files.
+//  - vs the float64 reference: the model runs with MatMulPrecision::kFloat
+//    (f32 activations, exactly dequantized weights). With an f32 KV cache only
+//    f32 accumulation error remains: 1e-3 (README suggests about 1e-4;
+//    llama.cpp with an f32 cache reaches 1.1e-5 on stories260K; we allow 10x
+//    for summation order over 128 positions).
 //  - vs the float64 reference with the default fp16 KV cache: 5e-3 synthetic,
 //    5e-2 real (the fp16 rounding of K and V alone gives 2.3e-3 / 3.7e-2).
 #include <unistd.h>
@@ -67,13 +76,13 @@ std::vector<GoldenCase> Cases() {
       {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf", GgmlType::kQ8_0,
        "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2},
       {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.", false, 0.2, 0.9, 5e-3},
+      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.", false, 0.18, 0.9, 5e-3},
       {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.", false, 5e-3, 1.0, 5e-3},
+      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.", false, 3.5e-3, 1.0, 5e-3},
       {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.", false, 5e-3, 1.0, 5e-3},
       {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.", false, 5e-2, 0.9, 5e-3},
-      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.", false, 0.2, 0.9, 5e-3},
-      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.", false, 5e-3, 1.0, 5e-3},
+      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.", false, 0.15, 0.9, 5e-3},
+      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.", false, 3e-3, 1.0, 5e-3},
   };
 }
 
