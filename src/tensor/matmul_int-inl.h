@@ -129,8 +129,11 @@ inline constexpr int64_t kIntTileTokens = 4;
 // block is decoded once into an L1 buffer of int16 and serves all tokens;
 // each activation vector loaded feeds kIntTileRows products and each weight
 // vector kIntTileTokens. Float partial sums per (row, token) stay in
-// `partial` between blocks. Rows and tokens beyond the end are computed on
-// repeated pointers to the last one and not stored.
+// `partial` between blocks. The activation scales (and, for mins, the
+// sub-block sums) are first gathered token-contiguous, so that the min terms
+// of a row are computed for Lanes(DWF) tokens at a time. Rows and tokens
+// beyond the end are computed on repeated pointers to the last one and not
+// stored.
 template <class Dec>
 void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   using Act = typename Dec::Act;
@@ -142,14 +145,32 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
   const int64_t n = static_cast<int64_t>(hn::Lanes(df));
   const int64_t n_blocks = a.w.cols / Dec::kBlockElems;
   const int64_t n_groups = (a.n_tokens + kT - 1) / kT;
+  const int64_t n_pad = (a.n_tokens + n - 1) / n * n;  // tokens, padded to whole vectors
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   const auto* acts = static_cast<const Act*>(a.acts);
+
+  // dx[b * n_pad + t]: scale of token t's activation block b; bsum[(8 b + j)
+  // * n_pad + t]: sum of the quants of its 32-element sub-block j.
+  AlignedPtr<float> dx = AllocAligned<float>(static_cast<size_t>(n_blocks * n_pad));
+  AlignedPtr<int32_t> bsum =
+      AllocAligned<int32_t>(Dec::kHasMins ? static_cast<size_t>(n_blocks * 8 * n_pad) : 1);
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const Act& x = acts[t * n_blocks + b];
+      dx[b * n_pad + t] = ActScale(x);
+      if constexpr (Dec::kHasMins) {
+        for (int j = 0; j < 8; ++j) {
+          bsum[(b * 8 + j) * n_pad + t] = x.bsums[2 * j] + x.bsums[2 * j + 1];
+        }
+      }
+    }
+  }
 
   HWY_ALIGN int16_t wbuf[kR][Dec::kBlockElems];
   WBlockInfo info[kR];
   const size_t n_partial = static_cast<size_t>(n_groups * kR * kT);
   AlignedPtr<float> partial = AllocAligned<float>(n_partial * static_cast<size_t>(n));
-  AlignedPtr<float> min_partial = AllocAligned<float>(Dec::kHasMins ? n_partial : 1);
+  AlignedPtr<float> min_acc = AllocAligned<float>(Dec::kHasMins ? kR * n_pad : 1);
 
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
     const uint8_t* rows[kR];
@@ -157,7 +178,9 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
       rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
     }
     std::memset(partial.get(), 0, n_partial * static_cast<size_t>(n) * sizeof(float));
-    if constexpr (Dec::kHasMins) std::memset(min_partial.get(), 0, n_partial * sizeof(float));
+    if constexpr (Dec::kHasMins) {
+      std::memset(min_acc.get(), 0, static_cast<size_t>(kR * n_pad) * sizeof(float));
+    }
 
     for (int64_t b = 0; b < n_blocks; ++b) {
       for (int64_t r = 0; r < kR; ++r) {
@@ -165,10 +188,31 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
         Dec::Decode(rows[r] + b * Dec::kBlockBytes, info[r],
                     [&](size_t e, V16 w) HWY_ATTR { hn::Store(w, d16, out + e); });
       }
+      const float* dxb = dx.get() + b * n_pad;
+      if constexpr (Dec::kHasMins) {
+        // min_acc[r][t] += (dx[t] * dmin_r) * sum_j m_r[j] * bsum[j][t].
+        const int32_t* bs = bsum.get() + b * 8 * n_pad;
+        for (int64_t r = 0; r < kR; ++r) {
+          const VWF dmin = hn::Set(df, info[r].dmin);
+          for (int64_t t0 = 0; t0 < n_pad; t0 += n) {
+            VW32 s = hn::Zero(d32);
+            for (int j = 0; j < 8; ++j) {
+              s = hn::Add(
+                  s, hn::Mul(hn::Set(d32, info[r].mins[j]), hn::Load(d32, bs + j * n_pad + t0)));
+            }
+            float* m = min_acc.get() + r * n_pad + t0;
+            const VWF f = hn::Mul(hn::Load(df, dxb + t0), dmin);
+            hn::Store(hn::MulAdd(hn::ConvertTo(df, s), f, hn::Load(df, m)), df, m);
+          }
+        }
+      }
       for (int64_t g = 0; g < n_groups; ++g) {
-        const Act* xs[kT];
+        const int8_t* xs[kT];
+        float dxt[kT];
         for (int64_t t = 0; t < kT; ++t) {
-          xs[t] = acts + std::min(g * kT + t, a.n_tokens - 1) * n_blocks + b;
+          const int64_t token = std::min(g * kT + t, a.n_tokens - 1);
+          xs[t] = acts[token * n_blocks + b].qs;
+          dxt[t] = dxb[token];
         }
         VW32 isum[kR][kT];
         for (int64_t r = 0; r < kR; ++r) {
@@ -176,24 +220,19 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
         }
         for (int64_t e = 0; e < Dec::kBlockElems; e += n16) {
           V16 xv[kT];
-          for (int64_t t = 0; t < kT; ++t) xv[t] = LoadI8AsI16(xs[t]->qs + e);
+          for (int64_t t = 0; t < kT; ++t) xv[t] = LoadI8AsI16(xs[t] + e);
           for (int64_t r = 0; r < kR; ++r) {
             const V16 wv = hn::Load(d16, wbuf[r] + e);
             for (int64_t t = 0; t < kT; ++t) isum[r][t] = MulAcc(wv, xv[t], isum[r][t]);
           }
         }
         float* part = partial.get() + g * kR * kT * n;
-        for (int64_t t = 0; t < kT; ++t) {
-          const float dx = ActScale(*xs[t]);
-          for (int64_t r = 0; r < kR; ++r) {
+        for (int64_t r = 0; r < kR; ++r) {
+          for (int64_t t = 0; t < kT; ++t) {
             float* p = part + (r * kT + t) * n;
-            hn::Store(hn::MulAdd(hn::ConvertTo(df, isum[r][t]), hn::Set(df, dx * info[r].d),
+            hn::Store(hn::MulAdd(hn::ConvertTo(df, isum[r][t]), hn::Set(df, dxt[t] * info[r].d),
                                  hn::Load(df, p)),
                       df, p);
-            if constexpr (Dec::kHasMins) {
-              min_partial[(g * kR + r) * kT + t] +=
-                  dx * info[r].dmin * static_cast<float>(MinsDot(info[r].mins, *xs[t]));
-            }
           }
         }
       }
@@ -201,10 +240,11 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
     for (int64_t g = 0; g < n_groups; ++g) {
       for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
         for (int64_t t = 0; t < kT && g * kT + t < a.n_tokens; ++t) {
-          const int64_t i = (g * kR + r) * kT + t;
-          float sum = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, partial.get() + i * n)));
-          if constexpr (Dec::kHasMins) sum -= min_partial[i];
-          a.y[(g * kT + t) * a.y_stride + r0 + r] = sum;
+          const int64_t token = g * kT + t;
+          const float* p = partial.get() + ((g * kR + r) * kT + t) * n;
+          float sum = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, p)));
+          if constexpr (Dec::kHasMins) sum -= min_acc[r * n_pad + token];
+          a.y[token * a.y_stride + r0 + r] = sum;
         }
       }
     }
