@@ -72,14 +72,13 @@ std::string FormatEvalTable(const EvalReport& r) {
   out += head + "\n" + std::string(head.size(), '-') + "\n";
   for (const PolicyResult& p : r.results) {
     std::string line = fmt::format("{:<16}", p.config.label);
+    const double bytes = p.MeanKvBytes();
+    const double ratio = ref != nullptr && bytes > 0 ? ref->MeanKvBytes() / bytes : std::nan("");
+    line += fmt::format(" {:>10} {:>6.2f}", Kib(bytes), ratio);
     if (has_decode) {
       const PolicyScore& d = *p.decode;
-      const double ratio = ref != nullptr && d.mean_final_bytes > 0
-                               ? ref->decode->mean_final_bytes / d.mean_final_bytes
-                               : std::nan("");
-      line += fmt::format(" {:>10} {:>6.2f} {:>8.0f} {:>8.0f} {:>10}", Kib(d.mean_final_bytes),
-                          ratio, d.mean_original_tokens, d.mean_quantized_tokens,
-                          Kib(static_cast<double>(d.peak_bytes)));
+      line += fmt::format(" {:>8.0f} {:>8.0f} {:>10}", d.mean_original_tokens,
+                          d.mean_quantized_tokens, Kib(static_cast<double>(d.peak_bytes)));
       if (has_ppl) {
         const double rel = ref != nullptr ? 100.0 * (d.ppl / ref->decode->ppl - 1.0) : std::nan("");
         line += fmt::format(" {:>9.4f} {:>+8.2f}", d.ppl, rel);
@@ -88,8 +87,6 @@ std::string FormatEvalTable(const EvalReport& r) {
         line += fmt::format(" {:>9.5f} {:>9.5f} {:>9.5f} {:>7.2f}", d.kl.mean, d.kl.p99, d.kl.max,
                             100.0 * d.top1_agreement);
       }
-    } else {
-      line += fmt::format(" {:>10} {:>6}", "-", "-");
     }
     if (has_chunked) line += fmt::format(" {:>11.4f}", p.chunked->ppl);
     if (has_retrieval) line += fmt::format(" {:>7.1f}", 100.0 * p.RetrievalAccuracy());
@@ -119,6 +116,10 @@ std::string FormatEvalTable(const EvalReport& r) {
         "\n{} scored tokens per config (decode mode: context {}, prefix {}); KV KiB = mean bytes "
         "held after each window's last token; KL = KL(full || config) in nats per token\n",
         d.n_scored, r.options.n_ctx, ResolvePrefix({r.options.n_ctx, r.options.prefix, 0, -1}));
+  }
+  if (!has_decode && (has_agree || has_retrieval)) {
+    out += fmt::format("\nKV KiB = mean bytes held at the end of each {}\n",
+                       has_agree ? "agree generation" : "retrieval answer");
   }
   return out;
 }
@@ -202,15 +203,19 @@ std::string EvalReportJson(const EvalReport& r, const Model& model, const RunInf
                          {"achieved_depth_mean", Num(c.mean_achieved_depth)},
                          {"n", c.n},
                          {"correct", c.correct},
+                         {"kv_bytes_mean", Num(c.mean_kv_bytes)},
                          {"outputs", c.outputs}});
       }
       e["retrieval"] = {{"accuracy", Num(p.RetrievalAccuracy())}, {"cells", cells}};
     }
     if (p.agree) {
-      e["agree"] = {
-          {"n_prompts", p.agree->n_prompts},         {"gen_tokens", p.agree->gen_tokens},
-          {"prompt_tokens", p.agree->prompt_tokens}, {"mean_prefix", p.agree->mean_prefix},
-          {"exact_rate", p.agree->exact_rate},       {"prefixes", p.agree->prefixes}};
+      e["agree"] = {{"n_prompts", p.agree->n_prompts},
+                    {"gen_tokens", p.agree->gen_tokens},
+                    {"prompt_tokens", p.agree->prompt_tokens},
+                    {"mean_prefix", p.agree->mean_prefix},
+                    {"exact_rate", p.agree->exact_rate},
+                    {"kv_bytes_mean", Num(p.agree->mean_kv_bytes)},
+                    {"prefixes", p.agree->prefixes}};
     }
     results.push_back(e);
   }

@@ -117,6 +117,15 @@ double PolicyResult::RetrievalAccuracy() const {
   return n > 0 ? static_cast<double>(correct) / n : std::numeric_limits<double>::quiet_NaN();
 }
 
+double PolicyResult::MeanKvBytes() const {
+  if (decode) return decode->mean_final_bytes;
+  if (agree) return agree->mean_kv_bytes;
+  if (retrieval.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0.0;
+  for (const RetrievalCell& c : retrieval) sum += c.mean_kv_bytes;
+  return sum / static_cast<double>(retrieval.size());
+}
+
 namespace {
 
 double Now() {
@@ -156,6 +165,8 @@ void RunRetrieval(const Tokenizer& tokenizer, const std::vector<std::string>& ha
           ++cell.n;
           if (ExactMatch(text, sample.answer)) ++cell.correct;
           cell.mean_achieved_depth += (sample.achieved_depth - cell.mean_achieved_depth) / cell.n;
+          const double bytes = static_cast<double>(sessions[i]->cache().BytesHeld());
+          cell.mean_kv_bytes += (bytes - cell.mean_kv_bytes) / cell.n;
           cell.outputs.push_back(text);
         }
         ++done;
@@ -193,7 +204,10 @@ void RunAgreement(const std::vector<int32_t>& text_tokens, int32_t bos, const Ev
               ? ref
               : GreedyGenerate(*sessions[i], prompt, o.agree_tokens, nullptr);
       const auto mismatch = std::mismatch(ref.begin(), ref.end(), gen.begin(), gen.end());
-      report.results[i].agree->prefixes.push_back(static_cast<int>(mismatch.first - ref.begin()));
+      AgreementScore& a = *report.results[i].agree;
+      a.prefixes.push_back(static_cast<int>(mismatch.first - ref.begin()));
+      const double bytes = static_cast<double>(sessions[i]->cache().BytesHeld());
+      a.mean_kv_bytes += (bytes - a.mean_kv_bytes) / static_cast<double>(a.prefixes.size());
     }
     if (progress) progress(fmt::format("agree prompt {}/{}", k + 1, n_prompts));
   }

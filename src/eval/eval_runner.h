@@ -79,6 +79,7 @@ struct RetrievalCell {
   int n = 0;
   int correct = 0;
   double mean_achieved_depth = 0.0;
+  double mean_kv_bytes = 0.0;        // held after each answer
   std::vector<std::string> outputs;  // generated text of each sample
 };
 
@@ -86,9 +87,10 @@ struct AgreementScore {
   int n_prompts = 0;
   int gen_tokens = 0;
   int prompt_tokens = 0;
-  double mean_prefix = 0.0;   // tokens equal to full's before the first difference
-  double exact_rate = 0.0;    // share of prompts whose whole generation equals full's
-  std::vector<int> prefixes;  // per prompt
+  double mean_prefix = 0.0;    // tokens equal to full's before the first difference
+  double exact_rate = 0.0;     // share of prompts whose whole generation equals full's
+  double mean_kv_bytes = 0.0;  // held after each generation
+  std::vector<int> prefixes;   // per prompt
 };
 
 struct PolicyResult {
@@ -98,6 +100,9 @@ struct PolicyResult {
   std::vector<RetrievalCell> retrieval;
   std::optional<AgreementScore> agree;
   double RetrievalAccuracy() const;  // over every cell; NaN when none
+  // Mean KV bytes held at the end of the first task that measured them
+  // (ppl/kld, then agree, then retrieval); NaN when none did.
+  double MeanKvBytes() const;
 };
 
 struct EvalReport {
