@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -123,6 +124,29 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
       "<text transform=\"translate({:.1f},{:.1f}) rotate(-90)\" text-anchor=\"middle\" "
       "font-size=\"12\">{}</text>\n",
       ox + 16, py + ph / 2, Escape(p.y_label));
+  // Legend in the corner of the frame that covers the fewest points.
+  const double legend_w = 118, legend_h = 15.0 * static_cast<double>(p.series.size()) + 6;
+  double legend_x = px + pw - legend_w, legend_y = py;
+  size_t fewest = SIZE_MAX;
+  for (const auto& [cx, cy] :
+       {std::pair{px + pw - legend_w, py}, std::pair{px + 4, py},
+        std::pair{px + pw - legend_w, py + ph - legend_h}, std::pair{px + 4, py + ph - legend_h}}) {
+    size_t covered = 0;
+    for (const PlotSeries& s : p.series) {
+      for (const auto& [x, y] : s.points) {
+        if (!std::isfinite(x) || !std::isfinite(y)) continue;
+        const double X = sx(x), Y = sy(y);
+        if (X >= cx - 4 && X <= cx + legend_w + 4 && Y >= cy - 4 && Y <= cy + legend_h + 4) {
+          ++covered;
+        }
+      }
+    }
+    if (covered < fewest) {
+      fewest = covered;
+      legend_x = cx;
+      legend_y = cy;
+    }
+  }
   for (size_t i = 0; i < p.series.size(); ++i) {
     const PlotSeries& s = p.series[i];
     const char* color = kColors[i % kNumColors];
@@ -141,12 +165,11 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
       svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"/>\n", sx(x),
                          sy(y), color);
     }
-    // Legend, top right inside the frame.
-    const double ly = py + 14 + 15 * static_cast<double>(i);
+    const double ly = legend_y + 12 + 15 * static_cast<double>(i);
     svg += fmt::format(
         "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\" stroke=\"{3}\" "
         "stroke-width=\"2\"/><text x=\"{4:.1f}\" y=\"{5:.1f}\" font-size=\"11\">{6}</text>\n",
-        px + pw - 110, ly, px + pw - 90, color, px + pw - 85, ly + 4, Escape(s.name));
+        legend_x + 6, ly, legend_x + 26, color, legend_x + 31, ly + 4, Escape(s.name));
   }
 }
 
