@@ -18,6 +18,9 @@ void AddModelOptions(CLI::App& cmd, ModelOptions& opts) {
                  "download OWNER/REPO[:FILE.gguf] from Hugging Face (cached) instead of -m");
   cmd.add_option("-t,--threads", opts.threads, "threads (default: all hardware threads)")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--matmul", opts.matmul,
+                 "weight products: ggml (activations quantized as llama.cpp does; default) or "
+                 "float (f32 activations, exactly dequantized weights)");
 }
 
 std::unique_ptr<Model> LoadModel(const ModelOptions& opts) {
@@ -27,7 +30,13 @@ std::unique_ptr<Model> LoadModel(const ModelOptions& opts) {
     if (opts.hf_spec.empty()) Fail("no model: give -m MODEL.gguf or --hf OWNER/REPO[:FILE.gguf]");
     path = hub::ResolveModel(opts.hf_spec, hub::DownloadOptions{});
   }
-  return Model::Load(path);
+  arkv::ModelOptions options;
+  if (opts.matmul == "float") {
+    options.matmul_precision = MatMulPrecision::kFloat;
+  } else if (opts.matmul != "ggml") {
+    Fail("--matmul must be ggml or float (got '{}')", opts.matmul);
+  }
+  return Model::Load(path, options);
 }
 
 int ThreadCount(const ModelOptions& opts) {

@@ -18,6 +18,7 @@ struct ModelOptions {
   std::string path;     // -m
   std::string hf_spec;  // --hf OWNER/REPO[:FILE]
   int threads = 0;      // -t, 0 = all hardware threads
+  std::string matmul = "ggml";  // --matmul: ggml (llama.cpp's arithmetic) or float (exact)
 };
 
 // Adds -m/--model, --hf and -t/--threads to a subcommand.
