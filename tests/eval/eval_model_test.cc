@@ -14,6 +14,7 @@
 #include "arkv/kv_cache.h"
 #include "arkv/kv_config.h"
 #include "core/error.h"
+#include "eval/bench_runner.h"
 #include "eval/decode_scoring.h"
 #include "eval/eval_report.h"
 #include "eval/eval_runner.h"
@@ -283,6 +284,44 @@ TEST_F(EvalModelTest, JsonReportHoldsEveryConfigurationField) {
   EXPECT_EQ(res[0].at("agree").at("exact_rate"), 1.0);
   // 24 KiB must be respected at the end of every window.
   EXPECT_LE(res[4].at("decode").at("kv_bytes_max").get<int64_t>(), 24 * 1024);
+}
+
+TEST_F(EvalModelTest, BenchMeasuresEveryContextAndConfiguration) {
+  BenchOptions o;
+  o.contexts = {24, 80};
+  o.policies = {"full", "arkv"};
+  o.budgets = {"40"};
+  o.decode_tokens = 3;
+  o.repetitions = 2;
+  const BenchReport r = RunBench(*model_, o, pool_);
+  ASSERT_EQ(r.points.size(), 4u);
+  const kv::CacheShape shape = model_->cache_shape();
+  // f16 K and V per token, layer and KV head.
+  const int64_t token_bytes = int64_t{2} * shape.head_dim * 2 * shape.n_layers * shape.n_kv_heads;
+  for (const BenchPoint& p : r.points) {
+    EXPECT_EQ(p.prefill_tps.size(), 2u);
+    EXPECT_EQ(p.decode_tps.size(), 2u);
+    EXPECT_GT(p.decode.median, 0.0);
+    EXPECT_LE(p.decode.min, p.decode.median);
+    EXPECT_GE(p.decode.max, p.decode.median);
+    EXPECT_GT(p.peak_rss_bytes, 0);
+    EXPECT_GE(p.kv_peak_bytes, p.kv_bytes);
+  }
+  EXPECT_EQ(r.points[0].label, "full");
+  EXPECT_EQ(r.points[0].kv_bytes, (24 + 3) * token_bytes);
+  EXPECT_EQ(r.points[2].kv_bytes, (80 + 3) * token_bytes);
+  EXPECT_EQ(r.points[3].label, "arkv@40");
+  EXPECT_LE(r.points[3].kv_bytes, 40 * token_bytes);
+  const nlohmann::json j =
+      nlohmann::json::parse(BenchReportJson(r, *model_, "m.gguf", "abc", "arkv bench"));
+  EXPECT_EQ(j.at("config").at("contexts"), nlohmann::json({24, 80}));
+  EXPECT_EQ(j.at("config").at("repetitions"), 2);
+  EXPECT_EQ(j.at("model").at("sha256"), "abc");
+  ASSERT_EQ(j.at("points").size(), 4u);
+  EXPECT_EQ(j.at("points")[3].at("cache").at("budget").at("value"), 40);
+  EXPECT_EQ(j.at("points")[3].at("decode_tokens_per_s").at("samples").size(), 2u);
+  o.repetitions = 0;
+  EXPECT_THROW(RunBench(*model_, o, pool_), Error);
 }
 
 TEST_F(EvalModelTest, OptionsRejectBadInput) {
