@@ -34,6 +34,9 @@ struct PplCase {
   int n_ctx;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const PplCase& c, std::ostream* os) { *os << c.name; }
+
 class PerplexityGolden : public ::testing::TestWithParam<PplCase> {};
 
 TEST_P(PerplexityGolden, MatchesLlamaPerplexity) {

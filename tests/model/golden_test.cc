@@ -121,6 +121,9 @@ std::string RebuildVariant(const std::string& q8_path, GgmlType type, const std:
   return out;
 }
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
 class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
  protected:
   void SetUp() override {
