@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "hwy/targets.h"
+#include "kv/codecs.h"
 #include "kv/token_store.h"
 #include "test_util.h"
 
@@ -202,6 +204,46 @@ TEST(AttentionTargets, DecodedKeysAndValuesAreExact) {
                                      << static_cast<int>(format) << " d=" << d << " i=" << i;
           }
         }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// All 256 fp8 e4m3 codes as one V row (head dim 256, K of scale 0): with a
+// single key the output is the decoded V, equal to the codec's table times the
+// scale on every target, NaN codes included.
+TEST(AttentionTargets, EveryFp8CodeDecodesExactly) {
+  constexpr int d = 256;
+  const float v_scale = 1.5f;
+  PagePool pool(4096);
+  SlotStore store(&pool, SlotFormat::kFp8, d);
+  uint8_t* slot = store.Append(0);
+  const float k_scale = 0.0f;
+  std::memcpy(slot, &k_scale, 4);
+  std::memcpy(slot + 4, &v_scale, 4);
+  for (int i = 0; i < d; ++i) {
+    slot[8 + i] = 0;
+    slot[8 + d + i] = static_cast<uint8_t>(i);
+  }
+  const SlotSpan span = store.View();
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    std::vector<float> q(d, 1.0f), out(d, 0.0f);
+    const int32_t pos = 0;
+    QueryBlock qb;
+    qb.q = q.data();
+    qb.positions = &pos;
+    qb.n_queries = 1;
+    qb.head_dim = d;
+    qb.out = out.data();
+    AttendKvHead(&span, 1, qb, nullptr);
+    for (int i = 0; i < d; ++i) {
+      const float expect = v_scale * Fp8E4M3ToF32(static_cast<uint8_t>(i));
+      if (std::isnan(expect)) {
+        EXPECT_TRUE(std::isnan(out[i])) << hwy::TargetName(target) << " code " << i;
+      } else {
+        EXPECT_EQ(out[i], expect) << hwy::TargetName(target) << " code " << i;
       }
     }
   }
