@@ -28,14 +28,16 @@
 // - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
 //   past token, so that the budget holds while generating.
 // - quant: every past token (outside the window) is Quantized after each batch.
-// - Byte budgets [ours]: every layer gets the same token capacity C (the
-//   largest whose worst case fits the budget summed over layers); arkv and
-//   quant also cap the Original past tokens of a layer at its Original budget
-//   (round(ratio_l * (C - W)), 0 for quant) by quantizing the lowest-scored
-//   ones, so a layer never holds more than (W + cap) Original and C - W - cap
-//   Quantized tokens per KV head. Before the prompt's OQ scores exist, arkv
-//   assumes ratio 1 (all Original). A budget that cannot hold W Original
-//   tokens in every layer is an error.
+// - Byte budgets [ours]: the budget is split evenly over the layers, and each
+//   layer's token capacity C_l is the largest whose worst case fits its share
+//   (bytes the shares leave unused go to the layers whose next token is
+//   cheapest). arkv and quant cap the Original past tokens of a layer at its
+//   Original budget (round(ratio_l * (C_l - W)), 0 for quant) by quantizing
+//   the lowest-scored ones, so a layer holds at most (W + cap) Original and
+//   C_l - W - cap Quantized tokens per KV head; hence a layer with a low OQ
+//   ratio (tolerant of quantization) holds more tokens in the same bytes.
+//   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
+//   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.
 // - BytesHeld() counts K/V data and scales (ARKV.md "Memory accounting");
 //   the pool pages behind them hold at most one partly used page per store.

@@ -358,8 +358,12 @@ class Cache final : public SequenceCache {
     return orig * OriginalTokenBytes() + (c - orig) * QuantizedTokenBytes();
   }
 
-  // Token budgets: C for every layer. Byte budgets: the largest common
-  // capacity whose worst-case bytes, summed over layers, fit the budget.
+  // Token budgets: C for every layer. Byte budgets: every layer gets an equal
+  // share of the bytes, and its token capacity is the largest whose worst case
+  // (W + OriginCap Original, the rest Quantized) fits that share; so a layer
+  // whose OQ ratio lets it quantize more holds more tokens in the same bytes.
+  // What the shares leave unused goes, one token at a time, to the layers
+  // whose next token costs least. The total never exceeds the budget.
   void ResetBudgets() {
     const int64_t w = config_.window;
     for (Layer& L : layers_) {
@@ -376,26 +380,42 @@ class Cache final : public SequenceCache {
       return;
     }
     const int64_t budget = config_.budget.value;
-    auto total = [&](int64_t c) {
-      int64_t sum = 0;
-      for (const Layer& L : layers_) sum += LayerBytesBound(L, c);
-      return sum;
-    };
-    if (total(w) > budget) {
+    const int64_t n_layers = static_cast<int64_t>(layers_.size());
+    const int64_t window_bytes = w * OriginalTokenBytes();  // LayerBytesBound(L, w), every L
+    if (window_bytes * n_layers > budget) {
       Fail("KV budget of {} bytes cannot hold the window of {} tokens in {} layers ({} bytes)",
-           budget, w, shape_.n_layers, total(w));
+           budget, w, shape_.n_layers, window_bytes * n_layers);
     }
-    int64_t lo = w;                                                             // fits
-    int64_t hi = w + budget / std::max<int64_t>(1, QuantizedTokenBytes()) + 1;  // does not fit
-    while (hi - lo > 1) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      (total(mid) <= budget ? lo : hi) = mid;
+    const int64_t share = budget / n_layers;
+    int64_t used = 0;
+    for (Layer& L : layers_) {
+      int64_t lo = w;                                                            // fits
+      int64_t hi = w + share / std::max<int64_t>(1, QuantizedTokenBytes()) + 1;  // does not fit
+      while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        (LayerBytesBound(L, mid) <= share ? lo : hi) = mid;
+      }
+      L.capacity = lo;
+      used += LayerBytesBound(L, lo);
+    }
+    for (;;) {
+      Layer* cheapest = nullptr;
+      int64_t cheapest_cost = 0;
+      for (Layer& L : layers_) {
+        const int64_t cost = LayerBytesBound(L, L.capacity + 1) - LayerBytesBound(L, L.capacity);
+        if (used + cost <= budget && (cheapest == nullptr || cost < cheapest_cost)) {
+          cheapest = &L;
+          cheapest_cost = cost;
+        }
+      }
+      if (cheapest == nullptr) break;
+      ++cheapest->capacity;
+      used += cheapest_cost;
     }
     const bool quantizes = policy_->OriginRatio(0.5) < 1.0;
     for (Layer& L : layers_) {
-      L.capacity = lo;
-      L.origin_budget = OriginCap(L, lo);
-      L.original_cap = quantizes ? OriginCap(L, lo) : -1;
+      L.origin_budget = OriginCap(L, L.capacity);
+      L.original_cap = quantizes ? L.origin_budget : -1;
     }
   }
 

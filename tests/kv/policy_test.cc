@@ -199,6 +199,56 @@ TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
   EXPECT_GT(quantizing_layers, 0);
 }
 
+// Under a byte budget each layer gets an equal share of the bytes; a layer
+// with a lower OQ ratio quantizes more and so holds more tokens in its share.
+// The total worst case stays within the budget.
+TEST(Policies, ArkvByteBudgetGivesQuantizationTolerantLayersMoreTokens) {
+  CacheConfig config;
+  config.policy = PolicyKind::kArkv;
+  config.window = 8;
+  const size_t orig = SlotBytesOf(false, config, kShape.head_dim);
+  const size_t quant = SlotBytesOf(true, config, kShape.head_dim);
+  const int64_t budget = 3 * 2 * 48 * static_cast<int64_t>(orig);  // 48 Original tokens a layer
+  config.budget = Budget::Bytes(budget);
+  auto cache = CreateSequenceCache(kShape, config);
+  auto rng = std::make_shared<std::mt19937>(4);
+  Driver drv{*cache, kShape,
+             [rng](int layer, const std::vector<int32_t>&, std::vector<float>& q,
+                   std::vector<float>& k, std::vector<float>& v) {
+               const float sharp = layer == 0 ? 0.05f : 3.0f;
+               q = RandomVector(q.size(), *rng, -sharp, sharp);
+               k = RandomVector(k.size(), *rng, -2, 2);
+               v = RandomVector(v.size(), *rng);
+             }};
+  drv.Prompt(200, 200);
+  for (int step = 0; step < 40; ++step) drv.Batch(1, BatchKind::kDecode);
+  const CacheStats st = cache->Stats();
+  int64_t worst = 0;
+  for (int l = 0; l < kShape.n_layers; ++l) {
+    const LayerStats& ls = st.layers[l];
+    const int64_t c = ls.capacity_tokens;
+    const int64_t cap = std::llround(ls.oq_ratio * static_cast<double>(c - config.window));
+    worst += kShape.n_kv_heads * ((config.window + cap) * static_cast<int64_t>(orig) +
+                                  (c - config.window - cap) * static_cast<int64_t>(quant));
+    EXPECT_LE(ls.original_tokens, kShape.n_kv_heads * (config.window + cap)) << "layer " << l;
+  }
+  EXPECT_LE(worst, budget);
+  EXPECT_LE(st.bytes, budget);
+  // The layers differ in ratio, so in capacity, ordered inversely.
+  int lo = 0, hi = 0;
+  for (int l = 1; l < kShape.n_layers; ++l) {
+    if (st.layers[l].oq_ratio < st.layers[lo].oq_ratio) lo = l;
+    if (st.layers[l].oq_ratio > st.layers[hi].oq_ratio) hi = l;
+  }
+  ASSERT_LT(st.layers[lo].oq_ratio, st.layers[hi].oq_ratio - 0.05);
+  EXPECT_GT(st.layers[lo].capacity_tokens, st.layers[hi].capacity_tokens);
+  // The highest ratio is 1 by definition: that layer's share holds 48 tokens,
+  // all Original (plus any leftover the other shares could not use).
+  EXPECT_EQ(st.layers[hi].oq_ratio, 1.0);
+  EXPECT_GE(st.layers[hi].capacity_tokens, 48);
+  EXPECT_LE(st.layers[hi].capacity_tokens, 49);
+}
+
 const CacheConfig kDefaults;
 // Bytes of 48 tokens all Original in 3 layers x 2 KV heads (f16, d = 16): 18432.
 INSTANTIATE_TEST_SUITE_P(
