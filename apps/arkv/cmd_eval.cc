@@ -1,6 +1,7 @@
 // arkv eval: several KV policies and budgets compared on identical inputs
 // (perplexity in decode mode, KL and top-1 against the full cache, retrieval,
 // greedy agreement); see docs/EVAL.md.
+#include <algorithm>
 #include <cstdio>
 
 #include "commands.h"
@@ -48,6 +49,13 @@ void RunEvalCommand(EvalCommandOptions& o) {
   const std::string haystack_source = o.haystack_file.empty() ? o.text_file : o.haystack_file;
   if (o.eval.HasTask("retrieval") && !haystack_source.empty()) {
     haystack = eval::SplitSentences(ReadTextFile(haystack_source), 20000);
+  }
+  const int n_ctx_train = model.config().n_ctx_train;
+  const int longest = std::max(o.eval.HasTask("retrieval") ? o.eval.retrieval_ctx : 0,
+                               needs_text ? o.eval.n_ctx : 0);
+  if (n_ctx_train > 0 && longest > n_ctx_train) {
+    std::fprintf(stderr, "arkv eval: warning: context %d exceeds the model's training context %d\n",
+                 longest, n_ctx_train);
   }
   ThreadPool pool(ThreadCount(o.model));
   std::fprintf(stderr, "arkv eval: %s, %zu text tokens, %zu configs, %d threads\n",
