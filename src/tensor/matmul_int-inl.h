@@ -251,9 +251,162 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
   }
 }
 
+// ---------------------------------------------------------------------------
+// Q8_0 and Q4_0 (32-element blocks against Q8_0 activations). These use the
+// widest int16 vectors up to one block (32 lanes on AVX-512, so a block is a
+// single pmaddwd), keep float accumulators in registers across all blocks,
+// and convert the fp16 scales to f32 once per call (activations) or per row
+// tile (weights). A 32-block decoder additionally supplies
+//   static float Scale(const uint8_t* block);
+//   template <class Sink> static void DecodeB(const uint8_t* block, Sink&&);
+// with sink(e, w) for the int16 weights of elements [e, e + Lanes(DB)).
+using DB = hn::CappedTag<int16_t, kQK>;
+using VB = hn::Vec<DB>;
+using DB32 = hn::RepartitionToWide<DB>;
+using VB32 = hn::Vec<DB32>;
+using DBF = hn::Rebind<float, DB32>;
+using VBF = hn::Vec<DBF>;
+inline constexpr size_t kBLanes = hn::MaxLanes(DB());
+inline constexpr size_t kBVecs = kQK / kBLanes;  // int16 vectors per block
+
+HWY_INLINE VB LoadI8AsI16B(const int8_t* p) {
+  return hn::PromoteTo(DB(), hn::LoadU(hn::Rebind<int8_t, DB>(), p));
+}
+HWY_INLINE VB32 MulAccB(VB a, VB b, VB32 sum) {
+  VB32 odd = hn::Zero(DB32());
+  sum = hn::ReorderWidenMulAccumulate(DB32(), a, b, sum, odd);
+  return hn::Add(sum, odd);
+}
+
+// Exact int32 partial sums of one weight block against the promoted
+// activation vectors of the same block.
+template <class Dec>
+HWY_INLINE VB32 BlockDotB(const uint8_t* block, const VB* xv) {
+  VB32 isum = hn::Zero(DB32());
+  Dec::DecodeB(block, [&](size_t e, VB w) HWY_ATTR { isum = MulAccB(w, xv[e / kBLanes], isum); });
+  return isum;
+}
+
+// f32 scales of a Q8_0 activation row.
+inline void ActScalesQ8_0(const BlockQ8_0* x, int64_t n_blocks, float* dx) {
+  for (int64_t b = 0; b < n_blocks; ++b) dx[b] = HalfToFloat(&x[b].d);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+inline constexpr int64_t kQ32VecRows = 4;
+inline constexpr int64_t kQ32TileRows = 4;  // 16 accumulators + 4 x + 4 dx + w
+#else
+inline constexpr int64_t kQ32VecRows = 4;
+inline constexpr int64_t kQ32TileRows = 2;
+#endif
+inline constexpr int64_t kQ32TileTokens = 4;
+
+// Matvec: kQ32VecRows rows per pass share each activation vector loaded.
+template <class Dec>
+void Q32MatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  constexpr int64_t kR = kQ32VecRows;
+  const DBF df;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const auto* acts = static_cast<const BlockQ8_0*>(a.acts);
+  const int64_t n_blocks = a.w.cols / kQK;
+  AlignedPtr<float> dx = AllocAligned<float>(static_cast<size_t>(n_blocks));
+  ActScalesQ8_0(acts, n_blocks, dx.get());
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
+    const uint8_t* rows[kR];
+    VBF acc[kR];
+    for (int64_t r = 0; r < kR; ++r) {
+      rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+      acc[r] = hn::Zero(df);
+    }
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      VB xv[kBVecs];
+      for (size_t v = 0; v < kBVecs; ++v) xv[v] = LoadI8AsI16B(acts[b].qs + v * kBLanes);
+      for (int64_t r = 0; r < kR; ++r) {
+        const uint8_t* blk = rows[r] + b * Dec::kBlockBytes;
+        const VB32 isum = BlockDotB<Dec>(blk, xv);
+        acc[r] = hn::MulAdd(hn::ConvertTo(df, isum), hn::Set(df, dx[b] * Dec::Scale(blk)), acc[r]);
+      }
+    }
+    for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
+      a.y[r0 + r] = hn::GetLane(hn::SumOfLanes(df, acc[r]));
+    }
+  }
+}
+
+// Batched matmul (prefill): register tiles of kQ32TileRows rows x
+// kQ32TileTokens tokens run over all blocks with their float accumulators in
+// registers. The weight rows of a tile (a few KiB) stay in L1 across token
+// groups, so they are simply decoded again for each group.
+template <class Dec>
+void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  constexpr int64_t kR = kQ32TileRows, kT = kQ32TileTokens;
+  const DBF df;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const auto* acts = static_cast<const BlockQ8_0*>(a.acts);
+  const int64_t n_blocks = a.w.cols / kQK;
+  AlignedPtr<float> dx = AllocAligned<float>(static_cast<size_t>(a.n_tokens * n_blocks));
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    ActScalesQ8_0(acts + t * n_blocks, n_blocks, dx.get() + t * n_blocks);
+  }
+  AlignedPtr<float> dw = AllocAligned<float>(static_cast<size_t>(kR * n_blocks));
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
+    const uint8_t* rows[kR];
+    for (int64_t r = 0; r < kR; ++r) {
+      rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        dw[r * n_blocks + b] = Dec::Scale(rows[r] + b * Dec::kBlockBytes);
+      }
+    }
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kT) {
+      const BlockQ8_0* xs[kT];
+      const float* dxt[kT];
+      for (int64_t t = 0; t < kT; ++t) {
+        const int64_t token = std::min(t0 + t, a.n_tokens - 1);
+        xs[t] = acts + token * n_blocks;
+        dxt[t] = dx.get() + token * n_blocks;
+      }
+      VBF acc[kR][kT];
+      for (int64_t r = 0; r < kR; ++r) {
+        for (int64_t t = 0; t < kT; ++t) acc[r][t] = hn::Zero(df);
+      }
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        VB xv[kT][kBVecs];
+        VBF dxv[kT];
+        for (int64_t t = 0; t < kT; ++t) {
+          for (size_t v = 0; v < kBVecs; ++v) xv[t][v] = LoadI8AsI16B(xs[t][b].qs + v * kBLanes);
+          dxv[t] = hn::Set(df, dxt[t][b]);
+        }
+        for (int64_t r = 0; r < kR; ++r) {
+          VB wv[kBVecs];
+          Dec::DecodeB(rows[r] + b * Dec::kBlockBytes,
+                       [&](size_t e, VB w) HWY_ATTR { wv[e / kBLanes] = w; });
+          const VBF dwv = hn::Set(df, dw[r * n_blocks + b]);
+          for (int64_t t = 0; t < kT; ++t) {
+            VB32 isum = hn::Zero(DB32());
+            for (size_t v = 0; v < kBVecs; ++v) isum = MulAccB(wv[v], xv[t][v], isum);
+            // dx * dw, as the matvec and llama.cpp round it.
+            acc[r][t] = hn::MulAdd(hn::ConvertTo(df, isum), hn::Mul(dxv[t], dwv), acc[r][t]);
+          }
+        }
+      }
+      for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
+        for (int64_t t = 0; t < kT && t0 + t < a.n_tokens; ++t) {
+          a.y[(t0 + t) * a.y_stride + r0 + r] = hn::GetLane(hn::SumOfLanes(df, acc[r][t]));
+        }
+      }
+    }
+  }
+}
+
 template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
-  if (a.n_tokens == 1) {
+  if constexpr (Dec::kBlockElems == kQK) {
+    if (a.n_tokens == 1) {
+      Q32MatVecRows<Dec>(a, row_begin, row_end);
+    } else {
+      Q32MatMulRowsBatched<Dec>(a, row_begin, row_end);
+    }
+  } else if (a.n_tokens == 1) {
     IntMatVecRows<Dec>(a, row_begin, row_end);
   } else {
     IntMatMulRowsBatched<Dec>(a, row_begin, row_end);

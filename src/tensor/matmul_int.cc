@@ -15,38 +15,54 @@ namespace HWY_NAMESPACE {
 
 // Q8_0: w = qs (ggml_vec_dot_q8_0_q8_0).
 struct IntQ8_0 {
-  using Act = BlockQ8_0;
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
-  static constexpr bool kHasMins = false;
+  static HWY_INLINE float Scale(const uint8_t* block) {
+    return HalfToFloat(&reinterpret_cast<const BlockQ8_0*>(block)->d);
+  }
   template <class Sink>
-  static HWY_INLINE void Decode(const uint8_t* block, WBlockInfo& info, Sink&& sink) {
+  static HWY_INLINE void DecodeB(const uint8_t* block, Sink&& sink) {
     const auto* blk = reinterpret_cast<const BlockQ8_0*>(block);
-    info.d = HalfToFloat(&blk->d);
-    const size_t n = hn::Lanes(D16());
-    for (size_t e = 0; e < kQK; e += n) sink(e, LoadI8AsI16(blk->qs + e));
+    for (size_t e = 0; e < kQK; e += kBLanes) sink(e, LoadI8AsI16B(blk->qs + e));
   }
 };
 
 // Q4_0: w = nibble - 8 (ggml_vec_dot_q4_0_q8_0). Byte j holds element j in
 // its low nibble and element j + 16 in its high nibble.
 struct IntQ4_0 {
-  using Act = BlockQ8_0;
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
-  static constexpr bool kHasMins = false;
+  static HWY_INLINE float Scale(const uint8_t* block) {
+    return HalfToFloat(&reinterpret_cast<const BlockQ4_0*>(block)->d);
+  }
   template <class Sink>
-  static HWY_INLINE void Decode(const uint8_t* block, WBlockInfo& info, Sink&& sink) {
-    const D16 d16;
+  static HWY_INLINE void DecodeB(const uint8_t* block, Sink&& sink) {
+    const DB db;
     const auto* blk = reinterpret_cast<const BlockQ4_0*>(block);
-    info.d = HalfToFloat(&blk->d);
-    const V16 low4 = hn::Set(d16, 0xF), eight = hn::Set(d16, 8);
-    const size_t n = hn::Lanes(d16);
-    for (size_t j = 0; j < kQK / 2; j += n) {
-      const V16 q = LoadU8AsI16(blk->qs + j);
-      sink(j, hn::Sub(hn::And(q, low4), eight));
-      sink(j + kQK / 2, hn::Sub(hn::ShiftRight<4>(q), eight));
+#if HWY_CAP_GE512
+    static_assert(kBLanes == kQK);
+    {
+      // One vector: the 16 bytes widened once; low nibbles are elements
+      // 0..15 (lower half), high nibbles 16..31 (upper half).
+      const hn::Half<DB> dh;
+      const hn::RebindToUnsigned<decltype(dh)> duh;
+      const auto q = hn::BitCast(
+          dh, hn::PromoteTo(duh, hn::LoadU(hn::Rebind<uint8_t, decltype(dh)>(), blk->qs)));
+      const auto q2 = hn::Combine(db, hn::ShiftRight<4>(q), hn::And(q, hn::Set(dh, 0xF)));
+      sink(0, hn::Sub(q2, hn::Set(db, 8)));
     }
+#else
+    {
+      const hn::RebindToUnsigned<DB> du;
+      const VB low4 = hn::Set(db, 0xF), eight = hn::Set(db, 8);
+      for (size_t j = 0; j < kQK / 2; j += kBLanes) {
+        const VB q =
+            hn::BitCast(db, hn::PromoteTo(du, hn::LoadU(hn::Rebind<uint8_t, DB>(), blk->qs + j)));
+        sink(j, hn::Sub(hn::And(q, low4), eight));
+        sink(j + kQK / 2, hn::Sub(hn::ShiftRight<4>(q), eight));
+      }
+    }
+#endif
   }
 };
 
