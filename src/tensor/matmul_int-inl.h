@@ -335,8 +335,9 @@ void Q32MatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t 
 
 // Batched matmul (prefill): register tiles of kQ32TileRows rows x
 // kQ32TileTokens tokens run over all blocks with their float accumulators in
-// registers. The weight rows of a tile (a few KiB) stay in L1 across token
-// groups, so they are simply decoded again for each group.
+// registers. The weights of a row tile are first decoded once to int8 (a few
+// KiB, which stay in L1 across token groups; Q4_0 decodes once, not once per
+// group) with their scales converted to f32.
 template <class Dec>
 void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   constexpr int64_t kR = kQ32TileRows, kT = kQ32TileTokens;
@@ -349,12 +350,18 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
     ActScalesQ8_0(acts + t * n_blocks, n_blocks, dx.get() + t * n_blocks);
   }
   AlignedPtr<float> dw = AllocAligned<float>(static_cast<size_t>(kR * n_blocks));
+  AlignedPtr<int8_t> wq = AllocAligned<int8_t>(static_cast<size_t>(kR * a.w.cols));
+  const hn::Rebind<int8_t, DB> d8;
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
-    const uint8_t* rows[kR];
     for (int64_t r = 0; r < kR; ++r) {
-      rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+      const uint8_t* row =
+          base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
       for (int64_t b = 0; b < n_blocks; ++b) {
-        dw[r * n_blocks + b] = Dec::Scale(rows[r] + b * Dec::kBlockBytes);
+        const uint8_t* blk = row + b * Dec::kBlockBytes;
+        dw[r * n_blocks + b] = Dec::Scale(blk);
+        int8_t* out = wq.get() + r * a.w.cols + b * kQK;
+        Dec::DecodeB(blk,
+                     [&](size_t e, VB w) HWY_ATTR { hn::Store(hn::DemoteTo(d8, w), d8, out + e); });
       }
     }
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kT) {
@@ -377,9 +384,9 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
           dxv[t] = hn::Set(df, dxt[t][b]);
         }
         for (int64_t r = 0; r < kR; ++r) {
+          const int8_t* wr = wq.get() + r * a.w.cols + b * kQK;
           VB wv[kBVecs];
-          Dec::DecodeB(rows[r] + b * Dec::kBlockBytes,
-                       [&](size_t e, VB w) HWY_ATTR { wv[e / kBLanes] = w; });
+          for (size_t v = 0; v < kBVecs; ++v) wv[v] = LoadI8AsI16B(wr + v * kBLanes);
           const VBF dwv = hn::Set(df, dw[r * n_blocks + b]);
           for (int64_t t = 0; t < kT; ++t) {
             VB32 isum = hn::Zero(DB32());
