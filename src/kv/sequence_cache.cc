@@ -461,8 +461,9 @@ class Cache final : public SequenceCache {
         const size_t past = n - std::min(n, static_cast<size_t>(config_.window));
         std::vector<float> sorted(static_cast<size_t>(group) * w_obs * past);
         for (int row = 0; row < group * w_obs; ++row) {
-          const float* src = &probs[h][static_cast<size_t>(row) * n];
-          float* dst = &sorted[static_cast<size_t>(row) * past];
+          // Pointer arithmetic, not operator[]: with no past, `sorted` is empty.
+          const float* src = probs[h].data() + static_cast<size_t>(row) * n;
+          float* dst = sorted.data() + static_cast<size_t>(row) * past;
           for (size_t j = 0; j < past; ++j) dst[j] = src[order[j]];
         }
         AttentionView<float> view{
