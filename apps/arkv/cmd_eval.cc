@@ -36,7 +36,9 @@ void RunEvalCommand(EvalCommandOptions& o) {
   o.eval.Validate();
   eval::ExpandConfigs(o.eval);  // reject bad policies and budgets before loading anything
   const bool needs_text = o.eval.HasTask("ppl") || o.eval.HasTask("kld") || o.eval.HasTask("agree");
-  if (needs_text && o.text_file.empty()) Fail("tasks ppl, kld and agree need a text: give -f FILE");
+  if (needs_text && o.text_file.empty()) {
+    Fail("tasks ppl, kld and agree need a text: give -f FILE");
+  }
 
   LoadedModel loaded = LoadModelWithHash(o.model, !o.no_hash);
   const Model& model = *loaded.model;
@@ -75,7 +77,9 @@ void RunEvalCommand(EvalCommandOptions& o) {
   }
   if (!o.plot_file.empty()) {
     const std::vector<eval::PlotPanel> panels = eval::EvalPlotPanels(report);
-    if (panels.empty()) Fail("--plot needs the ppl or kld task (quality against KV bytes)");
+    if (panels.empty()) {
+      Fail("--plot needs the ppl or kld task (quality against KV bytes)");
+    }
     WriteTextFile(o.plot_file, eval::RenderSvg(panels));
     std::fprintf(stderr, "arkv eval: wrote %s\n", o.plot_file.c_str());
   }

@@ -37,15 +37,21 @@ kv::CacheConfig BaseCacheConfig(const KvOptions& kv) {
 }
 
 LoadedModel LoadModelWithHash(const ModelOptions& opts, bool hash) {
-  if (!opts.path.empty() && !opts.hf_spec.empty()) Fail("give either -m or --hf, not both");
+  if (!opts.path.empty() && !opts.hf_spec.empty()) {
+    Fail("give either -m or --hf, not both");
+  }
   LoadedModel m;
   m.path = opts.path;
   if (m.path.empty()) {
-    if (opts.hf_spec.empty()) Fail("no model: give -m MODEL.gguf or --hf OWNER/REPO[:FILE.gguf]");
+    if (opts.hf_spec.empty()) {
+      Fail("no model: give -m MODEL.gguf or --hf OWNER/REPO[:FILE.gguf]");
+    }
     m.path = hub::ResolveModel(opts.hf_spec, hub::DownloadOptions{});
   }
   m.model = Model::Load(m.path);
-  if (hash) m.sha256 = hub::Sha256File(m.path);
+  if (hash) {
+    m.sha256 = hub::Sha256File(m.path);
+  }
   return m;
 }
 
@@ -56,9 +62,13 @@ std::string ProcessCommandLine() {
   size_t begin = 0;
   while (begin < raw.size()) {
     size_t end = raw.find('\0', begin);
-    if (end == std::string::npos) end = raw.size();
+    if (end == std::string::npos) {
+      end = raw.size();
+    }
     std::string arg = raw.substr(begin, end - begin);
-    if (!line.empty()) line += ' ';
+    if (!line.empty()) {
+      line += ' ';
+    }
     const bool quote = arg.empty() || arg.find_first_of(" \t\"'$\\") != std::string::npos;
     line += quote ? "'" + arg + "'" : arg;
     begin = end + 1;
@@ -82,15 +92,21 @@ void ProgressLine::Update(const std::string& text) {
 }
 
 void ProgressLine::Finish() {
-  if (tty_ && last_width_ > 0) std::fputc('\n', stderr);
+  if (tty_ && last_width_ > 0) {
+    std::fputc('\n', stderr);
+  }
   last_width_ = 0;
 }
 
 void WriteTextFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
-  if (!out) Fail("cannot write {}: {}", path, std::strerror(errno));
+  if (!out) {
+    Fail("cannot write {}: {}", path, std::strerror(errno));
+  }
   out << text;
-  if (!out.flush()) Fail("cannot write {}: {}", path, std::strerror(errno));
+  if (!out.flush()) {
+    Fail("cannot write {}: {}", path, std::strerror(errno));
+  }
 }
 
 }  // namespace arkv::cli

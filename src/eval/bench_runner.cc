@@ -23,13 +23,23 @@ double Now() {
 }  // namespace
 
 void BenchOptions::Validate() const {
-  if (contexts.empty()) Fail("no context length to benchmark");
-  for (int c : contexts) {
-    if (c < 1) Fail("context length must be >= 1 (got {})", c);
+  if (contexts.empty()) {
+    Fail("no context length to benchmark");
   }
-  if (decode_tokens < 1) Fail("decode tokens must be >= 1 (got {})", decode_tokens);
-  if (repetitions < 1) Fail("repetitions must be >= 1 (got {})", repetitions);
-  if (prefill_chunk < 1) Fail("prefill chunk must be >= 1 (got {})", prefill_chunk);
+  for (int c : contexts) {
+    if (c < 1) {
+      Fail("context length must be >= 1 (got {})", c);
+    }
+  }
+  if (decode_tokens < 1) {
+    Fail("decode tokens must be >= 1 (got {})", decode_tokens);
+  }
+  if (repetitions < 1) {
+    Fail("repetitions must be >= 1 (got {})", repetitions);
+  }
+  if (prefill_chunk < 1) {
+    Fail("prefill chunk must be >= 1 (got {})", prefill_chunk);
+  }
 }
 
 int64_t PeakRssBytes() {
@@ -48,7 +58,9 @@ int64_t PeakRssBytes() {
 
 bool ResetPeakRss() {
   std::ofstream out("/proc/self/clear_refs");
-  if (!out) return false;
+  if (!out) {
+    return false;
+  }
   out << "5";
   out.flush();
   return static_cast<bool>(out);
@@ -69,7 +81,9 @@ BenchReport RunBench(const Model& model, const BenchOptions& o, ThreadPool& pool
     // The same synthetic prompt for every configuration at this context.
     std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(context));
     std::vector<int32_t> prompt(context);
-    for (int32_t& t : prompt) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(n_vocab));
+    for (int32_t& t : prompt) {
+      t = static_cast<int32_t>(rng() % static_cast<uint64_t>(n_vocab));
+    }
     for (const EvalConfig& c : configs) {
       BenchPoint pt;
       pt.label = c.label;
@@ -177,7 +191,9 @@ std::vector<PlotPanel> BenchPlotPanels(const BenchReport& r) {
   for (const BenchPoint& p : r.points) {
     auto find = [&](PlotPanel& panel) -> PlotSeries& {
       for (PlotSeries& s : panel.series) {
-        if (s.name == p.label) return s;
+        if (s.name == p.label) {
+          return s;
+        }
       }
       panel.series.push_back({p.label, {}});
       return panel.series.back();

@@ -8,7 +8,9 @@
 namespace arkv::eval {
 
 int ResolvePrefix(const DecodeScoringOptions& o) {
-  if (o.n_ctx < 4) Fail("evaluation context must be >= 4 tokens (got {})", o.n_ctx);
+  if (o.n_ctx < 4) {
+    Fail("evaluation context must be >= 4 tokens (got {})", o.n_ctx);
+  }
   const int prefix = o.prefix > 0 ? o.prefix : o.n_ctx / 2 + 1;
   if (prefix >= o.n_ctx) {
     Fail("prefix of {} tokens leaves nothing to score in a context of {}", prefix, o.n_ctx);
@@ -45,7 +47,9 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
                                          std::span<const int32_t> tokens,
                                          const DecodeScoringOptions& options,
                                          const ScoringProgress& progress) {
-  if (sessions.empty()) Fail("decode scoring: no sessions");
+  if (sessions.empty()) {
+    Fail("decode scoring: no sessions");
+  }
   if (reference >= static_cast<int>(sessions.size())) {
     Fail("decode scoring: reference index {} out of range", reference);
   }
@@ -71,7 +75,9 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
       for (size_t i = 0; i < n_sessions; ++i) {
         Accumulator& a = acc[i];
         a.kl.push_back(KlDivergence(ref.log_probs, a.log_probs));
-        if (ArgmaxIndex(a.log_probs) == ref_top) ++a.top1_same;
+        if (ArgmaxIndex(a.log_probs) == ref_top) {
+          ++a.top1_same;
+        }
       }
     }
     for (Accumulator& a : acc) {
@@ -84,7 +90,9 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
 
   for (int w = 0; w < n_windows; ++w) {
     std::copy_n(tokens.begin() + static_cast<size_t>(w) * n_ctx, n_ctx, window.begin());
-    if (options.bos_id >= 0) window[0] = options.bos_id;
+    if (options.bos_id >= 0) {
+      window[0] = options.bos_id;
+    }
     for (size_t i = 0; i < n_sessions; ++i) {
       sessions[i]->Reset();
       const std::span<const float> logits =
@@ -109,7 +117,9 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
       a.evictions += st.evictions;
       a.quantizations += st.quantizations;
     }
-    if (progress) progress(w + 1, n_windows);
+    if (progress) {
+      progress(w + 1, n_windows);
+    }
   }
 
   std::vector<PolicyScore> out(n_sessions);

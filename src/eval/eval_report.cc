@@ -62,13 +62,24 @@ std::string FormatEvalTable(const EvalReport& r) {
 
   std::string out;
   std::string head = fmt::format("{:<16} {:>10} {:>6}", "config", "KV KiB", "x full");
-  if (has_decode) head += fmt::format(" {:>8} {:>8} {:>10}", "O tok", "Q tok", "peak KiB");
-  if (has_ppl) head += fmt::format(" {:>9} {:>8}", "ppl", "dppl %");
-  if (has_kl)
+  if (has_decode) {
+    head += fmt::format(" {:>8} {:>8} {:>10}", "O tok", "Q tok", "peak KiB");
+  }
+  if (has_ppl) {
+    head += fmt::format(" {:>9} {:>8}", "ppl", "dppl %");
+  }
+  if (has_kl) {
     head += fmt::format(" {:>9} {:>9} {:>9} {:>7}", "KL mean", "KL p99", "KL max", "top1 %");
-  if (has_chunked) head += fmt::format(" {:>11}", "chunked ppl");
-  if (has_retrieval) head += fmt::format(" {:>7}", "retr %");
-  if (has_agree) head += fmt::format(" {:>8} {:>8}", "agree", "exact %");
+  }
+  if (has_chunked) {
+    head += fmt::format(" {:>11}", "chunked ppl");
+  }
+  if (has_retrieval) {
+    head += fmt::format(" {:>7}", "retr %");
+  }
+  if (has_agree) {
+    head += fmt::format(" {:>8} {:>8}", "agree", "exact %");
+  }
   out += head + "\n" + std::string(head.size(), '-') + "\n";
   for (const PolicyResult& p : r.results) {
     std::string line = fmt::format("{:<16}", p.config.label);
@@ -88,8 +99,12 @@ std::string FormatEvalTable(const EvalReport& r) {
                             100.0 * d.top1_agreement);
       }
     }
-    if (has_chunked) line += fmt::format(" {:>11.4f}", p.chunked->ppl);
-    if (has_retrieval) line += fmt::format(" {:>7.1f}", 100.0 * p.RetrievalAccuracy());
+    if (has_chunked) {
+      line += fmt::format(" {:>11.4f}", p.chunked->ppl);
+    }
+    if (has_retrieval) {
+      line += fmt::format(" {:>7.1f}", 100.0 * p.RetrievalAccuracy());
+    }
     if (has_agree) {
       line += fmt::format(" {:>8.1f} {:>8.1f}", p.agree->mean_prefix, 100.0 * p.agree->exact_rate);
     }
@@ -142,7 +157,9 @@ std::string EvalReportJson(const EvalReport& r, const Model& model, const RunInf
                        {"cache", CacheConfigObject(p.config.cache)}});
   }
   json retrieval_depths = json::array();
-  for (double d : o.depths) retrieval_depths.push_back(d);
+  for (double d : o.depths) {
+    retrieval_depths.push_back(d);
+  }
   doc["config"] = {
       {"text", info.text_path},
       {"n_text_tokens", r.n_text_tokens},
@@ -230,7 +247,9 @@ std::vector<PlotPanel> EvalPlotPanels(const EvalReport& r) {
   std::map<std::string, std::vector<const PolicyResult*>> by_policy;
   for (const PolicyResult& p : r.results) {
     const std::string name(kv::PolicyName(p.config.cache.policy));
-    if (!by_policy.count(name)) order.push_back(name);
+    if (!by_policy.count(name)) {
+      order.push_back(name);
+    }
     by_policy[name].push_back(&p);
   }
   auto panel = [&](const std::string& title, const std::string& y_label, auto value) {
@@ -238,14 +257,18 @@ std::vector<PlotPanel> EvalPlotPanels(const EvalReport& r) {
     for (const std::string& name : order) {
       PlotSeries s{name, {}};
       for (const PolicyResult* p : by_policy[name]) {
-        if (p->decode) s.points.emplace_back(p->decode->mean_final_bytes / 1024.0, value(*p));
+        if (p->decode) {
+          s.points.emplace_back(p->decode->mean_final_bytes / 1024.0, value(*p));
+        }
       }
       pn.series.push_back(s);
     }
     return pn;
   };
   std::vector<PlotPanel> panels;
-  if (r.results.empty() || !r.results[0].decode) return panels;
+  if (r.results.empty() || !r.results[0].decode) {
+    return panels;
+  }
   if (r.options.HasTask("ppl")) {
     panels.push_back(panel(fmt::format("decode-mode perplexity, context {}", r.options.n_ctx),
                            "perplexity", [](const PolicyResult& p) { return p.decode->ppl; }));

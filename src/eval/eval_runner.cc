@@ -12,9 +12,15 @@
 namespace arkv::eval {
 
 PplRule ParsePplRule(std::string_view name) {
-  if (name == "decode") return PplRule::kDecode;
-  if (name == "chunked") return PplRule::kChunked;
-  if (name == "both") return PplRule::kBoth;
+  if (name == "decode") {
+    return PplRule::kDecode;
+  }
+  if (name == "chunked") {
+    return PplRule::kChunked;
+  }
+  if (name == "both") {
+    return PplRule::kBoth;
+  }
   Fail("unknown perplexity rule '{}' (expected decode, chunked or both)", name);
 }
 
@@ -35,14 +41,20 @@ bool EvalOptions::HasTask(std::string_view task) const {
 }
 
 void EvalOptions::Validate() const {
-  if (tasks.empty()) Fail("no evaluation task: give --tasks ppl,kld,retrieval,agree");
+  if (tasks.empty()) {
+    Fail("no evaluation task: give --tasks ppl,kld,retrieval,agree");
+  }
   for (const std::string& t : tasks) {
     if (t != "ppl" && t != "kld" && t != "retrieval" && t != "agree") {
       Fail("unknown task '{}' (expected ppl, kld, retrieval or agree)", t);
     }
   }
-  if (policies.empty()) Fail("no policy to evaluate");
-  if (prefill_chunk < 1) Fail("prefill chunk must be >= 1 (got {})", prefill_chunk);
+  if (policies.empty()) {
+    Fail("no policy to evaluate");
+  }
+  if (prefill_chunk < 1) {
+    Fail("prefill chunk must be >= 1 (got {})", prefill_chunk);
+  }
   if (HasTask("ppl") || HasTask("kld") || HasTask("agree")) {
     DecodeScoringOptions d;
     d.n_ctx = n_ctx;
@@ -50,19 +62,34 @@ void EvalOptions::Validate() const {
     ResolvePrefix(d);
   }
   if (HasTask("retrieval")) {
-    if (retrieval_tasks.empty())
+    if (retrieval_tasks.empty()) {
       Fail("no retrieval task: give --retrieval passkey,needle,multikey");
-    for (const std::string& t : retrieval_tasks) ParseRetrievalKind(t);
-    if (depths.empty()) Fail("no retrieval depth");
-    for (double d : depths) {
-      if (!(d >= 0.0 && d <= 1.0)) Fail("retrieval depth {} is outside [0, 1]", d);
     }
-    if (retrieval_samples < 1) Fail("retrieval samples must be >= 1 (got {})", retrieval_samples);
-    if (retrieval_ctx < 16) Fail("retrieval context must be >= 16 tokens (got {})", retrieval_ctx);
+    for (const std::string& t : retrieval_tasks) {
+      ParseRetrievalKind(t);
+    }
+    if (depths.empty()) {
+      Fail("no retrieval depth");
+    }
+    for (double d : depths) {
+      if (!(d >= 0.0 && d <= 1.0)) {
+        Fail("retrieval depth {} is outside [0, 1]", d);
+      }
+    }
+    if (retrieval_samples < 1) {
+      Fail("retrieval samples must be >= 1 (got {})", retrieval_samples);
+    }
+    if (retrieval_ctx < 16) {
+      Fail("retrieval context must be >= 16 tokens (got {})", retrieval_ctx);
+    }
   }
   if (HasTask("agree")) {
-    if (agree_prompts < 1) Fail("agree prompts must be >= 1 (got {})", agree_prompts);
-    if (agree_tokens < 1) Fail("agree tokens must be >= 1 (got {})", agree_tokens);
+    if (agree_prompts < 1) {
+      Fail("agree prompts must be >= 1 (got {})", agree_prompts);
+    }
+    if (agree_tokens < 1) {
+      Fail("agree tokens must be >= 1 (got {})", agree_tokens);
+    }
     const int prompt = agree_prompt_tokens > 0 ? agree_prompt_tokens : n_ctx - agree_tokens;
     if (prompt < 1) {
       Fail("agree: the context of {} leaves no prompt for {} generated tokens", n_ctx,
@@ -83,7 +110,9 @@ std::vector<EvalConfig> ExpandPolicyBudgets(const std::vector<std::string>& poli
     return std::any_of(out.begin(), out.end(),
                        [&](const EvalConfig& c) { return c.label == label; });
   };
-  if (policies.empty()) Fail("no policy to evaluate");
+  if (policies.empty()) {
+    Fail("no policy to evaluate");
+  }
   const bool listed_full = std::find(policies.begin(), policies.end(), "full") != policies.end();
   if (force_full || listed_full) {
     EvalConfig c{"full", "", base};
@@ -94,13 +123,19 @@ std::vector<EvalConfig> ExpandPolicyBudgets(const std::vector<std::string>& poli
   }
   for (const std::string& name : policies) {
     const kv::PolicyKind kind = kv::ParsePolicyKind(name);
-    if (kind == kv::PolicyKind::kFull) continue;
-    if (budgets.empty()) Fail("policy '{}' needs a budget: give --kv-budget", name);
+    if (kind == kv::PolicyKind::kFull) {
+      continue;
+    }
+    if (budgets.empty()) {
+      Fail("policy '{}' needs a budget: give --kv-budget", name);
+    }
     for (const std::string& b : budgets) {
       EvalConfig c{std::string(kv::PolicyName(kind)) + "@" + b, b, base};
       c.cache.policy = kind;
       c.cache.budget = kv::ParseBudget(b);
-      if (has_label(c.label)) continue;
+      if (has_label(c.label)) {
+        continue;
+      }
       kv::ValidateConfig(c.cache);
       out.push_back(c);
     }
@@ -118,11 +153,19 @@ double PolicyResult::RetrievalAccuracy() const {
 }
 
 double PolicyResult::MeanKvBytes() const {
-  if (decode) return decode->mean_final_bytes;
-  if (agree) return agree->mean_kv_bytes;
-  if (retrieval.empty()) return std::numeric_limits<double>::quiet_NaN();
+  if (decode) {
+    return decode->mean_final_bytes;
+  }
+  if (agree) {
+    return agree->mean_kv_bytes;
+  }
+  if (retrieval.empty()) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
   double sum = 0.0;
-  for (const RetrievalCell& c : retrieval) sum += c.mean_kv_bytes;
+  for (const RetrievalCell& c : retrieval) {
+    sum += c.mean_kv_bytes;
+  }
   return sum / static_cast<double>(retrieval.size());
 }
 
@@ -163,14 +206,18 @@ void RunRetrieval(const Tokenizer& tokenizer, const std::vector<std::string>& ha
           const std::string text = tokenizer.Decode(ids);
           RetrievalCell& cell = report.results[i].retrieval.back();
           ++cell.n;
-          if (ExactMatch(text, sample.answer)) ++cell.correct;
+          if (ExactMatch(text, sample.answer)) {
+            ++cell.correct;
+          }
           cell.mean_achieved_depth += (sample.achieved_depth - cell.mean_achieved_depth) / cell.n;
           const double bytes = static_cast<double>(sessions[i]->cache().BytesHeld());
           cell.mean_kv_bytes += (bytes - cell.mean_kv_bytes) / cell.n;
           cell.outputs.push_back(text);
         }
         ++done;
-        if (progress) progress(fmt::format("retrieval {}/{}", done, total));
+        if (progress) {
+          progress(fmt::format("retrieval {}/{}", done, total));
+        }
       }
     }
   }
@@ -179,12 +226,16 @@ void RunRetrieval(const Tokenizer& tokenizer, const std::vector<std::string>& ha
 void RunAgreement(const std::vector<int32_t>& text_tokens, int32_t bos, const EvalOptions& o,
                   std::vector<std::unique_ptr<Session>>& sessions, EvalReport& report,
                   const EvalProgress& progress) {
-  if (report.reference < 0) Fail("agree needs the full cache as reference");
+  if (report.reference < 0) {
+    Fail("agree needs the full cache as reference");
+  }
   const int prompt_len =
       o.agree_prompt_tokens > 0 ? o.agree_prompt_tokens : o.n_ctx - o.agree_tokens;
   const int stride = std::max(o.n_ctx, prompt_len);
   const int available = static_cast<int>(text_tokens.size() / static_cast<size_t>(stride));
-  if (available < 1) Fail("agree: the text has fewer than {} tokens", stride);
+  if (available < 1) {
+    Fail("agree: the text has fewer than {} tokens", stride);
+  }
   const int n_prompts = std::min(o.agree_prompts, available);
   for (PolicyResult& r : report.results) {
     r.agree = AgreementScore{};
@@ -195,7 +246,9 @@ void RunAgreement(const std::vector<int32_t>& text_tokens, int32_t bos, const Ev
   std::vector<int32_t> prompt(prompt_len);
   for (int k = 0; k < n_prompts; ++k) {
     std::copy_n(text_tokens.begin() + static_cast<size_t>(k) * stride, prompt_len, prompt.begin());
-    if (bos >= 0) prompt[0] = bos;
+    if (bos >= 0) {
+      prompt[0] = bos;
+    }
     const std::vector<int32_t> ref =
         GreedyGenerate(*sessions[report.reference], prompt, o.agree_tokens, nullptr);
     for (size_t i = 0; i < sessions.size(); ++i) {
@@ -209,7 +262,9 @@ void RunAgreement(const std::vector<int32_t>& text_tokens, int32_t bos, const Ev
       const double bytes = static_cast<double>(sessions[i]->cache().BytesHeld());
       a.mean_kv_bytes += (bytes - a.mean_kv_bytes) / static_cast<double>(a.prefixes.size());
     }
-    if (progress) progress(fmt::format("agree prompt {}/{}", k + 1, n_prompts));
+    if (progress) {
+      progress(fmt::format("agree prompt {}/{}", k + 1, n_prompts));
+    }
   }
   for (PolicyResult& r : report.results) {
     AgreementScore& a = *r.agree;
@@ -217,7 +272,9 @@ void RunAgreement(const std::vector<int32_t>& text_tokens, int32_t bos, const Ev
     int exact = 0;
     for (int p : a.prefixes) {
       sum += p;
-      if (p == a.gen_tokens) ++exact;
+      if (p == a.gen_tokens) {
+        ++exact;
+      }
     }
     a.mean_prefix = sum / n_prompts;
     a.exact_rate = static_cast<double>(exact) / n_prompts;
@@ -258,12 +315,19 @@ EvalReport RunEval(const Model& model, const Tokenizer& tokenizer,
     const bool decode_rule = o.HasTask("kld") || o.rule != PplRule::kChunked;
     if (decode_rule) {
       std::vector<Session*> raw;
-      for (auto& s : sessions) raw.push_back(s.get());
+      raw.reserve(sessions.size());
+      for (auto& s : sessions) {
+        raw.push_back(s.get());
+      }
       const std::vector<PolicyScore> scores =
           ScoreDecodeMode(raw, report.reference, text_tokens, d, [&](int w, int n) {
-            if (progress) progress(fmt::format("ppl/kld window {}/{}", w, n));
+            if (progress) {
+              progress(fmt::format("ppl/kld window {}/{}", w, n));
+            }
           });
-      for (size_t i = 0; i < scores.size(); ++i) report.results[i].decode = scores[i];
+      for (size_t i = 0; i < scores.size(); ++i) {
+        report.results[i].decode = scores[i];
+      }
     }
     if (o.HasTask("ppl") && o.rule != PplRule::kDecode) {
       for (size_t i = 0; i < sessions.size(); ++i) {
@@ -275,8 +339,12 @@ EvalReport RunEval(const Model& model, const Tokenizer& tokenizer,
       }
     }
   }
-  if (o.HasTask("retrieval")) RunRetrieval(tokenizer, haystack, o, sessions, report, progress);
-  if (o.HasTask("agree")) RunAgreement(text_tokens, bos, o, sessions, report, progress);
+  if (o.HasTask("retrieval")) {
+    RunRetrieval(tokenizer, haystack, o, sessions, report, progress);
+  }
+  if (o.HasTask("agree")) {
+    RunAgreement(text_tokens, bos, o, sessions, report, progress);
+  }
   report.seconds = Now() - t0;
   return report;
 }

@@ -9,17 +9,25 @@
 namespace arkv::eval {
 
 void LogSoftmax(std::span<const float> logits, std::vector<double>& out) {
-  if (logits.empty()) Fail("LogSoftmax: empty logits");
+  if (logits.empty()) {
+    Fail("LogSoftmax: empty logits");
+  }
   double max = -std::numeric_limits<double>::infinity();
   for (float v : logits) {
-    if (!std::isfinite(v)) Fail("LogSoftmax: a logit is not finite ({})", v);
+    if (!std::isfinite(v)) {
+      Fail("LogSoftmax: a logit is not finite ({})", v);
+    }
     max = std::max(max, static_cast<double>(v));
   }
   double sum = 0.0;
-  for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
+  for (float v : logits) {
+    sum += std::exp(static_cast<double>(v) - max);
+  }
   const double lse = max + std::log(sum);
   out.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) out[i] = static_cast<double>(logits[i]) - lse;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    out[i] = static_cast<double>(logits[i]) - lse;
+  }
 }
 
 double KlDivergence(std::span<const double> log_p, std::span<const double> log_q) {
@@ -29,23 +37,33 @@ double KlDivergence(std::span<const double> log_p, std::span<const double> log_q
   double kl = 0.0;
   for (size_t i = 0; i < log_p.size(); ++i) {
     const double p = std::exp(log_p[i]);
-    if (p > 0.0) kl += p * (log_p[i] - log_q[i]);
+    if (p > 0.0) {
+      kl += p * (log_p[i] - log_q[i]);
+    }
   }
   return std::max(0.0, kl);
 }
 
 int32_t ArgmaxIndex(std::span<const double> values) {
-  if (values.empty()) Fail("ArgmaxIndex: empty input");
+  if (values.empty()) {
+    Fail("ArgmaxIndex: empty input");
+  }
   size_t best = 0;
   for (size_t i = 1; i < values.size(); ++i) {
-    if (values[i] > values[best]) best = i;
+    if (values[i] > values[best]) {
+      best = i;
+    }
   }
   return static_cast<int32_t>(best);
 }
 
 double Quantile(std::vector<double> values, double q) {
-  if (values.empty()) return 0.0;
-  if (!(q >= 0.0 && q <= 1.0)) Fail("Quantile: q = {} is outside [0, 1]", q);
+  if (values.empty()) {
+    return 0.0;
+  }
+  if (!(q >= 0.0 && q <= 1.0)) {
+    Fail("Quantile: q = {} is outside [0, 1]", q);
+  }
   std::sort(values.begin(), values.end());
   const double rank = std::ceil(q * static_cast<double>(values.size()));
   const size_t index = rank < 1.0 ? 0 : static_cast<size_t>(rank) - 1;
@@ -55,9 +73,13 @@ double Quantile(std::vector<double> values, double q) {
 Summary Summarize(std::span<const double> values) {
   Summary s;
   s.n = static_cast<int64_t>(values.size());
-  if (values.empty()) return s;
+  if (values.empty()) {
+    return s;
+  }
   double sum = 0.0;
-  for (double v : values) sum += v;
+  for (double v : values) {
+    sum += v;
+  }
   s.mean = sum / static_cast<double>(values.size());
   s.max = *std::max_element(values.begin(), values.end());
   s.p99 = Quantile(std::vector<double>(values.begin(), values.end()), 0.99);
@@ -67,7 +89,9 @@ Summary Summarize(std::span<const double> values) {
 Spread SpreadOf(std::span<const double> values) {
   Spread s;
   s.n = static_cast<int>(values.size());
-  if (values.empty()) return s;
+  if (values.empty()) {
+    return s;
+  }
   std::vector<double> v(values.begin(), values.end());
   std::sort(v.begin(), v.end());
   s.min = v.front();

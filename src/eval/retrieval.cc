@@ -5,15 +5,23 @@
 #include <cmath>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "runtime/sampler.h"
 
 namespace arkv::eval {
 
 RetrievalKind ParseRetrievalKind(std::string_view name) {
-  if (name == "passkey") return RetrievalKind::kPasskey;
-  if (name == "needle") return RetrievalKind::kNeedle;
-  if (name == "multikey") return RetrievalKind::kMultiKey;
+  if (name == "passkey") {
+    return RetrievalKind::kPasskey;
+  }
+  if (name == "needle") {
+    return RetrievalKind::kNeedle;
+  }
+  if (name == "multikey") {
+    return RetrievalKind::kMultiKey;
+  }
   Fail("unknown retrieval task '{}' (expected passkey, needle or multikey)", name);
 }
 
@@ -40,15 +48,23 @@ std::vector<std::string> SplitSentences(std::string_view text, size_t max_senten
   for (char c : text) {
     const bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
     if (space) {
-      if (!current.empty() && current.back() != ' ') current += ' ';
+      if (!current.empty() && current.back() != ' ') {
+        current += ' ';
+      }
       continue;
     }
     current += c;
     if (c == '.' || c == '!' || c == '?') {
-      while (!current.empty() && current.front() == ' ') current.erase(current.begin());
-      if (current.size() > 1) out.push_back(current);
+      while (!current.empty() && current.front() == ' ') {
+        current.erase(current.begin());
+      }
+      if (current.size() > 1) {
+        out.push_back(current);
+      }
       current.clear();
-      if (out.size() >= max_sentences) break;
+      if (out.size() >= max_sentences) {
+        break;
+      }
     }
   }
   return out;
@@ -66,7 +82,9 @@ constexpr int kNumKeys = static_cast<int>(sizeof(kKeys) / sizeof(kKeys[0]));
 std::string RandomNumber(std::mt19937_64& rng, int digits) {
   std::string s;
   s += static_cast<char>('1' + rng() % 9);
-  for (int i = 1; i < digits; ++i) s += static_cast<char>('0' + rng() % 10);
+  for (int i = 1; i < digits; ++i) {
+    s += static_cast<char>('0' + rng() % 10);
+  }
   return s;
 }
 
@@ -88,7 +106,9 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
     Fail("multikey needs 2..{} keys (got {})", kNumKeys, spec.n_keys);
   }
   const std::vector<std::string> filler = DefaultFillerSentences();
-  if (spec.kind == RetrievalKind::kPasskey || haystack.empty()) haystack = filler;
+  if (spec.kind == RetrievalKind::kPasskey || haystack.empty()) {
+    haystack = filler;
+  }
 
   // Pieces after the first are tokenized with a leading space unless the
   // vocabulary adds one itself (SentencePiece), so words never run together.
@@ -115,13 +135,17 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
   } else {
     const int n = spec.kind == RetrievalKind::kNeedle ? 1 : spec.n_keys;
     std::vector<int> order(kNumKeys);
-    for (int i = 0; i < kNumKeys; ++i) order[i] = i;
-    for (int i = kNumKeys - 1; i > 0; --i) std::swap(order[i], order[rng() % (i + 1)]);
+    for (int i = 0; i < kNumKeys; ++i) {
+      order[i] = i;
+    }
+    for (int i = kNumKeys - 1; i > 0; --i) {
+      std::swap(order[i], order[rng() % (i + 1)]);
+    }
     for (int i = 0; i < n; ++i) {
       const std::string value = RandomNumber(rng, 7);
       const std::string key = kKeys[order[i]];
       needles.push_back(
-          {"The special magic number for " + key + " is: " + value + ".", {}, 0, i == 0});
+          {fmt::format("The special magic number for {} is: {}.", key, value), {}, 0, i == 0});
       if (i == 0) {
         s.answer = value;
         s.key = key;
@@ -147,14 +171,18 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
 
   std::vector<std::vector<int32_t>> sentence_ids;
   sentence_ids.reserve(haystack.size());
-  for (const std::string& h : haystack) sentence_ids.push_back(encode(h, false));
+  for (const std::string& h : haystack) {
+    sentence_ids.push_back(encode(h, false));
+  }
   // Haystack: sentences cycled from a seeded start while they fit.
   std::vector<int> chosen;
   std::vector<int> offsets = {0};  // filler tokens before sentence i
   size_t next = rng() % haystack.size();
   while (true) {
     const int len = static_cast<int>(sentence_ids[next].size());
-    if (len == 0 || offsets.back() + len > room) break;
+    if (len == 0 || offsets.back() + len > room) {
+      break;
+    }
     chosen.push_back(static_cast<int>(next));
     offsets.push_back(offsets.back() + len);
     s.max_sentence_tokens = std::max(s.max_sentence_tokens, len);
@@ -171,8 +199,9 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
   const double target = spec.depth * s.haystack_tokens;
   int best = 0;
   for (size_t b = 1; b < offsets.size(); ++b) {
-    if (std::abs(offsets[b] - target) < std::abs(offsets[best] - target))
+    if (std::abs(offsets[b] - target) < std::abs(offsets[best] - target)) {
       best = static_cast<int>(b);
+    }
   }
   needles[0].boundary = best;
   for (size_t i = 1; i < needles.size(); ++i) {
@@ -182,17 +211,25 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
   s.achieved_depth = static_cast<double>(s.needle_offset) / static_cast<double>(s.haystack_tokens);
 
   std::vector<int32_t>& p = s.prompt;
-  if (bos_id >= 0) p.push_back(bos_id);
+  if (bos_id >= 0) {
+    p.push_back(bos_id);
+  }
   p.insert(p.end(), intro_ids.begin(), intro_ids.end());
   s.haystack_begin = static_cast<int>(p.size());
   for (size_t b = 0; b <= chosen.size(); ++b) {
     // Distractors before the queried needle at a shared boundary.
     for (int pass = 0; pass < 2; ++pass) {
       for (const Needle& nd : needles) {
-        if (nd.boundary != static_cast<int>(b) || nd.queried != (pass == 1)) continue;
-        if (nd.queried) s.needle_begin = static_cast<int>(p.size());
+        if (nd.boundary != static_cast<int>(b) || nd.queried != (pass == 1)) {
+          continue;
+        }
+        if (nd.queried) {
+          s.needle_begin = static_cast<int>(p.size());
+        }
         p.insert(p.end(), nd.ids.begin(), nd.ids.end());
-        if (nd.queried) s.needle_end = static_cast<int>(p.size());
+        if (nd.queried) {
+          s.needle_end = static_cast<int>(p.size());
+        }
       }
     }
     if (b < chosen.size()) {
@@ -206,12 +243,20 @@ RetrievalSample GenerateRetrieval(const Tokenizer& tokenizer, const RetrievalSpe
 }
 
 bool ExactMatch(std::string_view generated, std::string_view answer) {
-  if (answer.empty()) return false;
+  if (answer.empty()) {
+    return false;
+  }
   size_t i = 0;
-  while (i < generated.size() && std::isspace(static_cast<unsigned char>(generated[i]))) ++i;
+  while (i < generated.size() && std::isspace(static_cast<unsigned char>(generated[i]))) {
+    ++i;
+  }
   generated.remove_prefix(i);
-  if (!generated.starts_with(answer)) return false;
-  if (generated.size() == answer.size()) return true;
+  if (!generated.starts_with(answer)) {
+    return false;
+  }
+  if (generated.size() == answer.size()) {
+    return true;
+  }
   const char next = generated[answer.size()];
   return std::isspace(static_cast<unsigned char>(next)) ||
          std::string_view(".,;:!?\"')-").find(next) != std::string_view::npos;
@@ -226,8 +271,12 @@ std::vector<int32_t> GreedyGenerate(Session& session, std::span<const int32_t> p
   while (static_cast<int>(out.size()) < max_tokens) {
     const int32_t token = Argmax(logits.data(), n_vocab);
     out.push_back(token);
-    if (stop_tokenizer != nullptr && stop_tokenizer->IsEndOfGeneration(token)) break;
-    if (static_cast<int>(out.size()) == max_tokens) break;
+    if (stop_tokenizer != nullptr && stop_tokenizer->IsEndOfGeneration(token)) {
+      break;
+    }
+    if (static_cast<int>(out.size()) == max_tokens) {
+      break;
+    }
     logits = session.Decode(token);
   }
   return out;

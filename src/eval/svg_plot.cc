@@ -12,7 +12,9 @@ namespace arkv::eval {
 
 std::vector<double> NiceTicks(double lo, double hi, int target) {
   std::vector<double> ticks;
-  if (!std::isfinite(lo) || !std::isfinite(hi) || target < 1) return ticks;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || target < 1) {
+    return ticks;
+  }
   if (hi <= lo) {
     ticks.push_back(lo);
     return ticks;
@@ -26,12 +28,16 @@ std::vector<double> NiceTicks(double lo, double hi, int target) {
   double m = 1.0;
   for (double candidate : {1.0, 2.0, 5.0, 10.0}) {
     m = candidate;
-    if (value(m) >= raw) break;
+    if (value(m) >= raw) {
+      break;
+    }
   }
   const double step = value(m);
   const auto first = static_cast<int64_t>(std::ceil(lo / step - 1e-9));
   const auto last = static_cast<int64_t>(std::floor(hi / step + 1e-9));
-  for (int64_t k = first; k <= last; ++k) ticks.push_back(value(static_cast<double>(k) * m));
+  for (int64_t k = first; k <= last; ++k) {
+    ticks.push_back(value(static_cast<double>(k) * m));
+  }
   return ticks;
 }
 
@@ -76,7 +82,9 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
   double y_lo = x_lo, y_hi = -x_lo;
   for (const PlotSeries& s : p.series) {
     for (const auto& [x, y] : s.points) {
-      if (!std::isfinite(x) || !std::isfinite(y)) continue;
+      if (!std::isfinite(x) || !std::isfinite(y)) {
+        continue;
+      }
       x_lo = std::min(x_lo, x);
       x_hi = std::max(x_hi, x);
       y_lo = std::min(y_lo, y);
@@ -93,7 +101,9 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
       "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" "
       "stroke=\"#888\"/>\n",
       px, py, pw, ph);
-  if (!std::isfinite(x_lo)) return;
+  if (!std::isfinite(x_lo)) {
+    return;
+  }
   // Pad the ranges by 5% so markers are not cut at the frame.
   auto pad = [](double& lo, double& hi) {
     const double span = hi - lo;
@@ -134,7 +144,9 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
     size_t covered = 0;
     for (const PlotSeries& s : p.series) {
       for (const auto& [x, y] : s.points) {
-        if (!std::isfinite(x) || !std::isfinite(y)) continue;
+        if (!std::isfinite(x) || !std::isfinite(y)) {
+          continue;
+        }
         const double X = sx(x), Y = sy(y);
         if (X >= cx - 4 && X <= cx + legend_w + 4 && Y >= cy - 4 && Y <= cy + legend_h + 4) {
           ++covered;
@@ -152,13 +164,17 @@ void RenderPanel(const PlotPanel& p, double ox, std::string& svg) {
     const char* color = kColors[i % kNumColors];
     std::vector<std::pair<double, double>> pts;
     for (const auto& pt : s.points) {
-      if (std::isfinite(pt.first) && std::isfinite(pt.second)) pts.push_back(pt);
+      if (std::isfinite(pt.first) && std::isfinite(pt.second)) {
+        pts.push_back(pt);
+      }
     }
     std::sort(pts.begin(), pts.end());
     if (pts.size() > 1) {
       svg +=
           fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"", color);
-      for (const auto& [x, y] : pts) svg += fmt::format("{:.1f},{:.1f} ", sx(x), sy(y));
+      for (const auto& [x, y] : pts) {
+        svg += fmt::format("{:.1f},{:.1f} ", sx(x), sy(y));
+      }
       svg += "\"/>\n";
     }
     for (const auto& [x, y] : pts) {
@@ -182,7 +198,9 @@ std::string RenderSvg(const std::vector<PlotPanel>& panels) {
       "viewBox=\"0 0 {0:.0f} {1:.0f}\" font-family=\"sans-serif\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, kPanelH);
-  for (size_t i = 0; i < panels.size(); ++i) RenderPanel(panels[i], kPanelW * i, svg);
+  for (size_t i = 0; i < panels.size(); ++i) {
+    RenderPanel(panels[i], kPanelW * i, svg);
+  }
   svg += "</svg>\n";
   return svg;
 }
