@@ -28,14 +28,15 @@
 // - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
 //   past token, so that the budget holds while generating.
 // - quant: every past token (outside the window) is Quantized after each batch.
-// - Byte budgets [ours]: the budget is split evenly over the layers, and each
-//   layer's token capacity C_l is the largest whose worst case fits its share
-//   (bytes the shares leave unused go to the layers whose next token is
-//   cheapest). arkv and quant cap the Original past tokens of a layer at its
+// - Byte budgets [ours]: every layer holds its window, and the bytes beyond
+//   the windows are shared in proportion to the layers' OQ ratios (equally
+//   before scores exist); each layer's token capacity C_l is the largest whose
+//   worst case fits its share (bytes the shares leave unused go to the layers
+//   whose next token is cheapest). arkv and quant cap the Original past tokens of a layer at its
 //   Original budget (round(ratio_l * (C_l - W)), 0 for quant) by quantizing
 //   the lowest-scored ones, so a layer holds at most (W + cap) Original and
-//   C_l - W - cap Quantized tokens per KV head; hence a layer with a low OQ
-//   ratio (tolerant of quantization) holds more tokens in the same bytes.
+//   C_l - W - cap Quantized tokens per KV head. (An even split measured worse:
+//   on stories260K at 40 KiB, ppl 3.9932 vs 3.9715 with the ratio split.)
 //   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
 //   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.

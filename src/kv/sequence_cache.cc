@@ -358,12 +358,14 @@ class Cache final : public SequenceCache {
     return orig * OriginalTokenBytes() + (c - orig) * QuantizedTokenBytes();
   }
 
-  // Token budgets: C for every layer. Byte budgets: every layer gets an equal
-  // share of the bytes, and its token capacity is the largest whose worst case
-  // (W + OriginCap Original, the rest Quantized) fits that share; so a layer
-  // whose OQ ratio lets it quantize more holds more tokens in the same bytes.
-  // What the shares leave unused goes, one token at a time, to the layers
-  // whose next token costs least. The total never exceeds the budget.
+  // Token budgets: C for every layer. Byte budgets: every layer holds its
+  // window; the bytes beyond the windows are shared in proportion to the
+  // layers' OQ ratios (equally before the prompt is scored), so the layers the
+  // OQ score marks as sensitive get more tokens as well as more Original ones.
+  // A layer's capacity is the largest whose worst case (W + OriginCap
+  // Original, the rest Quantized) fits its share; what the shares leave unused
+  // goes, one token at a time, to the layers whose next token costs least.
+  // The total never exceeds the budget.
   void ResetBudgets() {
     const int64_t w = config_.window;
     for (Layer& L : layers_) {
@@ -386,9 +388,13 @@ class Cache final : public SequenceCache {
       Fail("KV budget of {} bytes cannot hold the window of {} tokens in {} layers ({} bytes)",
            budget, w, shape_.n_layers, window_bytes * n_layers);
     }
-    const int64_t share = budget / n_layers;
+    double ratio_sum = 0.0;
+    for (const Layer& L : layers_) ratio_sum += L.ratio;
+    const int64_t spare = budget - window_bytes * n_layers;
     int64_t used = 0;
     for (Layer& L : layers_) {
+      const double weight = ratio_sum > 0.0 ? L.ratio / ratio_sum : 1.0 / n_layers;
+      const int64_t share = window_bytes + static_cast<int64_t>(weight * static_cast<double>(spare));
       int64_t lo = w;                                                            // fits
       int64_t hi = w + share / std::max<int64_t>(1, QuantizedTokenBytes()) + 1;  // does not fit
       while (hi - lo > 1) {
