@@ -44,13 +44,20 @@ class ThreadPool {
 
   int n_threads_;
   std::vector<std::thread> workers_;
+  // Workers and the caller spin briefly before sleeping: a decode step issues
+  // hundreds of short parallel loops, and a condition-variable wake-up costs
+  // more than many of them take. generation_ is bumped (under mu_, so a
+  // sleeper cannot miss it) to publish each job; pending_ counts the workers
+  // still inside it.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int active_ = 0;
-  // The current job.
+  int sleepers_ = 0;            // guarded by mu_
+  bool caller_waiting_ = false;  // guarded by mu_
+  // The current job, published by the release store of generation_.
   Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;

@@ -1,6 +1,8 @@
 #include "core/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -30,6 +32,22 @@ TEST(ThreadPool, ReusableManyTimes) {
     });
   }
   EXPECT_EQ(sum.load(), 2000LL * (63 * 64 / 2));
+}
+
+// Jobs separated by pauses longer than the spin phase exercise the sleeping
+// path of the workers and of the caller.
+TEST(ThreadPool, WakesSleepingWorkers) {
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 5; ++rep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::vector<std::atomic<int>> hits(300);
+    pool.ParallelFor(300, 1, [&](int64_t b, int64_t e) {
+      // Slow chunks so the caller finishes first and has to wait.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      for (int64_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    });
+    for (int i = 0; i < 300; ++i) ASSERT_EQ(hits[i].load(), 1) << rep;
+  }
 }
 
 }  // namespace
