@@ -45,6 +45,18 @@ void RunGenerate(const GenerateOptions& o) {
       Fail("prompt token id {} is out of range (vocabulary size {})", id, model->config().n_vocab);
     }
   }
+  const std::string description = model->file().GetString("general.description", "");
+  if (description.find("RANDOM WEIGHTS") != std::string::npos) {
+    std::fprintf(stderr, "arkv: note: %s has random weights (arkv make-model); its text is meaningless\n",
+                 o.model.path.c_str());
+  }
+  const int64_t n_total = static_cast<int64_t>(prompt.size()) + o.n_predict;
+  if (n_total > model->config().n_ctx_train) {
+    std::fprintf(stderr,
+                 "arkv: warning: %lld positions exceed the model's training context of %d; "
+                 "quality may degrade past it\n",
+                 static_cast<long long>(n_total), model->config().n_ctx_train);
+  }
   ThreadPool pool(ThreadCount(o.model));
   Session session(*model, CreateCache(*model, o.kv), pool, o.kv.prefill_chunk);
   Sampler sampler(o.sampler);

@@ -54,6 +54,7 @@ TEST_F(Cli, GenerateStreamsTextAndPrintsSummary) {
   EXPECT_NE(r.output.find("generated 8 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("tok/s"), std::string::npos);
   EXPECT_NE(r.output.find("KV "), std::string::npos);
+  EXPECT_NE(r.output.find("random weights"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, GreedyGenerationIsDeterministicAcrossThreadCounts) {
