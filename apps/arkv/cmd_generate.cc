@@ -7,6 +7,7 @@
 #include "common.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "gguf/gguf.h"
 #include "kv_options.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
