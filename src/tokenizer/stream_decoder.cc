@@ -1,4 +1,5 @@
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace arkv {
 
@@ -42,14 +43,16 @@ std::string StreamDecoder::Push(int32_t id) {
   first_ = false;
   pending_ += piece;
   const size_t complete = CompleteUtf8Prefix(pending_);
-  std::string out = pending_.substr(0, complete);
+  // Bytes that can never become valid (a model may emit any byte token)
+  // are replaced by U+FFFD, so the stream is always valid UTF-8.
+  std::string out = unicode::Sanitize(std::string_view(pending_).substr(0, complete));
   pending_.erase(0, complete);
   return out;
 }
 
 std::string StreamDecoder::Flush() {
-  std::string out;
-  out.swap(pending_);
+  std::string out = unicode::Sanitize(pending_);  // a cut-off character becomes U+FFFD
+  pending_.clear();
   return out;
 }
 

@@ -171,11 +171,16 @@ TEST(StreamDecoder, HoldsBackSplitMultiByteCharacters) {
   const std::vector<std::string> expected = {"", "", "\xC3\xA9", "", "", "\xE2\x82\xAC"};
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(stream.Push(ids[i]), expected[i]) << i;
   EXPECT_EQ(stream.Flush(), "");
-  // A stream ending mid-character hands the bytes over on Flush.
+  // A stream ending mid-character flushes U+FFFD: the output stays valid UTF-8.
   stream.Reset();
   EXPECT_EQ(stream.Push(sp), "");
   EXPECT_EQ(stream.Push(3 + 0xE2), "");
-  EXPECT_EQ(stream.Flush(), "\xE2");
+  EXPECT_EQ(stream.Flush(), "\xEF\xBF\xBD");
+  // Bytes that cannot start or continue a character become U+FFFD at once.
+  stream.Reset();
+  EXPECT_EQ(stream.Push(sp), "");
+  EXPECT_EQ(stream.Push(3 + 0x82), "\xEF\xBF\xBD");
+  EXPECT_EQ(stream.Push(3 + 0xFF), "\xEF\xBF\xBD");
   EXPECT_THROW(stream.Push(t->n_vocab()), Error);
 }
 
