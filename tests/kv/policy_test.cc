@@ -70,6 +70,19 @@ Driver::Gen RandomGen(uint32_t seed) {
   };
 }
 
+// Layer 0 gets nearly uniform attention (small queries), the other layers
+// sharp attention, so their OQ ratios differ.
+Driver::Gen FlatFirstLayerGen(uint32_t seed) {
+  auto rng = std::make_shared<std::mt19937>(seed);
+  return [rng](int layer, const std::vector<int32_t>&, std::vector<float>& q, std::vector<float>& k,
+               std::vector<float>& v) {
+    const float sharp = layer == 0 ? 0.05f : 3.0f;
+    q = RandomVector(q.size(), *rng, -sharp, sharp);
+    k = RandomVector(k.size(), *rng, -2, 2);
+    v = RandomVector(v.size(), *rng);
+  };
+}
+
 size_t SlotBytesOf(bool quantized, const CacheConfig& c, int d) {
   if (!quantized) return 2 * d * (c.original == OriginalType::kF16 ? 2 : 4);
   const size_t row = c.quant == QuantType::kInt4 ? (d + 1) / 2 : d;
@@ -172,15 +185,7 @@ TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
   config.budget = Budget::Tokens(48);
   config.window = 8;
   auto cache = CreateSequenceCache(kShape, config);
-  auto rng = std::make_shared<std::mt19937>(4);
-  Driver drv{*cache, kShape,
-             [rng](int layer, const std::vector<int32_t>&, std::vector<float>& q,
-                   std::vector<float>& k, std::vector<float>& v) {
-               const float sharp = layer == 0 ? 0.05f : 3.0f;
-               q = RandomVector(q.size(), *rng, -sharp, sharp);
-               k = RandomVector(k.size(), *rng, -2, 2);
-               v = RandomVector(v.size(), *rng);
-             }};
+  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
   drv.Prompt(100, 100);
   const CacheStats prompt = cache->Stats();
   EXPECT_EQ(prompt.quantized_tokens, 0) << "prompt compression keeps tokens Original";
@@ -213,15 +218,7 @@ TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
   const int64_t budget = 3 * 2 * 48 * orig;  // 48 Original tokens a layer
   config.budget = Budget::Bytes(budget);
   auto cache = CreateSequenceCache(kShape, config);
-  auto rng = std::make_shared<std::mt19937>(4);
-  Driver drv{*cache, kShape,
-             [rng](int layer, const std::vector<int32_t>&, std::vector<float>& q,
-                   std::vector<float>& k, std::vector<float>& v) {
-               const float sharp = layer == 0 ? 0.05f : 3.0f;
-               q = RandomVector(q.size(), *rng, -sharp, sharp);
-               k = RandomVector(k.size(), *rng, -2, 2);
-               v = RandomVector(v.size(), *rng);
-             }};
+  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
   drv.Prompt(200, 200);
   for (int step = 0; step < 40; ++step) drv.Batch(1, BatchKind::kDecode);
   const CacheStats st = cache->Stats();
