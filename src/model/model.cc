@@ -79,6 +79,14 @@ std::unique_ptr<Model> Model::FromFile(std::unique_ptr<gguf::GgufFile> file,
     Fail("unsupported model architecture '{}'", arch);
   }
   m->n_params_ = CountParams(m->weights_);
+  // theta_i(pos) = pos * freq_scale * base^(-2i / n_rot) / rope_freqs[i].
+  const ModelConfig& c = m->config_;
+  m->rope_inv_freq_.resize(c.n_rot / 2);
+  for (int i = 0; i < c.n_rot / 2; ++i) {
+    double f = c.rope_freq_scale * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.n_rot);
+    if (!m->weights_.rope_freqs.empty()) f /= m->weights_.rope_freqs[i];
+    m->rope_inv_freq_[i] = f;
+  }
   return m;
 }
 
@@ -87,15 +95,11 @@ kv::CacheShape Model::cache_shape() const {
 }
 
 void Model::ComputeRope(std::span<const int32_t> positions, ForwardWorkspace& ws) const {
-  const int half = config_.n_rot / 2;
-  const std::vector<float>& ff = weights_.rope_freqs;
+  const size_t half = rope_inv_freq_.size();
   for (size_t t = 0; t < positions.size(); ++t) {
-    for (int i = 0; i < half; ++i) {
-      // In double: float accumulation of theta drifts at long positions.
-      double theta = static_cast<double>(positions[t]) * config_.rope_freq_scale *
-                     std::pow(static_cast<double>(config_.rope_freq_base),
-                              -2.0 * i / config_.n_rot);
-      if (!ff.empty()) theta /= ff[i];
+    for (size_t i = 0; i < half; ++i) {
+      // In double: float angles drift at long positions.
+      const double theta = static_cast<double>(positions[t]) * rope_inv_freq_[i];
       ws.rope_cos_[t * half + i] = static_cast<float>(std::cos(theta));
       ws.rope_sin_[t * half + i] = static_cast<float>(std::sin(theta));
     }

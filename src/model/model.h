@@ -72,6 +72,7 @@ class Model {
   ModelOptions options_;
   ModelWeights weights_;
   int64_t n_params_ = 0;
+  std::vector<double> rope_inv_freq_;  // [n_rot / 2] angle per position of each pair
 };
 
 }  // namespace arkv
