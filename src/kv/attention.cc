@@ -570,36 +570,5 @@ void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
   HWY_DYNAMIC_DISPATCH(AttendKvHeadImpl)(spans, n_spans, block, capture);
 }
 
-SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
-  SlotSpan s = span;
-  s.pages = span.pages + begin / span.tokens_per_page;
-  s.positions = span.positions + begin;
-  s.n_tokens = end - begin;
-  return s;
-}
-
-void MergeSplits(int n_splits, const float* const* outs, const float* const* maxes,
-                 const float* const* sums, int rows, int group, int d, float* out,
-                 size_t out_token_stride) {
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int r = 0; r < rows; ++r) {
-    float m = kNegInf;
-    for (int s = 0; s < n_splits; ++s) m = std::max(m, maxes[s][r]);
-    float* dst = out + (r / group) * out_token_stride + static_cast<size_t>(r % group) * d;
-    for (int c = 0; c < d; ++c) dst[c] = 0.0f;
-    if (m == kNegInf) continue;
-    float total = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-      if (maxes[s][r] == kNegInf) continue;
-      const float w = std::exp(maxes[s][r] - m) * sums[s][r];
-      total += w;
-      const float* src = outs[s] + static_cast<size_t>(r) * d;
-      for (int c = 0; c < d; ++c) dst[c] += w * src[c];
-    }
-    const float inv = 1.0f / total;
-    for (int c = 0; c < d; ++c) dst[c] *= inv;
-  }
-}
-
 }  // namespace arkv::kv
 #endif  // HWY_ONCE
