@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "arkv/kv_cache.h"
+#include "common/compare.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -16,6 +17,7 @@
 namespace arkv::kv {
 namespace {
 
+using ::arkv::testing::MaxAbsDiff;
 using testing::RandomVector;
 using testing::ReferenceAttention;
 using testing::RefToken;
@@ -48,7 +50,7 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   // Reference tokens per (layer, kv head).
   std::vector<std::vector<RefToken>> ref(2 * hkv);
-  double max_err = 0;
+  MaxAbsDiff max_err;
   int32_t next_pos = 0;
   auto run_batch = [&](int n) {
     std::vector<int32_t> pos(n);
@@ -75,8 +77,7 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
           const float* qh = &q[(static_cast<size_t>(t) * hq + h * group) * d];
           ReferenceAttention(ref[layer * hkv + h], qh, group, d, pos[t], scale, expect);
           for (int i = 0; i < group * d; ++i) {
-            const double got = out[(static_cast<size_t>(t) * hq + h * group) * d + i];
-            max_err = std::max(max_err, std::fabs(got - expect[i]));
+            max_err.Add(out[(static_cast<size_t>(t) * hq + h * group) * d + i], expect[i]);
           }
         }
       }
@@ -85,8 +86,8 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   };
   run_batch(37);
   for (int step = 0; step < 12; ++step) run_batch(1);
-  EXPECT_LT(max_err, 2e-5) << "max |out - ref|";
-  RecordProperty("max_abs_error", std::to_string(max_err));
+  EXPECT_TRUE(max_err.Within(2e-5)) << "out vs ref";
+  RecordProperty("max_abs_error", std::to_string(max_err.value()));
   // Bytes held: every token Original.
   const size_t elt = c.type == OriginalType::kF16 ? 2 : 4;
   EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * 2 * d * elt);
