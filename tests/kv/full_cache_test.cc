@@ -2,6 +2,7 @@
 // batch prefill then token-by-token decode, GQA ratios 1/2/4, head dims 8..128.
 #include <cmath>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -141,6 +142,46 @@ TEST(FullCache, SharedPoolReusesPagesAcrossSequences) {
   fill(*b, 100);
   EXPECT_EQ(pool.pages_allocated(), 14u) << "pages freed by one sequence are reused";
   EXPECT_EQ(pool.peak_pages_in_use(), 14u);
+}
+
+// A pool with a page limit: the batch that needs one page too many fails with
+// a clear error, the pages stay accounted for, and after Clear() the pool and
+// a cache on it work again.
+TEST(FullCache, ExhaustedPoolIsAClearErrorAndRecoverable) {
+  PagePool pool(1024, /*max_pages=*/6);  // 16 tokens a page: 48 per KV head
+  const CacheShape shape{1, 2, 2, 16};
+  ThreadPool threads(2);
+  std::mt19937 rng(9);
+  auto cache = CreateSequenceCache(shape, CacheConfig{}, &pool);
+  int32_t next = 0;
+  auto attend = [&](int n) {
+    std::vector<int32_t> pos(n);
+    for (int t = 0; t < n; ++t) pos[t] = next + t;
+    auto q = RandomVector(n * 2 * 16, rng), k = RandomVector(n * 2 * 16, rng),
+         v = RandomVector(n * 2 * 16, rng);
+    std::vector<float> out(q.size(), NAN);
+    cache->Attend(0, q.data(), k.data(), v.data(), pos.data(), n, 0.25f, out.data(), threads);
+    cache->EndBatch(n > 1 ? BatchKind::kPromptEnd : BatchKind::kDecode);
+    next += n;
+    for (float x : out) ASSERT_TRUE(std::isfinite(x));
+  };
+  attend(40);
+  for (int i = 0; i < 8; ++i) attend(1);
+  EXPECT_EQ(pool.pages_in_use(), 6u);
+  try {
+    attend(1);  // token 49 needs a fourth page per KV head
+    ADD_FAILURE() << "no error when the pool is exhausted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exhausted"), std::string::npos) << e.what();
+  }
+  EXPECT_LE(pool.pages_in_use(), 6u);
+  cache->Clear();
+  EXPECT_EQ(pool.pages_in_use(), 0u);
+  EXPECT_EQ(cache->BytesHeld(), 0u);
+  next = 0;
+  attend(48);
+  EXPECT_EQ(pool.pages_in_use(), 6u);
+  EXPECT_EQ(cache->Stats().original_tokens, 2 * 48);
 }
 
 }  // namespace

@@ -447,6 +447,34 @@ TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
   }
 }
 
+// StreamingLLM keeps exactly the first `sinks` positions and the most recent
+// C - sinks, through chunked prompts and decoding, in every layer and head.
+TEST(Policies, WindowKeepsTheSinksAndTheMostRecentTokens) {
+  for (int sinks : {0, 4, 7}) {
+    CacheConfig config;
+    config.policy = PolicyKind::kWindow;
+    config.budget = Budget::Tokens(20);
+    config.window = 8;
+    config.sinks = sinks;
+    auto cache = CreateSequenceCache(kShape, config);
+    Driver drv{*cache, kShape, RandomGen(6)};
+    drv.Prompt(100, 30);
+    for (int step = 0; step <= 25; ++step) {
+      std::set<int32_t> expected;
+      for (int32_t p = 0; p < sinks; ++p) expected.insert(p);
+      for (int32_t p = drv.next_pos - (20 - sinks); p < drv.next_pos; ++p) expected.insert(p);
+      for (int l = 0; l < kShape.n_layers; ++l) {
+        for (int h = 0; h < kShape.n_kv_heads; ++h) {
+          std::set<int32_t> held;
+          for (const auto& t : cache->Tokens(l, h)) held.insert(t.position);
+          ASSERT_EQ(held, expected) << "sinks " << sinks << " step " << step << " layer " << l;
+        }
+      }
+      drv.Batch(1, BatchKind::kDecode);
+    }
+  }
+}
+
 TEST(Policies, ByteBudgetTooSmallForTheWindowIsAnError) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
