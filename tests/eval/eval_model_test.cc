@@ -295,6 +295,58 @@ TEST_F(EvalModelTest, RetrievalGeneratorPlacesTheNeedleAtTheRequestedDepth) {
                Error);
 }
 
+// Retrieval cells count what they hold: one cell per task and depth in that
+// order, `samples` outputs each, and `correct` equal to the outputs that match
+// the answer of the prompt regenerated here with the runner's seeds.
+TEST_F(EvalModelTest, RetrievalCellsCountTheirOutputs) {
+  EvalOptions o;
+  o.tasks = {"retrieval"};
+  o.policies = {"window"};
+  o.budgets = {"40"};
+  o.base.window = 16;
+  o.retrieval_tasks = {"passkey", "needle"};
+  o.depths = {0.0, 0.5};
+  o.retrieval_samples = 2;
+  o.retrieval_ctx = 220;
+  o.seed = 3;
+  o.prefill_chunk = 64;
+  const EvalReport r = RunEval(*model_, *tokenizer_, *tokens_, {}, o, pool_);
+  ASSERT_FALSE(r.results.empty());
+  for (const PolicyResult& res : r.results) {
+    ASSERT_EQ(res.retrieval.size(), 4u) << res.config.label;
+    int n = 0, correct = 0;
+    for (size_t c = 0; c < res.retrieval.size(); ++c) {
+      const RetrievalCell& cell = res.retrieval[c];
+      EXPECT_EQ(cell.task, o.retrieval_tasks[c / 2]);
+      EXPECT_EQ(cell.depth, o.depths[c % 2]);
+      ASSERT_EQ(cell.n, 2);
+      ASSERT_EQ(cell.outputs.size(), 2u);
+      int matches = 0;
+      for (int k = 0; k < 2; ++k) {
+        RetrievalSpec spec;
+        spec.kind = ParseRetrievalKind(cell.task);
+        spec.context_tokens = o.retrieval_ctx;
+        spec.depth = cell.depth;
+        spec.seed = o.seed * 1000003ull + static_cast<uint64_t>(k);
+        spec.n_keys = o.n_keys;
+        const RetrievalSample sample = GenerateRetrieval(*tokenizer_, spec, {}, Bos());
+        matches += ExactMatch(cell.outputs[k], sample.answer);
+        // The output is the greedy continuation of that very prompt.
+        auto session = MakeSession(res.config.cache, o.prefill_chunk);
+        const std::vector<int32_t> ids = GreedyGenerate(
+            *session, sample.prompt,
+            static_cast<int>(tokenizer_->Encode(" " + sample.answer, false, false).size()) + 4,
+            tokenizer_);
+        EXPECT_EQ(tokenizer_->Decode(ids), cell.outputs[k]) << res.config.label << " cell " << c;
+      }
+      EXPECT_EQ(cell.correct, matches) << res.config.label << " cell " << c;
+      n += cell.n;
+      correct += cell.correct;
+    }
+    EXPECT_EQ(res.RetrievalAccuracy(), static_cast<double>(correct) / n);
+  }
+}
+
 TEST_F(EvalModelTest, JsonReportHoldsEveryConfigurationField) {
   EvalOptions o;
   o.tasks = {"ppl", "kld", "retrieval", "agree"};
