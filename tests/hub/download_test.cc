@@ -265,14 +265,16 @@ TEST_F(ResolveModelTest, OfflineModeUsesTheCacheOnly) {
   const size_t requests_online = hub_.AllRequests().size();
 
   options_.offline = true;
-  options_.endpoint = fmt::format("http://127.0.0.1:{}", testing::UnusedPort());
+  const UnusedPort closed;
+  options_.endpoint = fmt::format("http://127.0.0.1:{}", closed.port());
   EXPECT_EQ(ResolveModel("owner/model-GGUF:model-Q4_K_M.gguf", options_), path);
   EXPECT_EQ(ResolveModel("owner/model-GGUF", options_), path);  // chosen among cached files
   EXPECT_EQ(hub_.AllRequests().size(), requests_online);
 }
 
 TEST_F(ResolveModelTest, UnreachableHostSaysSoAndSuggestsALocalFile) {
-  options_.endpoint = fmt::format("http://127.0.0.1:{}", testing::UnusedPort());
+  const UnusedPort closed;
+  options_.endpoint = fmt::format("http://127.0.0.1:{}", closed.port());
   const std::string error = ErrorOf("owner/model-GGUF:m.gguf");
   EXPECT_THAT(error, HasSubstr("cannot reach 127.0.0.1:"));
   EXPECT_THAT(error, HasSubstr("(offline? use -m with a local file)"));
@@ -282,7 +284,8 @@ TEST_F(ResolveModelTest, UnreachableHostSaysSoAndSuggestsALocalFile) {
 TEST_F(ResolveModelTest, UnreachableHostFallsBackToACompleteCachedFile) {
   hub_.AddFile("m.gguf", {.content = "cached"});
   const std::string path = ResolveModel("owner/model-GGUF:m.gguf", options_);
-  options_.endpoint = fmt::format("http://127.0.0.1:{}", testing::UnusedPort());
+  const UnusedPort closed;
+  options_.endpoint = fmt::format("http://127.0.0.1:{}", closed.port());
   EXPECT_EQ(ResolveModel("owner/model-GGUF:m.gguf", options_), path);
   EXPECT_EQ(ResolveModel("owner/model-GGUF", options_), path);
 }
