@@ -7,8 +7,8 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -298,9 +298,9 @@ std::optional<CacheEntry> ReadCacheEntry(const std::string& dest) {
 }
 
 void WriteCacheEntry(const std::string& dest, const CacheEntry& entry) {
-  const nlohmann::json json = {{"url", entry.url},       {"etag", entry.etag},
-                               {"sha256", entry.sha256}, {"commit", entry.commit},
-                               {"size", entry.size},     {"complete", entry.complete},
+  const nlohmann::json json = {{"url", entry.url},          {"etag", entry.etag},
+                               {"sha256", entry.sha256},    {"commit", entry.commit},
+                               {"size", entry.size},        {"complete", entry.complete},
                                {"mtime_ns", entry.mtime_ns}};
   // Write-then-rename so that a crash never leaves half a metadata file.
   const std::string path = CacheEntryPath(dest);
@@ -488,9 +488,10 @@ void DownloadFile(const FileDownloadRequest& request) {
       const AttemptResult result = DownloadAttempt(request, info, part_path);
       if (result == AttemptResult::kRestartFromZero) {
         if (restarted) {
-          Fail("cannot download {}: the server could not continue the download twice (HTTP 416 "
-               "or a wrong Content-Range)",
-               request.label);
+          Fail(
+              "cannot download {}: the server could not continue the download twice (HTTP 416 "
+              "or a wrong Content-Range)",
+              request.label);
         }
         restarted = true;
         RemoveQuietly(part_path);

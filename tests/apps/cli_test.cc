@@ -134,12 +134,13 @@ TEST_F(Cli, EvalScoresPoliciesOnTheSameWindows) {
   const std::string text = (dir_ / "text.txt").string();
   {
     std::ofstream f(text);
-    for (int i = 0; i < 100; ++i) f << "Once upon a time there was a little cat number " << i << ". ";
+    for (int i = 0; i < 100; ++i)
+      f << "Once upon a time there was a little cat number " << i << ". ";
   }
   const std::string json = (dir_ / "eval.json").string();
-  const Result r = RunArkv("eval -m " + model_ + " -f " + text +
-                           " -c 64 --windows 2 --policies full,window --kv-budget 40 -t 2 --no-hash --json " +
-                           json);
+  const Result r = RunArkv(
+      "eval -m " + model_ + " -f " + text +
+      " -c 64 --windows 2 --policies full,window --kv-budget 40 -t 2 --no-hash --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("window@40"), std::string::npos) << r.output;
   const nlohmann::json results = ReadJson(json).at("results");
@@ -170,9 +171,9 @@ TEST_F(Cli, EvalScoresPoliciesOnTheSameWindows) {
 // holds after decoding follow from the model's shape (f16 K and V).
 TEST_F(Cli, BenchReportsEveryPointWithItsKvBytes) {
   const std::string json = (dir_ / "bench.json").string();
-  const Result r = RunArkv("bench -m " + model_ +
-                           " --ctx 32,64 -n 4 -r 1 --policies full,window --kv-budget 40 -t 2 --json " +
-                           json);
+  const Result r =
+      RunArkv("bench -m " + model_ +
+              " --ctx 32,64 -n 4 -r 1 --policies full,window --kv-budget 40 -t 2 --json " + json);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json doc = ReadJson(json);
   const nlohmann::json& m = doc.at("model");
@@ -184,7 +185,8 @@ TEST_F(Cli, BenchReportsEveryPointWithItsKvBytes) {
     const int64_t ctx = p.at("context"), held = ctx + 4;
     const bool full = p.at("label") == "full";
     EXPECT_TRUE(full || p.at("label") == "window@40") << p.at("label");
-    EXPECT_EQ(p.at("kv_bytes").get<int64_t>(), (full ? held : std::min<int64_t>(held, 40)) * token_bytes)
+    EXPECT_EQ(p.at("kv_bytes").get<int64_t>(),
+              (full ? held : std::min<int64_t>(held, 40)) * token_bytes)
         << p.at("label") << " at " << ctx;
     const double decode = p.at("decode_tokens_per_s").at("median");
     EXPECT_TRUE(std::isfinite(decode) && decode > 0) << decode;

@@ -1,7 +1,7 @@
 #include "core/fp16.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -16,8 +16,8 @@ namespace {
 double HalfValue(uint32_t h) {
   const int exponent = static_cast<int>(h >> 10 & 0x1f);
   const int mantissa = static_cast<int>(h & 0x3ff);
-  const double magnitude = exponent == 0 ? std::ldexp(mantissa, -24)
-                                         : std::ldexp(1024 + mantissa, exponent - 25);
+  const double magnitude =
+      exponent == 0 ? std::ldexp(mantissa, -24) : std::ldexp(1024 + mantissa, exponent - 25);
   return h & 0x8000 ? -magnitude : magnitude;
 }
 

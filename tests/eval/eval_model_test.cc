@@ -150,7 +150,9 @@ TEST_F(EvalModelTest, KlAndTopOneMatchAHandComputation) {
     for (size_t i = 0; i < n_vocab; ++i) sum += std::exp(log_p[i]) * (log_p[i] - log_q[i]);
     return sum;
   };
-  auto argmax = [](const std::vector<double>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); };
+  auto argmax = [](const std::vector<double>& v) {
+    return std::max_element(v.begin(), v.end()) - v.begin();
+  };
   double kl_sum = 0, kl_max = 0, reverse_sum = 0;
   int n = 0, same = 0;
   for (int w = 0; w < windows; ++w) {

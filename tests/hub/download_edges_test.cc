@@ -56,7 +56,8 @@ TEST_F(ResolveModelTest, A206WithAnotherRangeRestartsFromZero) {
     EXPECT_THAT(ErrorOf("owner/model-GGUF:" + name), HasSubstr("interrupted"));
     hub_.AnswerNextRangeWith(bad);
 
-    EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:" + name, options_)) == content) << name << ": wrong content";
+    EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:" + name, options_)) == content)
+        << name << ": wrong content";
     const std::vector<RecordedRequest> gets = hub_.cdn().requests();
     ASSERT_GE(gets.size(), 2u);
     EXPECT_EQ(gets[gets.size() - 2].Header("range"), "bytes=30000-") << name;
@@ -75,7 +76,8 @@ TEST_F(ResolveModelTest, APartFileLongerThanTheRemoteIsDiscarded) {
   const std::string path = CachedPath("m.gguf");
   std::ofstream(PartPath(path), std::ios::binary | std::ios::app) << RandomBytes(45'000, 27);
 
-  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:m.gguf", options_)) == content) << "wrong content";
+  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:m.gguf", options_)) == content)
+      << "wrong content";
   EXPECT_EQ(hub_.cdn().CountRequests("GET", "/lfs/m.gguf"), 2);
   EXPECT_EQ(hub_.cdn().requests().back().Header("range"), "");
 
@@ -85,7 +87,8 @@ TEST_F(ResolveModelTest, APartFileLongerThanTheRemoteIsDiscarded) {
   EXPECT_THAT(ErrorOf("owner/model-GGUF:s.gguf"), HasSubstr("interrupted"));
   std::ofstream(PartPath(CachedPath("s.gguf")), std::ios::binary | std::ios::app)
       << RandomBytes(30'000, 29);
-  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:s.gguf", options_)) == small) << "wrong content";
+  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:s.gguf", options_)) == small)
+      << "wrong content";
   EXPECT_EQ(hub_.hub().requests().back().Header("range"), "");
 }
 
@@ -104,7 +107,8 @@ TEST_F(ResolveModelTest, ACachedFileChangedInPlaceIsNotTrusted) {
   options_.offline = true;
   EXPECT_THAT(ErrorOf("owner/model-GGUF:m.gguf"), HasSubstr("is not in the cache"));
   options_.offline = false;
-  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:m.gguf", options_)) == content) << "wrong content";
+  EXPECT_TRUE(ReadFile(ResolveModel("owner/model-GGUF:m.gguf", options_)) == content)
+      << "wrong content";
   EXPECT_EQ(hub_.CdnDownloads(), 2);
 
   // Touched but unchanged (a copy that did not keep the time): verified again

@@ -28,7 +28,6 @@
 
 namespace arkv::hub::testing {
 
-
 namespace fs = std::filesystem;
 
 inline constexpr char kRepo[] = "owner/model-GGUF";

@@ -29,8 +29,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +43,8 @@
 #include "core/fp16.h"
 #include "gguf/gguf.h"
 #include "golden_util.h"
-#include "reference_model.h"
 #include "model/model.h"
+#include "reference_model.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "tensor/kernels.h"
@@ -79,19 +79,28 @@ struct GoldenCase {
 std::vector<GoldenCase> Cases() {
   const std::string s = "golden/synth/";
   return {
-      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true, 5e-2, 1.0, 5e-2},
+      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true,
+       5e-2, 1.0, 5e-2},
       {"TinyStories656K_f16", "models/TinyStories-656K/TinyStories-656K.f16.gguf", GgmlType::kQ8_0,
        "golden/real/TinyStories-656K.f16/", true, 3e-2, 1.0, 5e-2},
-      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf", GgmlType::kQ8_0,
-       "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2, true},
-      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.", false, 0.2, 0.9, 5e-3, true},
-      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.", false, 0.18, 0.9, 5e-3, true},
-      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3, true},
-      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.", false, 3.5e-3, 1.0, 5e-3},
-      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.", false, 5e-3, 1.0, 5e-3},
-      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.", false, 5e-2, 0.9, 5e-3, true},
-      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.", false, 0.15, 0.9, 5e-3, true},
-      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.", false, 3e-3, 1.0, 5e-3},
+      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf",
+       GgmlType::kQ8_0, "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2, true},
+      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.",
+       false, 0.2, 0.9, 5e-3, true},
+      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.",
+       false, 0.18, 0.9, 5e-3, true},
+      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0,
+       s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3, true},
+      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.",
+       false, 3.5e-3, 1.0, 5e-3},
+      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.",
+       false, 5e-3, 1.0, 5e-3},
+      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.",
+       false, 5e-2, 0.9, 5e-3, true},
+      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.",
+       false, 0.15, 0.9, 5e-3, true},
+      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.",
+       false, 3e-3, 1.0, 5e-3},
   };
 }
 
@@ -253,7 +262,8 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
     ++decisive;
     decisive_prefix += decisive_prefix == i;
   }
-  ASSERT_GE(decisive, kMinGreedyIds) << c.name << ": the golden margins leave too few steps decisive";
+  ASSERT_GE(decisive, kMinGreedyIds)
+      << c.name << ": the golden margins leave too few steps decisive";
 
   ThreadPool pool(2);
   Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
@@ -281,8 +291,10 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
   EXPECT_EQ(checked_forced, decisive) << c.name;
   EXPECT_EQ(checked_free, decisive_prefix) << c.name;
   EXPECT_TRUE(step_diff.Within(c.tol_llama)) << c.name << ": decode-step logits";
-  std::printf("[ golden ] %-22s greedy: %zu/%zu ids checked teacher-forced, %zu free, max step-logit diff %.3g\n",
-              c.name.c_str(), checked_forced, gen.size(), checked_free, step_diff.value());
+  std::printf(
+      "[ golden ] %-22s greedy: %zu/%zu ids checked teacher-forced, %zu free, max step-logit diff "
+      "%.3g\n",
+      c.name.c_str(), checked_forced, gen.size(), checked_free, step_diff.value());
 }
 
 // A free greedy run with exact arithmetic (MatMulPrecision::kFloat, the CLI's

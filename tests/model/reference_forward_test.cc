@@ -16,8 +16,8 @@
 #include "common/compare.h"
 #include "model/model.h"
 #include "model/synthetic.h"
-#include "runtime/session.h"
 #include "reference_model.h"
+#include "runtime/session.h"
 
 namespace arkv {
 namespace {

@@ -55,7 +55,8 @@ class Reference {
   }
   bool Has(const std::string& name) const { return f_.FindTensor(name) != nullptr; }
 
-  static std::vector<double> MatVec(const Mat& w, int64_t rows, int64_t cols, const std::vector<double>& x) {
+  static std::vector<double> MatVec(const Mat& w, int64_t rows, int64_t cols,
+                                    const std::vector<double>& x) {
     std::vector<double> y(rows, 0.0);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) y[r] += w[r * cols + c] * x[c];
@@ -88,7 +89,8 @@ class Reference {
     int64_t vocab = 0, cols = 0;
     const Mat emb = Load("token_embd.weight", &vocab, &cols);
     std::vector<std::vector<double>> x(n);
-    for (int t = 0; t < n; ++t) x[t].assign(emb.begin() + tokens[t] * cols, emb.begin() + (tokens[t] + 1) * cols);
+    for (int t = 0; t < n; ++t)
+      x[t].assign(emb.begin() + tokens[t] * cols, emb.begin() + (tokens[t] + 1) * cols);
     const int q_dim = n_heads_ * hd_, kv_dim = n_kv_ * hd_;
     for (int l = 0; l < n_layers_; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -105,7 +107,8 @@ class Reference {
         k[t] = MatVec(wk, kv_dim, n_embd_, h);
         v[t] = MatVec(wv, kv_dim, n_embd_, h);
         if (Has(p + "attn_q.bias")) {
-          const Mat bq = Load(p + "attn_q.bias"), bk = Load(p + "attn_k.bias"), bv = Load(p + "attn_v.bias");
+          const Mat bq = Load(p + "attn_q.bias"), bk = Load(p + "attn_k.bias"),
+                    bv = Load(p + "attn_v.bias");
           for (int i = 0; i < q_dim; ++i) q[t][i] += bq[i];
           for (int i = 0; i < kv_dim; ++i) k[t][i] += bk[i], v[t][i] += bv[i];
         }
