@@ -45,7 +45,9 @@ TEST(Fp16, DecodesEveryHalfAsItsDefinition) {
     const float f = F16ToF32(static_cast<uint16_t>(h));
     if ((h & 0x7c00) == 0x7c00) {
       EXPECT_EQ(std::isnan(f), (h & 0x3ff) != 0) << "h=" << h;
-      if ((h & 0x3ff) == 0) EXPECT_EQ(f, h & 0x8000 ? -INFINITY : INFINITY) << "h=" << h;
+      if ((h & 0x3ff) == 0) {
+        EXPECT_EQ(f, h & 0x8000 ? -INFINITY : INFINITY) << "h=" << h;
+      }
     } else {
       EXPECT_EQ(static_cast<double>(f), HalfValue(h)) << "h=" << h;
     }
