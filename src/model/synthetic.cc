@@ -9,8 +9,8 @@
 
 #include "core/error.h"
 #include "core/strings.h"
-#include "model/architectures.h"
 #include "gguf/gguf.h"
+#include "model/architectures.h"
 #include "tensor/kernels.h"
 
 namespace arkv {
