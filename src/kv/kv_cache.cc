@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "kv/attention.h"
 #include "kv/budget.h"
 #include "kv/head_store.h"
@@ -77,7 +76,7 @@ class Cache final : public SequenceCache {
   }
 
   void Attend(int layer, const float* q, const float* k, const float* v, const int32_t* positions,
-              int n_tokens, float scale, float* out, ThreadPool& threads) override {
+              int n_tokens, float scale, float* out, Parallel& threads) override {
     if (layer < 0 || layer >= shape_.n_layers) {
       Fail("KV Attend: layer {} out of range [0, {})", layer, shape_.n_layers);
     }

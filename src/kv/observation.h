@@ -12,13 +12,10 @@
 #include <vector>
 
 #include "arkv/kv_config.h"
+#include "arkv/parallel.h"
 #include "kv/attention.h"
 #include "kv/head_store.h"
 #include "kv/scoring.h"
-
-namespace arkv {
-class ThreadPool;
-}
 
 namespace arkv::kv {
 
@@ -42,6 +39,6 @@ struct LayerScores {
 
 // Scores from the filled capture buffers. with_oq: also the layer's OQ score.
 LayerScores ScoreObservation(const Observation& observation, std::span<const HeadStores> heads,
-                             const CacheConfig& config, bool with_oq, ThreadPool& threads);
+                             const CacheConfig& config, bool with_oq, Parallel& threads);
 
 }  // namespace arkv::kv

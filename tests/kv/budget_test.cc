@@ -34,8 +34,8 @@ TEST(BudgetPlanner, TokenBytesOfOneLayer) {
 
 TEST(BudgetPlanner, FullPolicyIsUnlimitedWhateverTheBudget) {
   const std::vector<double> shares{1, 1};
-  for (const auto& limits : PlanLayerLimits(Input(PolicyKind::kFull, Budget::Tokens(20), false,
-                                                  shares))) {
+  for (const auto& limits :
+       PlanLayerLimits(Input(PolicyKind::kFull, Budget::Tokens(20), false, shares))) {
     EXPECT_FALSE(limits.capacity.has_value());
     EXPECT_FALSE(limits.original_cap.has_value());
   }
@@ -87,8 +87,7 @@ TEST(BudgetPlanner, ByteBudgetOfQuantOnlyTheWindowOriginal) {
   // Shares 0 split the spare bytes equally: 500 bytes a layer hold the window
   // (256) and 5 Quantized tokens (240): C = 9, 496 bytes; 8 left over.
   const std::vector<double> shares{0, 0};
-  const auto limits =
-      PlanLayerLimits(Input(PolicyKind::kQuant, Budget::Bytes(1000), true, shares));
+  const auto limits = PlanLayerLimits(Input(PolicyKind::kQuant, Budget::Bytes(1000), true, shares));
   for (const LayerLimits& l : limits) {
     EXPECT_EQ(l.capacity, std::optional<int64_t>(9));
     EXPECT_EQ(l.original_budget, 0);
@@ -102,8 +101,7 @@ TEST(BudgetPlanner, ByteBudgetSharedInProportionToTheOriginalShares) {
   // C = 13 has Original budget round(0.5 * 9) = 4, so 8 x 64 + 5 x 48 = 752.
   // Next tokens cost 64 each; 32 bytes are left.
   const std::vector<double> shares{1, 0.5};
-  const auto limits =
-      PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(2000), true, shares));
+  const auto limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(2000), true, shares));
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(19));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(13));
   EXPECT_EQ(limits[0].original_cap, std::optional<int64_t>(15));

@@ -206,7 +206,8 @@ TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
     const LayerStats& ls = st.layers[l];
     const int64_t c = ls.capacity_tokens;
     const int64_t cap = std::llround(ls.oq_ratio * static_cast<double>(c - config.window));
-    const int64_t worst = heads * ((config.window + cap) * orig + (c - config.window - cap) * quant);
+    const int64_t worst =
+        heads * ((config.window + cap) * orig + (c - config.window - cap) * quant);
     worst_total += worst;
     EXPECT_LE(ls.original_tokens, heads * (config.window + cap)) << "layer " << l;
     // The capacity uses the layer's share: one more Original token would not fit.

@@ -65,10 +65,10 @@ constexpr double kTolRef64F32Kv = 1e-3;
 constexpr size_t kMinGreedyIds = 4;
 
 struct GoldenCase {
-  std::string name;       // test name suffix
-  std::string model;      // relative to shared/, or the Q8_0 source when rebuilt
+  std::string name;                    // test name suffix
+  std::string model;                   // relative to shared/, or the Q8_0 source when rebuilt
   GgmlType rebuild = GgmlType::kQ8_0;  // != kQ8_0: rebuild this variant from the Q8_0 file
-  std::string prefix;     // golden file prefix relative to shared/golden
+  std::string prefix;                  // golden file prefix relative to shared/golden
   bool real = false;
   double tol_llama = 0.0;
   double min_argmax = 1.0;
@@ -157,8 +157,10 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
     if (!SharedExists(c.model)) GTEST_SKIP() << "shared data absent: " << SharedPath(c.model);
     path_ = SharedPath(c.model);
     if (c.rebuild != GgmlType::kQ8_0) {
-      const std::string out = (std::filesystem::temp_directory_path() /
-                               ("arkv_golden_" + c.name + "_" + std::to_string(::getpid()) + ".gguf")).string();
+      const std::string out =
+          (std::filesystem::temp_directory_path() /
+           ("arkv_golden_" + c.name + "_" + std::to_string(::getpid()) + ".gguf"))
+              .string();
       path_ = RebuildVariant(path_, c.rebuild, out);
       tmp_ = out;
     }
@@ -188,13 +190,15 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
     const GoldenCase& c = GetParam();
     if (c.real) return Golden("ids.txt");
     // synth: the family's ids file (all variants share it).
-    const std::string fam = c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
+    const std::string fam =
+        c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
     return SharedPath("golden/synth/" + fam + ".ids.txt");
   }
   std::string PromptFile() const {
     const GoldenCase& c = GetParam();
     if (c.real) return Golden("greedy.prompt_ids.txt");
-    const std::string fam = c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
+    const std::string fam =
+        c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
     return SharedPath("golden/synth/" + fam + ".prompt8.ids.txt");
   }
 
@@ -251,7 +255,8 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
   const std::vector<float> step_logits = ReadF32(Golden("greedy.step_logits.f32"));
   std::ifstream js(Golden("greedy.json"));
   const nlohmann::json meta = nlohmann::json::parse(js);
-  const std::vector<double> margins = meta.at("top1_minus_top2_margin_per_step").get<std::vector<double>>();
+  const std::vector<double> margins =
+      meta.at("top1_minus_top2_margin_per_step").get<std::vector<double>>();
   const size_t n_vocab = model_->config().n_vocab;
   ASSERT_EQ(step_logits.size(), gen.size() * n_vocab);
   ASSERT_EQ(margins.size(), gen.size());
@@ -266,8 +271,10 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
       << c.name << ": the golden margins leave too few steps decisive";
 
   ThreadPool pool(2);
-  Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
-  Session forced(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
+  Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool,
+                   512);
+  Session forced(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool,
+                 512);
   std::span<const float> lf = free_run.Prefill(prompt);
   std::span<const float> lt = forced.Prefill(prompt);
   size_t checked_forced = 0, checked_free = 0;

@@ -39,11 +39,13 @@ TEST_P(ReferenceForward, LogitsMatchDoublePrecision) {
   spec.tied_output = spec.arch == "qwen3";
   spec.seed = 11;
   const std::string path = (std::filesystem::temp_directory_path() /
-                            ("arkv_ref_" + spec.arch + std::to_string(::getpid()) + ".gguf")).string();
+                            ("arkv_ref_" + spec.arch + std::to_string(::getpid()) + ".gguf"))
+                               .string();
   ThreadPool pool(2);
   WriteSyntheticModel(spec, path, pool);
   auto model = Model::Load(path);
-  const std::vector<int32_t> tokens = {256, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 299, 0};
+  const std::vector<int32_t> tokens = {256, 72,  101, 108, 108, 111, 32,  119,
+                                       111, 114, 108, 100, 33,  10,  299, 0};
   kv::CacheConfig cfg;
   cfg.original = kv::OriginalType::kF32;
   Session s(*model, kv::CreateSequenceCache(model->cache_shape(), cfg), pool, 5);
