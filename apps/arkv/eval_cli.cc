@@ -17,6 +17,9 @@ void AddSharedKvFlags(CLI::App& cmd, KvOptions& o) {
   cmd.add_option("--kv-window", o.window,
                  "recent tokens always kept at full precision (default 32)");
   cmd.add_option("--kv-sinks", o.sinks, "window policy: first tokens always kept (default 4)");
+  cmd.add_option("--snapkv-decode", o.snapkv_decode,
+                 "snapkv while decoding: evict (keep the budget) or none (SnapKV's prefill-only "
+                 "compression; token budgets only) (default evict)");
   cmd.add_option("--arkv-tau", o.taus, "OQ score temperatures tau1,tau2,tau3 (ARKV.md defaults)");
   cmd.add_option("--arkv-gamma", o.gamma, "heavy-hitter variance weight (default 263.81)");
   cmd.add_option("--arkv-keep", o.keep,

@@ -13,7 +13,7 @@
 
 namespace arkv::cli {
 
-// --kv-window, --kv-sinks, --arkv-tau, --arkv-gamma, --arkv-keep, --kv-quant,
+// --kv-window, --kv-sinks, --snapkv-decode, --arkv-tau, --arkv-gamma, --arkv-keep, --kv-quant,
 // --kv-original, --prefill-chunk (the policy and budget are lists elsewhere).
 void AddSharedKvFlags(CLI::App& cmd, KvOptions& kv);
 // The parameters of `kv` without policy or budget.

@@ -13,6 +13,9 @@ void AddKvOptions(CLI::App& cmd, KvOptions& o) {
                  "KV budget: tokens per layer (512) or bytes for the whole cache (64MiB)");
   cmd.add_option("--kv-window", o.window, "recent tokens always kept at full precision (default 32)");
   cmd.add_option("--kv-sinks", o.sinks, "window policy: first tokens always kept (default 4)");
+  cmd.add_option("--snapkv-decode", o.snapkv_decode,
+                 "snapkv while decoding: evict (keep the budget) or none (SnapKV's prefill-only "
+                 "compression; token budgets only) (default evict)");
   cmd.add_option("--arkv-tau", o.taus, "OQ score temperatures tau1,tau2,tau3 (ARKV.md defaults)");
   cmd.add_option("--arkv-gamma", o.gamma, "heavy-hitter variance weight (default 263.81)");
   cmd.add_option("--arkv-keep", o.keep, "share of the past kept per decode compression (default 0.75)");
@@ -30,6 +33,7 @@ kv::CacheConfig KvOptions::ToConfig() const {
   if (!budget.empty()) c.budget = kv::ParseBudget(budget);
   c.window = window;
   c.sinks = sinks;
+  c.snapkv_decode = kv::ParseSnapKvDecode(snapkv_decode);
   if (!taus.empty()) kv::ParseTaus(taus, c);
   if (gamma >= 0.0) c.gamma = gamma;
   if (keep >= 0.0) c.keep_fraction = keep;

@@ -18,6 +18,7 @@ struct KvOptions {
   std::string budget;  // empty: unlimited
   int window = 32;
   int sinks = 4;
+  std::string snapkv_decode = "evict";
   std::string taus;  // "t1,t2,t3"
   double gamma = -1.0;  // < 0: ARKV.md default
   double keep = -1.0;

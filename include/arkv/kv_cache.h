@@ -25,8 +25,13 @@
 //   running mean per layer; ratios and Original budgets are recomputed from
 //   the means after every prompt batch, with T = prompt tokens so far. With a
 //   single chunk this is exactly the one-shot method.
-// - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
-//   past token, so that the budget holds while generating.
+// - snapkv: SnapKV's own score (per query head the sum of the observation
+//   window's attention, pooled, group mean; not ARKV's mean + gamma * var).
+//   SnapKV compresses the prompt only (CacheConfig::snapkv_decode = kNone);
+//   [ours] the default kEvict evicts a layer's lowest-scored past token when
+//   decoding pushes it over C, so that the budget holds while generating
+//   (tests/kv/baseline_test.cc, SnapKvKeepsTheTopOfItsOwnPooledSumScore).
+// - window: StreamingLLM, the first `sinks` tokens and the last C - sinks.
 // - quant: nothing is quantized until a layer exceeds C; at each compression
 //   every kept past token is Quantized (ARKV.md baselines); tokens leaving the
 //   window in between stay Original until the next compression.

@@ -95,6 +95,13 @@ OriginalType ParseOriginalType(std::string_view name) {
   Fail("unknown KV storage type '{}' (expected f16 or f32)", name);
 }
 
+SnapKvDecode ParseSnapKvDecode(std::string_view name) {
+  const std::string n = Lower(Trim(name));
+  if (n == "evict") return SnapKvDecode::kEvict;
+  if (n == "none") return SnapKvDecode::kNone;
+  Fail("unknown --snapkv-decode '{}' (expected evict or none)", name);
+}
+
 void ParseTaus(std::string_view text, CacheConfig& config) {
   double t[3];
   std::string_view rest = text;
@@ -147,6 +154,16 @@ std::string_view QuantTypeName(QuantType type) {
   return "?";
 }
 
+std::string_view SnapKvDecodeName(SnapKvDecode mode) {
+  switch (mode) {
+    case SnapKvDecode::kEvict:
+      return "evict";
+    case SnapKvDecode::kNone:
+      return "none";
+  }
+  return "?";
+}
+
 std::string FormatBudget(const Budget& budget) {
   switch (budget.unit) {
     case Budget::Unit::kUnlimited:
@@ -166,6 +183,13 @@ void ValidateConfig(const CacheConfig& c) {
     Fail("unknown KV storage type value {}", static_cast<int>(c.original));
   if (static_cast<int>(c.quant) > static_cast<int>(QuantType::kInt4))
     Fail("unknown KV quantization value {}", static_cast<int>(c.quant));
+  if (static_cast<int>(c.snapkv_decode) > static_cast<int>(SnapKvDecode::kNone))
+    Fail("unknown snapkv decode mode value {}", static_cast<int>(c.snapkv_decode));
+  if (c.policy == PolicyKind::kSnapKV && c.snapkv_decode == SnapKvDecode::kNone &&
+      c.budget.unit == Budget::Unit::kBytes)
+    Fail("--snapkv-decode none never compresses while decoding, so it cannot keep a byte "
+         "budget ({}); use a token budget or --snapkv-decode evict",
+         FormatBudget(c.budget));
   if (c.window < 1) Fail("KV window must be at least 1, got {}", c.window);
   if (c.sinks < 0) Fail("KV sinks must be >= 0, got {}", c.sinks);
   for (double t : {c.tau1, c.tau2, c.tau3}) {

@@ -107,6 +107,8 @@ class Cache final : public SequenceCache {
     // Scores are needed when EndBatch may select tokens: prompt batches, a
     // layer over its capacity, or a byte budget's Original cap.
     const LayerLimits& lim = L.limits;
+    // (Attend cannot tell a 1-token prompt chunk from a decode step, so
+    // snapkv without decode compression scores both.)
     const bool score = policy_->NeedsScores() &&
                        (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity ||
                         lim.original_cap.has_value());
@@ -118,7 +120,7 @@ class Cache final : public SequenceCache {
                                                config_.window);
     AttendLayer(spans, queries, obs.captures, threads);
     const bool with_oq = n_tokens > 1 && policy_->UsesOqScores();
-    L.scores = ScoreObservation(obs, L.heads, config_, with_oq, threads);
+    L.scores = ScoreObservation(obs, L.heads, config_, policy_->Score(), with_oq, threads);
   }
 
   void EndBatch(BatchKind kind) override {
