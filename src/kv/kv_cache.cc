@@ -59,7 +59,10 @@ class Cache final : public SequenceCache {
     ValidateShape(shape);
     ValidateConfig(config);
     if (pool == nullptr) {
-      owned_pool_ = std::make_unique<PagePool>();
+      const size_t stride =
+          std::max(TokenStride(OriginalFormat(config.original), shape.head_dim),
+                   TokenStride(QuantizedFormat(config.quant), shape.head_dim));
+      owned_pool_ = std::make_unique<PagePool>(PrivatePageBytes(stride));
       pool = owned_pool_.get();
     }
     pool_ = pool;
@@ -185,6 +188,7 @@ class Cache final : public SequenceCache {
     }
     st.peak_bytes = std::max(peak_bytes_, st.bytes);
     st.page_bytes = static_cast<int64_t>(pool_->page_bytes());
+    st.pool_bytes = st.pages_held * st.page_bytes;
     return st;
   }
 
@@ -229,7 +233,8 @@ class Cache final : public SequenceCache {
       shares.push_back(policy_->OriginalShare(L.ratio));
       scored |= L.oq_batches > 0;
     }
-    PlanInput input{shape_, config_, policy_->Quantizes(), shares, std::nullopt};
+    PlanInput input{shape_, config_, policy_->Quantizes(), shares, std::nullopt,
+                    pool_->page_bytes()};
     if (scored) input.scored_prompt_tokens = prompt_tokens_;
     const std::vector<LayerLimits> limits = PlanLayerLimits(input);
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].limits = limits[l];
@@ -286,10 +291,11 @@ std::string FormatStats(const CacheStats& st) {
                      x.quantized_bytes, x.evictions, x.quantizations, x.oq_ratio);
   }
   s += fmt::format(
-      "total: {} Original + {} Quantized tokens, {} bytes (peak {}), {} evictions, "
-      "{} quantizations, {} pages of {} bytes\n",
+      "total: {} Original + {} Quantized tokens, {} bytes held (positions and scales "
+      "included; peak {}), {} evictions, {} quantizations; pool: {} pages of {} bytes = {} "
+      "bytes\n",
       st.original_tokens, st.quantized_tokens, st.bytes, st.peak_bytes, st.evictions,
-      st.quantizations, st.pages_held, st.page_bytes);
+      st.quantizations, st.pages_held, st.page_bytes, st.pool_bytes);
   return s;
 }
 
