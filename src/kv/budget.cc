@@ -20,18 +20,18 @@ struct LayerCosts {
   std::optional<int64_t> prompt_tokens;
 };
 
-int64_t OriginBudgetAt(const LayerCosts& costs, double share, int64_t capacity) {
+int64_t OriginalBudgetAt(const LayerCosts& costs, double share, int64_t capacity) {
   std::optional<size_t> prompt;
   if (costs.prompt_tokens) prompt = static_cast<size_t>(*costs.prompt_tokens);
-  return static_cast<int64_t>(OriginBudget(share, static_cast<size_t>(capacity),
-                                           static_cast<size_t>(costs.window), prompt));
+  return static_cast<int64_t>(OriginalBudget(share, static_cast<size_t>(capacity),
+                                             static_cast<size_t>(costs.window), prompt));
 }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Worst-case bytes of a layer of capacity c (see budget.h): the most pages
 // of x Original and c - x Quantized tokens per KV head, for x from min(c, W)
-// to W + origin_budget (c when the policy never quantizes). Fewer tokens
+// to W + original_budget (c when the policy never quantizes). Fewer tokens
 // never take more pages. Pages(x) = ceil(x / pO) + ceil((c - x) / pQ) only
 // rises where x starts a new Original page (x = k pO + 1) and falls or stays
 // in between, so its maximum is at the lowest x or at one of those steps.
@@ -41,7 +41,7 @@ int64_t LayerBytesBound(const LayerCosts& costs, double share, int64_t c) {
   int64_t pages = CeilDiv(c, po);
   if (costs.quantizes) {
     const int64_t lo = std::min(c, costs.window);
-    const int64_t hi = std::min(c, costs.window + OriginBudgetAt(costs, share, c));
+    const int64_t hi = std::min(c, costs.window + OriginalBudgetAt(costs, share, c));
     auto at = [&](int64_t x) { return CeilDiv(x, po) + CeilDiv(c - x, pq); };
     pages = at(lo);
     for (int64_t x = (lo / po) * po + 1; x <= hi; x += po) {
@@ -139,9 +139,9 @@ std::vector<LayerLimits> PlanLayerLimits(const PlanInput& in) {
   }
   for (size_t l = 0; l < limits.size(); ++l) {
     limits[l].capacity = capacity[l];
-    limits[l].origin_budget = OriginBudgetAt(costs, in.original_shares[l], capacity[l]);
+    limits[l].original_budget = OriginalBudgetAt(costs, in.original_shares[l], capacity[l]);
     if (budget.unit == Budget::Unit::kBytes && in.quantizes) {
-      limits[l].original_cap = limits[l].origin_budget;
+      limits[l].original_cap = limits[l].original_budget;
     }
   }
   return limits;

@@ -8,7 +8,7 @@
 // pages are all of it). Each layer and KV head has two stores (Original,
 // Quantized) of whole pages; a layer's worst case at capacity c is the most
 // pages its stores can hold once a batch is compressed: at least min(c, W)
-// and at most W + origin_budget Original tokens when the policy quantizes
+// and at most W + original_budget Original tokens when the policy quantizes
 // (all c Original otherwise), the rest Quantized, every partly used page
 // counted whole. Every layer holds its window; the bytes beyond the windows
 // are shared in proportion to the layers' Original shares (equally when they
@@ -33,10 +33,10 @@ namespace arkv::kv {
 struct LayerLimits {
   // C_l: most cached tokens; nullopt: unlimited (the full policy).
   std::optional<int64_t> capacity;
-  // ARKV's origin_budget_l (ARKV.md Prefill 3): Original past tokens kept at
+  // ARKV's Original budget (origin_budget_l of ARKV.md Prefill 3): past tokens kept at
   // prefill, clip(round(share * (C_l - W)), 0, min(C_l - W, T - W)); the T - W
   // bound applies once the prompt is scored.
-  int64_t origin_budget = 0;
+  int64_t original_budget = 0;
   // Byte budgets with a quantizing policy: most Original past tokens (the
   // lowest-scored others are Quantized). nullopt: no cap.
   std::optional<int64_t> original_cap;
@@ -46,7 +46,7 @@ struct PlanInput {
   CacheShape shape;
   CacheConfig config;
   // Policy::Quantizes(): whether Original past tokens may be traded for
-  // Quantized ones (byte budgets then cap them at origin_budget).
+  // Quantized ones (byte budgets then cap them at original_budget).
   bool quantizes = false;
   // Per layer: the share of the past the policy keeps Original
   // (Policy::OriginalShare of ARKV's ratio_l), in [0, 1].

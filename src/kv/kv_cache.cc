@@ -119,8 +119,8 @@ class Cache final : public SequenceCache {
       AttendLayer(spans, queries, {}, threads);
       return;
     }
-    const Observation obs = PrepareObservation(L.heads, shape_.n_heads / hkv, n_tokens,
-                                               config_.window);
+    const Observation obs =
+        PrepareObservation(L.heads, shape_.n_heads / hkv, n_tokens, config_.window);
     AttendLayer(spans, queries, obs.captures, threads);
     const bool with_oq = n_tokens > 1 && policy_->UsesOqScores();
     L.scores = ScoreObservation(obs, L.heads, config_, policy_->Score(), with_oq, threads);

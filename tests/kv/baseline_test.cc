@@ -180,7 +180,8 @@ TEST(Baselines, SnapKvWithoutDecodeCompressionRejectsByteBudgets) {
     ValidateConfig(config);
     FAIL() << "accepted --snapkv-decode none with a byte budget";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("snapkv-decode none"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("snapkv_decode: none never compresses"), std::string::npos)
+        << e.what();
   }
   config.budget = Budget::Tokens(64);
   EXPECT_NO_THROW(ValidateConfig(config));

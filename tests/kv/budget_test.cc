@@ -49,7 +49,7 @@ TEST(BudgetPlanner, TokenBudgetBeforeTheScoresKeepsTheWholePastOriginal) {
   ASSERT_EQ(limits.size(), 2u);
   for (const LayerLimits& l : limits) {
     EXPECT_EQ(l.capacity, std::optional<int64_t>(20));
-    EXPECT_EQ(l.origin_budget, 16);  // C - W
+    EXPECT_EQ(l.original_budget, 16);  // C - W
     EXPECT_FALSE(l.original_cap.has_value());
   }
 }
@@ -59,16 +59,16 @@ TEST(BudgetPlanner, TokenBudgetOriginalBudgetsRoundHalfToEvenAndStopAtThePrompt)
   const std::vector<double> shares{0.40625, 0.46875};
   auto limits =
       PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{100}));
-  EXPECT_EQ(limits[0].origin_budget, 6);
-  EXPECT_EQ(limits[1].origin_budget, 8);
+  EXPECT_EQ(limits[0].original_budget, 6);
+  EXPECT_EQ(limits[1].original_budget, 8);
   // A prompt of 11 tokens has T - W = 7 past tokens.
   limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{11}));
-  EXPECT_EQ(limits[0].origin_budget, 6);
-  EXPECT_EQ(limits[1].origin_budget, 7);
+  EXPECT_EQ(limits[0].original_budget, 6);
+  EXPECT_EQ(limits[1].original_budget, 7);
   // A prompt shorter than the window: no past at all.
   limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{3}));
-  EXPECT_EQ(limits[0].origin_budget, 0);
-  EXPECT_EQ(limits[1].origin_budget, 0);
+  EXPECT_EQ(limits[0].original_budget, 0);
+  EXPECT_EQ(limits[1].original_budget, 0);
 }
 
 // Byte budgets count whole pages. Pages of 128 bytes hold 3 Original tokens
@@ -87,8 +87,8 @@ TEST(BudgetPlanner, ByteBudgetOfAPolicyThatNeverQuantizes) {
       PlanLayerLimits(Input(PolicyKind::kEvict, Budget::Bytes(2000), false, shares));
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(12));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(9));
-  EXPECT_EQ(limits[0].origin_budget, 8);
-  EXPECT_EQ(limits[1].origin_budget, 5);
+  EXPECT_EQ(limits[0].original_budget, 8);
+  EXPECT_EQ(limits[1].original_budget, 5);
   EXPECT_FALSE(limits[0].original_cap.has_value());
 }
 
@@ -102,7 +102,7 @@ TEST(BudgetPlanner, ByteBudgetOfQuantOnlyTheWindowOriginal) {
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(12));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(8));
   for (const LayerLimits& l : limits) {
-    EXPECT_EQ(l.origin_budget, 0);
+    EXPECT_EQ(l.original_budget, 0);
     EXPECT_EQ(l.original_cap, std::optional<int64_t>(0));
   }
 }
