@@ -24,7 +24,11 @@
 //   own observation window over the past at that time) is folded into a
 //   running mean per layer; ratios and Original budgets are recomputed from
 //   the means after every prompt batch, with T = prompt tokens so far. With a
-//   single chunk this is exactly the one-shot method.
+//   single chunk this is exactly the one-shot method. A 1-token prompt batch
+//   (a 1-token prompt, --prefill-chunk 1) scores OQ 0 (one query has no
+//   spread), so with only such batches every ratio is 1 and every Original
+//   budget min(C - W, T - W), the reference's fallback when all scores are 0
+//   (tests/kv/edge_case_test.cc).
 // - snapkv: SnapKV's own score (per query head the sum of the observation
 //   window's attention, pooled, group mean; not ARKV's mean + gamma * var).
 //   SnapKV compresses the prompt only (CacheConfig::snapkv_decode = kNone);

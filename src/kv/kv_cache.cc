@@ -216,6 +216,11 @@ class Cache final : public SequenceCache {
         L.oq_sum += L.scores->oq->score;
         ++L.oq_batches;
         any = true;
+      } else if (policy_->UsesOqScores()) {
+        // A 1-token prompt batch (a 1-token prompt, --prefill-chunk 1) has one
+        // observation query, whose OQ score is 0 (ComputeOqScore, w == 1).
+        ++L.oq_batches;
+        any = true;
       }
       means[l] = L.oq_batches > 0 ? L.oq_sum / L.oq_batches : 0.0;
     }

@@ -204,8 +204,11 @@ OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& 
     sum.variance += x.variance;
     sum.kurtosis += x.kurtosis;
   }
-  sum.score = std::pow(sum.entropy, 1.0 / taus.tau1) * std::pow(sum.variance, 1.0 / taus.tau2) *
-              std::pow(sum.kurtosis, 1.0 / taus.tau3);
+  // As in ComputeOqScore: one-hot rows make each head's entropy about -1e-10
+  // (the reference, in float32, gets exactly 0); the factor is taken at >= 0
+  // so that such a layer scores 0, not NaN.
+  sum.score = std::pow(std::max(sum.entropy, 0.0), 1.0 / taus.tau1) *
+              std::pow(sum.variance, 1.0 / taus.tau2) * std::pow(sum.kurtosis, 1.0 / taus.tau3);
   return sum;
 }
 

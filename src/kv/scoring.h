@@ -78,9 +78,8 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
 
 // The OQ score of a layer from the scores of its KV heads (each computed over
 // that head's query heads): the three factors summed, then combined as in
-// ComputeOqScore. (Unlike ComputeOqScore, a summed entropy that rounding made
-// slightly negative is not clipped at 0, so the score is NaN, and
-// ComputeOriginalBudgets gives such a layer ratio 1.)
+// ComputeOqScore (a summed entropy that rounding made slightly negative, as
+// one-hot attention does, counts as 0, so such a layer scores 0).
 OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus);
 
 // ratio_l = oq_l / max_l' oq_l' over the finite scores; 1 for a layer whose
