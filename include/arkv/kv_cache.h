@@ -54,6 +54,31 @@
 //   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
 //   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.
+//
+// Differences from the official ARKV code (ARKV.md's [ours] points; the
+// reference's behaviour is in golden/arkv-ref/README.md section 6), each with
+// the test that pins it; nothing else differs:
+// - Quantized tokens are kept and attended until evicted (the official code
+//   drops its whole Quantized store at the next decode step): the tri-state
+//   method of the paper. tests/kv/arkv_ref_parity_test.cc compares whole
+//   trajectories only up to the first compression that quantizes
+//   (DecodeTrajectoryWhereTheReferenceAgrees); attention over both states:
+//   tests/kv/attention_test.cc (MixedAttentionTest).
+// - Cache order is position order (the official code keeps the past in
+//   descending score order, head 0's order for every head), which changes
+//   only the pooling neighbours at decode: scored in the reference's recorded
+//   order, every decode decision is identical
+//   (EveryDecodeCompressionInTheReferenceOrder, HeadStores::CacheOrder).
+// - One fp8 scale per token and KV head, K and V separately (the official
+//   code shares one per slot across heads): codecs.h, tests/kv/codecs_test.cc.
+// - No dense dequantized copy: attention reads f16 and fp8 slots in place, and
+//   the observation probabilities come from the attention kernel, not a second
+//   matmul: PrefillScoresBudgetsAndHeavyHitters and
+//   PrefillStatesThroughTheCache match the reference through the cache.
+// - snapkv's decode eviction (kEvict, the default; kNone is SnapKV's own):
+//   tests/kv/baseline_test.cc.
+// Beyond the official code, which has neither: chunked prefill and byte
+// budgets (above; tests/kv/policy_test.cc, budget_test.cc, bytes_test.cc).
 // - Memory (ARKV.md "Memory accounting"): each token's position is stored in
 //   the pages beside its K/V rows and scales, so BytesHeld() (positions,
 //   scales, K, V) is what the tokens hold and the pool's pages are all the
