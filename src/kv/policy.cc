@@ -123,7 +123,8 @@ class EvictPolicy final : public Policy {
   double keep_fraction_;
 };
 
-// The paper's Quant: ARKV's scores and budget, every kept past token Quantized.
+// The paper's Quant: ARKV's scores and budget; at each compression every kept
+// past token is Quantized.
 class QuantPolicy final : public Policy {
  public:
   explicit QuantPolicy(double keep_fraction) : keep_fraction_(keep_fraction) {}
@@ -133,16 +134,17 @@ class QuantPolicy final : public Policy {
   void Decide(const LayerContext& ctx, const HeadTokens& tokens,
               std::vector<TokenState>& next) const override {
     const size_t n = tokens.positions.size();
+    // Nothing is quantized until the layer exceeds C (ARKV.md, baselines);
+    // tokens that leave the window in between stay Original until then.
+    if (!OverCapacity(ctx, n)) return;
     const size_t w = WindowCount(ctx, n);
     const size_t past = n - w;
-    if (OverCapacity(ctx, n)) {
-      if (IsPrompt(ctx.kind)) {
-        SelectPast(tokens, past, Capacity(ctx) - w, 0, next);
-      } else {
-        DecodeCompress(ctx, tokens, 0, keep_fraction_, next);
-      }
+    if (IsPrompt(ctx.kind)) {
+      SelectPast(tokens, past, Capacity(ctx) - w, 0, next);
+    } else {
+      DecodeCompress(ctx, tokens, 0, keep_fraction_, next);
     }
-    // Only the window stays Original.
+    // Every kept past token is Quantized; only the window stays Original.
     for (size_t i = 0; i < past; ++i) {
       if (next[i] == TokenState::kOriginal) next[i] = TokenState::kQuantized;
     }
