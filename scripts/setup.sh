@@ -7,7 +7,7 @@ packages=(
   libhwy-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev xz-utils
+  clang libclang-rt-14-dev clang-format clang-tidy xz-utils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,8 @@
 // stores k and v and writes the attention output. After every layer of a
 // batch has been processed the engine calls EndBatch(), where the policy may
 // quantize or evict tokens. The cache never exceeds its budget after EndBatch.
+// (Implementation: src/kv/kv_cache.cc, which names the rooms it orchestrates:
+// the budget planner, the per-head stores, attention, scoring, the policies.)
 //
 // Policy semantics (ARKV.md; [ours] marks choices beyond it):
 // - Scores. Attend captures the probabilities of the batch's last
@@ -97,10 +99,7 @@
 
 #include "arkv/kv_config.h"
 #include "arkv/kv_page_pool.h"
-
-namespace arkv {
-class ThreadPool;
-}
+#include "arkv/parallel.h"
 
 namespace arkv::kv {
 
@@ -163,7 +162,7 @@ class SequenceCache {
   // the tokens of this batch), scaled by `scale` (usually 1/sqrt(head_dim)).
   virtual void Attend(int layer, const float* q, const float* k, const float* v,
                       const int32_t* positions, int n_tokens, float scale, float* out,
-                      ThreadPool& pool) = 0;
+                      Parallel& threads) = 0;
 
   // Called once after all layers of a batch.
   virtual void EndBatch(BatchKind kind) = 0;

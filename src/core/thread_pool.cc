@@ -42,6 +42,10 @@ void ThreadPool::DoChunks() {
 }
 
 void ThreadPool::Run(int64_t n, int64_t grain, Thunk thunk, void* ctx) {
+  if (n_threads_ == 1 || n <= grain) {
+    thunk(ctx, 0, n);
+    return;
+  }
   thunk_ = thunk;
   ctx_ = ctx;
   n_ = n;

@@ -1,4 +1,5 @@
-// A fixed pool of worker threads for data-parallel loops. The calling thread
+// A fixed pool of worker threads for data-parallel loops (ParallelFor, from
+// the Parallel interface the KV library takes). The calling thread
 // takes part, so ThreadPool(1) runs everything inline with no threads at all.
 #pragma once
 
@@ -10,35 +11,22 @@
 #include <thread>
 #include <vector>
 
+#include "arkv/parallel.h"
+
 namespace arkv {
 
-class ThreadPool {
+class ThreadPool final : public Parallel {
  public:
   // n_threads >= 1 counts the caller; n_threads - 1 workers are started.
   explicit ThreadPool(int n_threads = 1);
-  ~ThreadPool();
+  ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
-  int size() const { return n_threads_; }
-
-  // Calls fn(begin, end) over [0, n) split into chunks of at least `grain`
-  // items, on all threads; returns when every chunk is done. fn must not throw.
-  template <typename Fn>
-  void ParallelFor(int64_t n, int64_t grain, Fn&& fn) {
-    if (n <= 0) return;
-    if (grain < 1) grain = 1;
-    if (n_threads_ == 1 || n <= grain) {
-      fn(int64_t{0}, n);
-      return;
-    }
-    auto thunk = [](void* ctx, int64_t b, int64_t e) { (*static_cast<Fn*>(ctx))(b, e); };
-    Run(n, grain, thunk, &fn);
-  }
+  int size() const override { return n_threads_; }
 
  private:
-  using Thunk = void (*)(void*, int64_t, int64_t);
-  void Run(int64_t n, int64_t grain, Thunk thunk, void* ctx);
+  void Run(int64_t n, int64_t grain, Thunk thunk, void* ctx) override;
   void WorkerLoop();
   void DoChunks();
 
@@ -55,7 +43,7 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  int sleepers_ = 0;            // guarded by mu_
+  int sleepers_ = 0;             // guarded by mu_
   bool caller_waiting_ = false;  // guarded by mu_
   // The current job, published by the release store of generation_.
   Thunk thunk_ = nullptr;

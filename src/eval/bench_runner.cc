@@ -126,15 +126,13 @@ BenchReport RunBench(const Model& model, const BenchOptions& o, ThreadPool& pool
 }
 
 std::string FormatBenchTable(const BenchReport& r) {
-  std::string head =
-      fmt::format("{:<16} {:>7} {:>24} {:>24} {:>10} {:>10} {:>10} {:>10}", "config", "context",
-                  "prefill tok/s (min-max)", "decode tok/s (min-max)", "KV KiB", "pool KiB",
-                  "peak KiB", "RSS MiB");
+  std::string head = fmt::format("{:<16} {:>7} {:>24} {:>24} {:>10} {:>10} {:>10} {:>10}", "config",
+                                 "context", "prefill tok/s (min-max)", "decode tok/s (min-max)",
+                                 "KV KiB", "pool KiB", "peak KiB", "RSS MiB");
   std::string out = head + "\n" + std::string(head.size(), '-') + "\n";
   for (const BenchPoint& p : r.points) {
     out += fmt::format(
-        "{:<16} {:>7} {:>24} {:>24} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.1f}\n", p.label,
-        p.context,
+        "{:<16} {:>7} {:>24} {:>24} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.1f}\n", p.label, p.context,
         fmt::format("{:.1f} ({:.1f}-{:.1f})", p.prefill.median, p.prefill.min, p.prefill.max),
         fmt::format("{:.2f} ({:.2f}-{:.2f})", p.decode.median, p.decode.min, p.decode.max),
         p.kv_bytes / 1024.0, p.kv_pool_bytes / 1024.0, p.kv_peak_bytes / 1024.0,

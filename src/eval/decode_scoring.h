@@ -56,7 +56,7 @@ struct PolicyScore {
   // KV cache memory, sampled after the last token of each window.
   double mean_final_bytes = 0.0;
   int64_t max_final_bytes = 0;
-  int64_t peak_bytes = 0;             // largest BytesHeld() seen, inside batches too
+  int64_t peak_bytes = 0;  // largest BytesHeld() seen, inside batches too
   // The pool pages behind them (CacheStats::pool_bytes, page-granular).
   double mean_final_pool_bytes = 0.0;
   int64_t max_final_pool_bytes = 0;

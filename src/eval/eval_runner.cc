@@ -7,34 +7,22 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "runtime/session.h"
 
 namespace arkv::eval {
 
+namespace {
+constexpr EnumName<PplRule> kPplRuleNames[] = {
+    {"decode", PplRule::kDecode}, {"chunked", PplRule::kChunked}, {"both", PplRule::kBoth}};
+}  // namespace
+
 PplRule ParsePplRule(std::string_view name) {
-  if (name == "decode") {
-    return PplRule::kDecode;
-  }
-  if (name == "chunked") {
-    return PplRule::kChunked;
-  }
-  if (name == "both") {
-    return PplRule::kBoth;
-  }
-  Fail("unknown perplexity rule '{}' (expected decode, chunked or both)", name);
+  if (const auto rule = ParseEnum<PplRule>(kPplRuleNames, name)) return *rule;
+  Fail("unknown perplexity rule '{}' (expected {})", name, NameList<PplRule>(kPplRuleNames));
 }
 
-std::string_view PplRuleName(PplRule rule) {
-  switch (rule) {
-    case PplRule::kDecode:
-      return "decode";
-    case PplRule::kChunked:
-      return "chunked";
-    case PplRule::kBoth:
-      return "both";
-  }
-  return "?";
-}
+std::string_view PplRuleName(PplRule rule) { return NameOf<PplRule>(kPplRuleNames, rule); }
 
 bool EvalOptions::HasTask(std::string_view task) const {
   return std::find(tasks.begin(), tasks.end(), task) != tasks.end();

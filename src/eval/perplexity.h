@@ -19,11 +19,11 @@ namespace arkv {
 
 struct PerplexityResult {
   double ppl = 0.0;
-  double ppl_stderr = 0.0;       // llama.cpp's "±" value
+  double ppl_stderr = 0.0;  // llama.cpp's "±" value
   int n_chunks = 0;
   int64_t n_scored = 0;
-  std::vector<double> running;   // running PPL after each chunk (llama.cpp's printed values)
-  std::vector<double> chunk_nll; // mean NLL of each chunk
+  std::vector<double> running;    // running PPL after each chunk (llama.cpp's printed values)
+  std::vector<double> chunk_nll;  // mean NLL of each chunk
 };
 
 // Negative log-likelihood of `target` under `logits` (double precision).

@@ -8,33 +8,24 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "runtime/sampler.h"
 
 namespace arkv::eval {
 
+namespace {
+constexpr EnumName<RetrievalKind> kRetrievalNames[] = {{"passkey", RetrievalKind::kPasskey},
+                                                       {"needle", RetrievalKind::kNeedle},
+                                                       {"multikey", RetrievalKind::kMultiKey}};
+}  // namespace
+
 RetrievalKind ParseRetrievalKind(std::string_view name) {
-  if (name == "passkey") {
-    return RetrievalKind::kPasskey;
-  }
-  if (name == "needle") {
-    return RetrievalKind::kNeedle;
-  }
-  if (name == "multikey") {
-    return RetrievalKind::kMultiKey;
-  }
-  Fail("unknown retrieval task '{}' (expected passkey, needle or multikey)", name);
+  if (const auto kind = ParseEnum<RetrievalKind>(kRetrievalNames, name)) return *kind;
+  Fail("unknown retrieval task '{}' (expected {})", name, NameList<RetrievalKind>(kRetrievalNames));
 }
 
 std::string_view RetrievalKindName(RetrievalKind kind) {
-  switch (kind) {
-    case RetrievalKind::kPasskey:
-      return "passkey";
-    case RetrievalKind::kNeedle:
-      return "needle";
-    case RetrievalKind::kMultiKey:
-      return "multikey";
-  }
-  return "?";
+  return NameOf<RetrievalKind>(kRetrievalNames, kind);
 }
 
 std::vector<std::string> DefaultFillerSentences() {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 
@@ -59,36 +60,17 @@ size_t RowBytes(GgmlType t, int64_t n) {
 }
 
 std::optional<uint32_t> LlamaFileType(GgmlType t) {
-  switch (t) {
-    case GgmlType::kF32:
-      return 0;
-    case GgmlType::kF16:
-      return 1;
-    case GgmlType::kQ4_0:
-      return 2;
-    case GgmlType::kQ4_1:
-      return 3;
-    case GgmlType::kQ8_0:
-      return 7;
-    case GgmlType::kQ5_0:
-      return 8;
-    case GgmlType::kQ5_1:
-      return 9;
-    case GgmlType::kQ2_K:
-      return 10;
-    case GgmlType::kQ3_K:
-      return 12;  // MOSTLY_Q3_K_M
-    case GgmlType::kQ4_K:
-      return 15;  // MOSTLY_Q4_K_M
-    case GgmlType::kQ5_K:
-      return 17;  // MOSTLY_Q5_K_M
-    case GgmlType::kQ6_K:
-      return 18;
-    case GgmlType::kBF16:
-      return 32;
-    default:
-      return std::nullopt;
+  // (type, llama_ftype): Q3_K, Q4_K and Q5_K as their _M mixes.
+  static constexpr std::pair<GgmlType, uint32_t> kFileTypes[] = {
+      {GgmlType::kF32, 0},   {GgmlType::kF16, 1},   {GgmlType::kQ4_0, 2},  {GgmlType::kQ4_1, 3},
+      {GgmlType::kQ8_0, 7},  {GgmlType::kQ5_0, 8},  {GgmlType::kQ5_1, 9},  {GgmlType::kQ2_K, 10},
+      {GgmlType::kQ3_K, 12}, {GgmlType::kQ4_K, 15}, {GgmlType::kQ5_K, 17}, {GgmlType::kQ6_K, 18},
+      {GgmlType::kBF16, 32},
+  };
+  for (const auto& [type, file_type] : kFileTypes) {
+    if (type == t) return file_type;
   }
+  return std::nullopt;
 }
 
 }  // namespace arkv

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/strings.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "hub/checksum.h"
 #include "hub/progress.h"
 

@@ -10,11 +10,8 @@
 #include <cstdint>
 #include <span>
 
+#include "arkv/parallel.h"
 #include "kv/token_store.h"
-
-namespace arkv {
-class ThreadPool;
-}
 
 namespace arkv::kv {
 
@@ -74,7 +71,7 @@ struct LayerQueries {
 // query without capture and with fewer KV heads than threads splits each
 // head's keys at page boundaries among tasks and merges them (MergeSplits).
 void AttendLayer(std::span<const HeadSpans> heads, const LayerQueries& queries,
-                 std::span<const ProbCapture> captures, ThreadPool& threads);
+                 std::span<const ProbCapture> captures, Parallel& threads);
 
 // Tokens [begin, end) of a span; begin must be a multiple of tokens_per_page.
 SlotSpan SubSpan(const SlotSpan& span, int begin, int end);

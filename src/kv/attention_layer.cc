@@ -6,7 +6,6 @@
 #include <limits>
 #include <vector>
 
-#include "core/thread_pool.h"
 #include "kv/attention.h"
 
 namespace arkv::kv {
@@ -30,7 +29,7 @@ QueryBlock BlockOf(const LayerQueries& lq, int head, int group, int t0, int n_qu
 
 // One query over every KV head, each head's keys split at page boundaries
 // into about 2 * threads / n_kv_heads pieces, merged with MergeSplits.
-void AttendSplitK(std::span<const HeadSpans> heads, const LayerQueries& lq, ThreadPool& threads) {
+void AttendSplitK(std::span<const HeadSpans> heads, const LayerQueries& lq, Parallel& threads) {
   const int d = lq.head_dim;
   const int hkv = static_cast<int>(heads.size());
   const int group = lq.n_heads / hkv;
@@ -85,7 +84,7 @@ void AttendSplitK(std::span<const HeadSpans> heads, const LayerQueries& lq, Thre
 }  // namespace
 
 void AttendLayer(std::span<const HeadSpans> heads, const LayerQueries& lq,
-                 std::span<const ProbCapture> captures, ThreadPool& threads) {
+                 std::span<const ProbCapture> captures, Parallel& threads) {
   const int hkv = static_cast<int>(heads.size());
   const int group = lq.n_heads / hkv;
   const int n_tokens = lq.n_tokens;

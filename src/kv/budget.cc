@@ -58,9 +58,10 @@ std::vector<int64_t> ByteCapacities(const LayerCosts& costs, std::span<const dou
   const int64_t n_layers = static_cast<int64_t>(shares.size());
   const int64_t window_bytes = LayerBytesBound(costs, 1.0, w);  // the same in every layer
   if (window_bytes * n_layers > budget) {
-    Fail("KV budget of {} bytes cannot hold the window of {} tokens in {} layers ({} bytes in "
-         "pages of {} bytes)",
-         budget, w, n_layers, window_bytes * n_layers, costs.page_bytes);
+    Fail(
+        "KV budget of {} bytes cannot hold the window of {} tokens in {} layers ({} bytes in "
+        "pages of {} bytes)",
+        budget, w, n_layers, window_bytes * n_layers, costs.page_bytes);
   }
   double share_sum = 0.0;
   for (double s : shares) share_sum += s;
@@ -75,7 +76,7 @@ std::vector<int64_t> ByteCapacities(const LayerCosts& costs, std::span<const dou
     const double weight = share_sum > 0.0 ? shares[l] / share_sum : 1.0 / n_layers;
     const int64_t bytes = window_bytes + static_cast<int64_t>(weight * static_cast<double>(spare));
     share_bytes[l] = bytes;
-    int64_t lo = w;                                                 // fits
+    int64_t lo = w;                                                // fits
     int64_t hi = w + bytes / std::max<int64_t>(1, min_token) + 1;  // does not fit
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;

@@ -64,11 +64,11 @@ float Fp8E4M3ToF32(uint8_t code);
 template <SlotFormat F>
 inline float RowElement(const uint8_t* row, int c) {
   if constexpr (F == SlotFormat::kF16) {
-    uint16_t h;
+    uint16_t h = 0;
     std::memcpy(&h, row + sizeof(uint16_t) * c, sizeof(h));
     return F16ToF32(h);
   } else if constexpr (F == SlotFormat::kF32) {
-    float x;
+    float x = 0.0f;
     std::memcpy(&x, row + sizeof(float) * c, sizeof(x));
     return x;
   } else if constexpr (F == SlotFormat::kFp8) {

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "kv/attention.h"
 #include "kv/budget.h"
 #include "kv/head_store.h"
@@ -59,9 +58,8 @@ class Cache final : public SequenceCache {
     ValidateShape(shape);
     ValidateConfig(config);
     if (pool == nullptr) {
-      const size_t stride =
-          std::max(TokenStride(OriginalFormat(config.original), shape.head_dim),
-                   TokenStride(QuantizedFormat(config.quant), shape.head_dim));
+      const size_t stride = std::max(TokenStride(OriginalFormat(config.original), shape.head_dim),
+                                     TokenStride(QuantizedFormat(config.quant), shape.head_dim));
       owned_pool_ = std::make_unique<PagePool>(PrivatePageBytes(stride));
       pool = owned_pool_.get();
     }
@@ -80,7 +78,7 @@ class Cache final : public SequenceCache {
   }
 
   void Attend(int layer, const float* q, const float* k, const float* v, const int32_t* positions,
-              int n_tokens, float scale, float* out, ThreadPool& threads) override {
+              int n_tokens, float scale, float* out, Parallel& threads) override {
     if (layer < 0 || layer >= shape_.n_layers) {
       Fail("KV Attend: layer {} out of range [0, {})", layer, shape_.n_layers);
     }
@@ -112,9 +110,9 @@ class Cache final : public SequenceCache {
     const LayerLimits& lim = L.limits;
     // (Attend cannot tell a 1-token prompt chunk from a decode step, so
     // snapkv without decode compression scores both.)
-    const bool score = policy_->NeedsScores() &&
-                       (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity ||
-                        lim.original_cap.has_value());
+    const bool score =
+        policy_->NeedsScores() &&
+        (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity || lim.original_cap.has_value());
     if (!score) {
       AttendLayer(spans, queries, {}, threads);
       return;
@@ -238,8 +236,8 @@ class Cache final : public SequenceCache {
       shares.push_back(policy_->OriginalShare(L.ratio));
       scored |= L.oq_batches > 0;
     }
-    PlanInput input{shape_, config_, policy_->Quantizes(), shares, std::nullopt,
-                    pool_->page_bytes()};
+    PlanInput input{shape_, config_,      policy_->Quantizes(),
+                    shares, std::nullopt, pool_->page_bytes()};
     if (scored) input.scored_prompt_tokens = prompt_tokens_;
     const std::vector<LayerLimits> limits = PlanLayerLimits(input);
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].limits = limits[l];

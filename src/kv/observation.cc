@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "core/thread_pool.h"
-
 namespace arkv::kv {
 
 Observation PrepareObservation(std::span<const HeadStores> heads, int group, int n_tokens,
@@ -28,7 +26,7 @@ Observation PrepareObservation(std::span<const HeadStores> heads, int group, int
 
 LayerScores ScoreObservation(const Observation& obs, std::span<const HeadStores> heads,
                              const CacheConfig& config, TokenScore score, bool with_oq,
-                             ThreadPool& threads) {
+                             Parallel& threads) {
   const int hkv = static_cast<int>(heads.size());
   const int group = obs.group;
   const int w_obs = obs.window_queries;

@@ -13,13 +13,10 @@
 #include <vector>
 
 #include "arkv/kv_config.h"
+#include "arkv/parallel.h"
 #include "kv/attention.h"
 #include "kv/head_store.h"
 #include "kv/scoring.h"
-
-namespace arkv {
-class ThreadPool;
-}
 
 namespace arkv::kv {
 
@@ -45,6 +42,6 @@ struct LayerScores {
 // layer's OQ score.
 LayerScores ScoreObservation(const Observation& observation, std::span<const HeadStores> heads,
                              const CacheConfig& config, TokenScore score, bool with_oq,
-                             ThreadPool& threads);
+                             Parallel& threads);
 
 }  // namespace arkv::kv

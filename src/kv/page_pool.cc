@@ -20,7 +20,7 @@ PagePool::~PagePool() {
 
 uint8_t* PagePool::Acquire() {
   std::lock_guard<std::mutex> lock(mu_);
-  uint8_t* page;
+  uint8_t* page = nullptr;
   if (!free_.empty()) {
     page = free_.back();
     free_.pop_back();

@@ -4,24 +4,10 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/architectures.h"
 
 namespace arkv {
 namespace {
-
-struct ArchTraits {
-  const char* name;
-  RopeStyle rope_style;
-  bool qk_norm;
-  bool qkv_bias;
-};
-
-// The architectures arkv runs. Each one's weights are bound in its own file
-// (model/arch_*.cc); these are the traits the forward pass switches on.
-constexpr ArchTraits kArchs[] = {
-    {"llama", RopeStyle::kNorm, false, false},
-    {"qwen2", RopeStyle::kNeox, false, true},
-    {"qwen3", RopeStyle::kNeox, true, false},
-};
 
 int PositiveInt(const gguf::GgufFile& f, const std::string& key, int64_t def, int64_t max) {
   const int64_t v = def < 0 ? f.RequireInt(key) : f.GetInt(key, def);
@@ -34,12 +20,9 @@ int PositiveInt(const gguf::GgufFile& f, const std::string& key, int64_t def, in
 ModelConfig ReadModelConfig(const gguf::GgufFile& f) {
   ModelConfig c;
   c.arch = f.RequireString("general.architecture");
-  const ArchTraits* traits = nullptr;
-  for (const ArchTraits& a : kArchs) {
-    if (c.arch == a.name) traits = &a;
-  }
+  const Architecture* traits = FindArchitecture(c.arch);
   if (traits == nullptr) {
-    Fail("unsupported model architecture '{}' (supported: llama, qwen2, qwen3)", c.arch);
+    Fail("unsupported model architecture '{}' (supported: {})", c.arch, ArchitectureNames());
   }
   c.name = f.GetString("general.name", "");
   const std::string p = c.arch + ".";
@@ -53,8 +36,8 @@ ModelConfig ReadModelConfig(const gguf::GgufFile& f) {
          c.n_kv_heads);
   }
   const int default_head_dim = c.n_embd % c.n_heads == 0 ? c.n_embd / c.n_heads : 0;
-  c.head_dim = PositiveInt(f, p + "attention.key_length", default_head_dim > 0 ? default_head_dim : -1,
-                           1 << 14);
+  c.head_dim = PositiveInt(f, p + "attention.key_length",
+                           default_head_dim > 0 ? default_head_dim : -1, 1 << 14);
   const int value_dim = PositiveInt(f, p + "attention.value_length", c.head_dim, 1 << 14);
   if (value_dim != c.head_dim) {
     Fail("attention.value_length {} != key_length {} is not supported", value_dim, c.head_dim);

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/architectures.h"
 
 namespace arkv {
 namespace {
@@ -30,9 +31,9 @@ int64_t CountParams(const ModelWeights& w) {
   if (w.output.data != w.token_embd.data) n += m(w.output);
   for (const LayerWeights& L : w.layers) {
     n += m(L.wq) + m(L.wk) + m(L.wv) + m(L.wo) + m(L.ffn_gate) + m(L.ffn_up) + m(L.ffn_down);
-    n += static_cast<int64_t>(L.attn_norm.size() + L.ffn_norm.size() + L.q_norm.size() +
-                              L.k_norm.size() + L.q_bias.size() + L.k_bias.size() +
-                              L.v_bias.size());
+    n +=
+        static_cast<int64_t>(L.attn_norm.size() + L.ffn_norm.size() + L.q_norm.size() +
+                             L.k_norm.size() + L.q_bias.size() + L.k_bias.size() + L.v_bias.size());
   }
   return n;
 }
@@ -68,22 +69,15 @@ std::unique_ptr<Model> Model::FromFile(std::unique_ptr<gguf::GgufFile> file,
   m->file_ = std::move(file);
   m->options_ = options;
   m->config_ = ReadModelConfig(*m->file_);
-  const std::string& arch = m->config_.arch;
-  if (arch == "llama") {
-    m->weights_ = BindLlamaWeights(*m->file_, m->config_);
-  } else if (arch == "qwen2") {
-    m->weights_ = BindQwen2Weights(*m->file_, m->config_);
-  } else if (arch == "qwen3") {
-    m->weights_ = BindQwen3Weights(*m->file_, m->config_);
-  } else {
-    Fail("unsupported model architecture '{}'", arch);
-  }
+  // ReadModelConfig accepted the architecture, so it has a row.
+  m->weights_ = FindArchitecture(m->config_.arch)->bind_weights(*m->file_, m->config_);
   m->n_params_ = CountParams(m->weights_);
   // theta_i(pos) = pos * freq_scale * base^(-2i / n_rot) / rope_freqs[i].
   const ModelConfig& c = m->config_;
   m->rope_inv_freq_.resize(c.n_rot / 2);
   for (int i = 0; i < c.n_rot / 2; ++i) {
-    double f = c.rope_freq_scale * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.n_rot);
+    double f =
+        c.rope_freq_scale * std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.n_rot);
     if (!m->weights_.rope_freqs.empty()) f /= m->weights_.rope_freqs[i];
     m->rope_inv_freq_[i] = f;
   }
@@ -128,14 +122,16 @@ void Model::ApplyRope(float* x, int n_tokens, int n_heads, const ForwardWorkspac
 }
 
 void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> positions,
-                    kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits,
-                    float* logits, ForwardWorkspace& ws, ThreadPool& pool) const {
+                    kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits, float* logits,
+                    ForwardWorkspace& ws, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const int n = static_cast<int>(tokens.size());
   if (n == 0) Fail("Forward: empty batch");
-  if (positions.size() != tokens.size()) Fail("Forward: {} positions for {} tokens", positions.size(), n);
+  if (positions.size() != tokens.size())
+    Fail("Forward: {} positions for {} tokens", positions.size(), n);
   for (int32_t id : tokens) {
-    if (id < 0 || id >= c.n_vocab) Fail("token id {} is out of range (vocabulary size {})", id, c.n_vocab);
+    if (id < 0 || id >= c.n_vocab)
+      Fail("token id {} is out of range (vocabulary size {})", id, c.n_vocab);
   }
   ws.Reserve(c, n);
   const int E = c.n_embd;

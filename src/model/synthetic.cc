@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "gguf/gguf.h"
+#include "model/architectures.h"
 #include "tensor/kernels.h"
 
 namespace arkv {
@@ -78,12 +79,13 @@ std::string ByteToken(int b) {
 }  // namespace
 
 void SyntheticModelSpec::Validate() const {
-  if (arch != "llama" && arch != "qwen2" && arch != "qwen3") {
-    Fail("make-model: unsupported arch '{}' (llama, qwen2, qwen3)", arch);
+  if (FindArchitecture(arch) == nullptr) {
+    Fail("make-model: unsupported arch '{}' ({})", arch, ArchitectureNames());
   }
   if (n_layers < 1 || n_layers > 1024) Fail("make-model: layers must be in 1..1024");
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) {
-    Fail("make-model: heads ({}) must be a positive multiple of kv-heads ({})", n_heads, n_kv_heads);
+    Fail("make-model: heads ({}) must be a positive multiple of kv-heads ({})", n_heads,
+         n_kv_heads);
   }
   const int hd = head_dim > 0 ? head_dim : (n_embd % n_heads == 0 ? n_embd / n_heads : 0);
   if (hd <= 0 || hd % 2 != 0) Fail("make-model: head dim must be a positive even number");
@@ -101,7 +103,8 @@ void SyntheticModelSpec::Validate() const {
 int64_t SyntheticModelSpec::n_params() const {
   const int64_t hd = head_dim > 0 ? head_dim : n_embd / n_heads;
   const int64_t q = n_heads * hd, kv = n_kv_heads * hd;
-  const int64_t per_layer = int64_t{n_embd} * (2 * q + 2 * kv) + 3 * int64_t{n_embd} * n_ff + 2 * n_embd;
+  const int64_t per_layer =
+      int64_t{n_embd} * (2 * q + 2 * kv) + 3 * int64_t{n_embd} * n_ff + 2 * n_embd;
   return n_layers * per_layer + int64_t{n_vocab} * n_embd * (tied_output ? 1 : 2) + n_embd;
 }
 
@@ -127,7 +130,9 @@ GgmlType ParseWeightType(const std::string& name) {
     const TypeTraits t = GetTypeTraits(id);
     if (!t.known) continue;
     if (ToLower(t.name) == lower) {
-      if (!t.supported) Fail("weight type {} is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", name);
+      if (!t.supported)
+        Fail("weight type {} is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)",
+             name);
       return static_cast<GgmlType>(id);
     }
   }
@@ -140,7 +145,8 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   const std::string a = s.arch + ".";
   gguf::GgufWriter w;
   w.AddString("general.architecture", s.arch);
-  w.AddString("general.name", fmt::format("arkv-synthetic-{}-{}L-{}", s.arch, s.n_layers, s.n_embd));
+  w.AddString("general.name",
+              fmt::format("arkv-synthetic-{}-{}L-{}", s.arch, s.n_layers, s.n_embd));
   w.AddString("general.description",
               "arkv make-model: RANDOM WEIGHTS for tests and benchmarks; its text is meaningless");
   if (const auto file_type = LlamaFileType(s.type)) w.AddUint32("general.file_type", *file_type);
@@ -180,6 +186,7 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   w.AddUint32("tokenizer.ggml.eos_token_id", 257);
   w.AddBool("tokenizer.ggml.add_bos_token", s.arch == "llama");
 
+  const Architecture& arch = *FindArchitecture(s.arch);  // Validate() checked it
   uint64_t seed = s.seed;
   auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
     w.AddTensor(name, s.type, {cols, rows}, RandomMatrix(s.type, cols, rows, ++seed, pool));
@@ -204,11 +211,11 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
     matrix(p + "attn_k.weight", s.n_embd, kv);
     matrix(p + "attn_v.weight", s.n_embd, kv);
     matrix(p + "attn_output.weight", q, s.n_embd);
-    if (s.arch == "qwen3") {
+    if (arch.qk_norm) {
       norm(p + "attn_q_norm.weight", hd);
       norm(p + "attn_k_norm.weight", hd);
     }
-    if (s.arch == "qwen2") {
+    if (arch.qkv_bias) {
       bias(p + "attn_q.bias", q);
       bias(p + "attn_k.bias", kv);
       bias(p + "attn_v.bias", kv);

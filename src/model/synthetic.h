@@ -19,7 +19,7 @@ struct SyntheticModelSpec {
   int n_ff = 512;
   int n_heads = 8;
   int n_kv_heads = 2;
-  int head_dim = 0;  // 0: n_embd / n_heads
+  int head_dim = 0;   // 0: n_embd / n_heads
   int n_vocab = 512;  // >= 258
   int n_ctx = 4096;
   GgmlType type = GgmlType::kF32;  // type of the 2-D weights; norms stay F32
@@ -38,7 +38,6 @@ SyntheticModelSpec SyntheticPreset(const std::string& name);
 // supported weight type.
 GgmlType ParseWeightType(const std::string& name);
 
-void WriteSyntheticModel(const SyntheticModelSpec& spec, const std::string& path,
-                         ThreadPool& pool);
+void WriteSyntheticModel(const SyntheticModelSpec& spec, const std::string& path, ThreadPool& pool);
 
 }  // namespace arkv

@@ -10,8 +10,8 @@ bool WeightBinder::Has(const std::string& name) const { return file_.FindTensor(
 WeightView WeightBinder::Matrix(const std::string& name, int64_t cols, int64_t rows) const {
   const gguf::TensorInfo& t = file_.GetTensor(name);
   if (t.ne[0] != cols || t.ne[1] != rows || t.ne[2] != 1 || t.ne[3] != 1) {
-    Fail("tensor {} has shape [{}, {}, {}, {}], expected [{}, {}]", name, t.ne[0], t.ne[1],
-         t.ne[2], t.ne[3], cols, rows);
+    Fail("tensor {} has shape [{}, {}, {}, {}], expected [{}, {}]", name, t.ne[0], t.ne[1], t.ne[2],
+         t.ne[3], cols, rows);
   }
   CheckWeightType(t.type, cols, name.c_str());
   WeightView w;

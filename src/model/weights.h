@@ -16,7 +16,7 @@ namespace arkv {
 
 struct LayerWeights {
   std::vector<float> attn_norm, ffn_norm;
-  std::vector<float> q_norm, k_norm;      // qwen3: per-head RMSNorm weights [head_dim]
+  std::vector<float> q_norm, k_norm;          // qwen3: per-head RMSNorm weights [head_dim]
   std::vector<float> q_bias, k_bias, v_bias;  // qwen2
   WeightView wq, wk, wv, wo;
   WeightView ffn_gate, ffn_up, ffn_down;

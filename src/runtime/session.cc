@@ -49,7 +49,8 @@ std::span<const float> Session::Prefill(std::span<const int32_t> tokens) {
 
 std::span<const float> Session::Decode(int32_t token) {
   const double t0 = Now();
-  std::span<const float> out = Run(std::span<const int32_t>(&token, 1), kv::BatchKind::kDecode, false);
+  std::span<const float> out =
+      Run(std::span<const int32_t>(&token, 1), kv::BatchKind::kDecode, false);
   timings_.n_decode += 1;
   timings_.decode_seconds += Now() - t0;
   return out;

@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "core/error.h"
-#include "core/strings.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
 

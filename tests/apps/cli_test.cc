@@ -62,7 +62,9 @@ TEST_F(Cli, GenerateStreamsTextAndPrintsSummary) {
 }
 
 TEST_F(Cli, GreedyGenerationIsDeterministicAcrossThreadCounts) {
-  const std::string base = "generate -m " + model_ + " --prompt-ids 256,72,101 -n 12 --temp 0 --ignore-eos --no-display-prompt";
+  const std::string base =
+      "generate -m " + model_ +
+      " --prompt-ids 256,72,101 -n 12 --temp 0 --ignore-eos --no-display-prompt";
   // stdout only: the generated text (stderr carries notes and the summary).
   const Result a = RunArkv(base + " -t 1", /*stdout_only=*/true);
   const Result b = RunArkv(base + " -t 2", /*stdout_only=*/true);
@@ -90,9 +92,11 @@ TEST_F(Cli, InspectPrintsMetadataTensorsAndModel) {
 }
 
 TEST_F(Cli, TokenizeRealModel) {
-  if (!std::filesystem::exists(Shared("models/stories260K.gguf"))) GTEST_SKIP() << "shared data absent";
+  if (!std::filesystem::exists(Shared("models/stories260K.gguf")))
+    GTEST_SKIP() << "shared data absent";
   // greedy.prompt_ids.txt of the golden data: llama.cpp's ids for this text.
-  const Result r = RunArkv("tokenize -m " + Shared("models/stories260K.gguf") + " -p 'Once upon a time'");
+  const Result r =
+      RunArkv("tokenize -m " + Shared("models/stories260K.gguf") + " -p 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "1 403 407 261 378\n");
 }
@@ -143,7 +147,8 @@ TEST_F(Cli, EvalHonoursMatmul) {
   const std::string text = (dir_ / "eval.txt").string();
   {
     std::ofstream out(text);
-    for (int i = 0; i < 40; ++i) out << "Once upon a time a cat sat on the mat number " << i << ". ";
+    for (int i = 0; i < 40; ++i)
+      out << "Once upon a time a cat sat on the mat number " << i << ". ";
   }
   const std::string args = "eval -m " + model_ + " -f " + text +
                            " --policies full --tasks ppl -c 64 --windows 1 --no-hash -t 2";

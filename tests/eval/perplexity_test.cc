@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "arkv/kv_cache.h"
-#include "core/error.h"
 #include "arkv/kv_config.h"
+#include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -57,9 +57,8 @@ TEST_P(PerplexityGolden, MatchesLlamaPerplexity) {
   ThreadPool pool(2);
   Session session(*model, kv::CreateSequenceCache(model->cache_shape(), kv::CacheConfig{}), pool,
                   c.n_ctx);
-  const PerplexityResult r =
-      ChunkedPerplexity(session, tokens, c.n_ctx, chunks,
-                                                 tokenizer->add_bos() ? tokenizer->bos_id() : -1);
+  const PerplexityResult r = ChunkedPerplexity(session, tokens, c.n_ctx, chunks,
+                                               tokenizer->add_bos() ? tokenizer->bos_id() : -1);
   EXPECT_EQ(r.n_chunks, chunks);
   EXPECT_EQ(r.n_scored, int64_t{chunks} * (c.n_ctx - 1 - c.n_ctx / 2));
   EXPECT_NEAR(r.ppl, expected, 1e-3 * expected) << c.name;

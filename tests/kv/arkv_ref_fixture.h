@@ -34,23 +34,23 @@ struct RefCompression {
 };
 
 struct RefStepLayer {
-  char event = 'a';                 // a: append, d: drop, c: compress, b: drop + compress
-  std::vector<RefHeadSets> heads;   // [kv head], after the step
+  char event = 'a';                // a: append, d: drop, c: compress, b: drop + compress
+  std::vector<RefHeadSets> heads;  // [kv head], after the step
   std::optional<RefCompression> compression;
 };
 
 struct RefStep {
   int32_t position = 0;
-  std::string events;                          // one letter per layer
-  std::vector<std::array<int, 2>> counts;      // [layer] = {n_original, n_quantized} per KV head
-  std::vector<RefStepLayer> layers;            // empty when every event is an append
+  std::string events;                      // one letter per layer
+  std::vector<std::array<int, 2>> counts;  // [layer] = {n_original, n_quantized} per KV head
+  std::vector<RefStepLayer> layers;        // empty when every event is an append
 };
 
 struct RefPolicy {
   std::string name;  // arkv, evict, quant
   PolicyKind kind = PolicyKind::kArkv;
   bool prefill_compressed = false;
-  std::vector<std::vector<RefHeadSets>> prefill;       // [layer][kv head]
+  std::vector<std::vector<RefHeadSets>> prefill;            // [layer][kv head]
   std::vector<std::vector<double>> attention_first_decode;  // [layer][n_heads * head_dim]
   std::vector<RefStep> steps;
 };

@@ -151,8 +151,8 @@ TEST_P(ArkvRefParity, PrefillScoresBudgetsAndHeavyHitters) {
   for (int l = 0; l < f.shape.n_layers; ++l) {
     SCOPED_TRACE("layer " + std::to_string(l));
     const std::vector<double> a = ObservationAttention(f, l);
-    const AttentionView<double> view{a.data(), static_cast<size_t>(hq), w, past, w * T,
-                                     static_cast<size_t>(T)};
+    const AttentionView<double> view{a.data(), static_cast<size_t>(hq), w, past,
+                                     w * T,    static_cast<size_t>(T)};
     const OqScore oq = ComputeOqScore(view, taus);
     const auto& ref = f.prefill[l];
     EXPECT_LE(RelDiff(oq.entropy, ref.entropy), 1e-5) << oq.entropy << " vs " << ref.entropy;
@@ -262,8 +262,8 @@ TEST_P(ArkvRefParity, EveryDecodeCompressionInTheReferenceOrder) {
           std::vector<int32_t> order = c->order_before[kv];
           ASSERT_EQ(static_cast<int>(order.size()), c->past);
           for (int32_t t = step.position - W + 1; t <= step.position; ++t) order.push_back(t);
-          const std::vector<double> probs = GroupProbs(f, static_cast<int>(l), step.position, kv,
-                                                       order);
+          const std::vector<double> probs =
+              GroupProbs(f, static_cast<int>(l), step.position, kv, order);
           std::vector<double> scores(c->past);
           ComputeDecodeHeavyHitter(probs.data(), group, order.size(), c->past, 1,
                                    std::span<double>(scores), f.pool_kernel);
@@ -337,8 +337,7 @@ TEST_P(ArkvRefParity, DecodeTrajectoryWhereTheReferenceAgrees) {
           active[l] = false;
           continue;
         }
-        SCOPED_TRACE("position " + std::to_string(step.position) + " layer " +
-                     std::to_string(l));
+        SCOPED_TRACE("position " + std::to_string(step.position) + " layer " + std::to_string(l));
         for (int kv = 0; kv < f.shape.n_kv_heads; ++kv) {
           if (!active[l] && kv != 0) continue;
           const RefHeadSets got = CachedSets(*cache, l, kv);

@@ -36,8 +36,8 @@ TEST(BudgetPlanner, TokensPerPageCountPositionsAndScales) {
 
 TEST(BudgetPlanner, FullPolicyIsUnlimitedWhateverTheBudget) {
   const std::vector<double> shares{1, 1};
-  for (const auto& limits : PlanLayerLimits(Input(PolicyKind::kFull, Budget::Tokens(20), false,
-                                                  shares))) {
+  for (const auto& limits :
+       PlanLayerLimits(Input(PolicyKind::kFull, Budget::Tokens(20), false, shares))) {
     EXPECT_FALSE(limits.capacity.has_value());
     EXPECT_FALSE(limits.original_cap.has_value());
   }
@@ -97,8 +97,7 @@ TEST(BudgetPlanner, ByteBudgetOfQuantOnlyTheWindowOriginal) {
   // 3 pages (the 1000-byte share) hold c = 8; as above, layer 0 then takes a
   // 4th page and fills it: c = 12.
   const std::vector<double> shares{0, 0};
-  const auto limits =
-      PlanLayerLimits(Input(PolicyKind::kQuant, Budget::Bytes(2000), true, shares));
+  const auto limits = PlanLayerLimits(Input(PolicyKind::kQuant, Budget::Bytes(2000), true, shares));
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(12));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(8));
   for (const LayerLimits& l : limits) {
@@ -117,8 +116,7 @@ TEST(BudgetPlanner, ByteBudgetSharedInProportionToTheOriginalSharesInWholePages)
   // 5 pages; c = 11 (budget round(3.5) = 4) takes at most 4 (x = 4: 2 + 2;
   // x = 7: 3 + 1): C = 11. 2816 bytes; a page more for either is 3072.
   const std::vector<double> shares{1, 0.5};
-  const auto limits =
-      PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(3000), true, shares));
+  const auto limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(3000), true, shares));
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(19));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(11));
   EXPECT_EQ(limits[0].original_cap, std::optional<int64_t>(15));
@@ -139,8 +137,7 @@ TEST(BudgetPlanner, ByteBudgetAfterAShortPromptCapsOriginalAtItsPast) {
 
 TEST(BudgetPlanner, ByteBudgetThatCannotHoldTheWindowsIsAnError) {
   const std::vector<double> shares{1, 1};
-  EXPECT_THROW(PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(1023), true, shares)),
-               Error);
+  EXPECT_THROW(PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(1023), true, shares)), Error);
   EXPECT_NO_THROW(PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Bytes(1024), true, shares)));
 }
 

@@ -85,8 +85,8 @@ TEST(Bytes, ByteBudgetBoundsThePagesAfterEveryPromptChunkAndDecodeStep) {
         ASSERT_EQ(st.pool_bytes, pool_bytes) << when;
         ASSERT_LE(bytes, pool_bytes) << when;
         ASSERT_LT(pool_bytes, bytes + 2 * kSmall.n_layers * kSmall.n_kv_heads * 576) << when;
-        ASSERT_LE(pool_bytes, budget) << PolicyName(policy) << " chunk " << chunk << " " << when
-                                      << " at position " << next;
+        ASSERT_LE(pool_bytes, budget)
+            << PolicyName(policy) << " chunk " << chunk << " " << when << " at position " << next;
       };
       const int prompt = 200;
       for (int done = 0; done < prompt; done += chunk) {

@@ -28,8 +28,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,10 +57,10 @@ using testing::SharedExists;
 using testing::SharedPath;
 
 struct GoldenCase {
-  std::string name;       // test name suffix
-  std::string model;      // relative to shared/, or the Q8_0 source when rebuilt
+  std::string name;                    // test name suffix
+  std::string model;                   // relative to shared/, or the Q8_0 source when rebuilt
   GgmlType rebuild = GgmlType::kQ8_0;  // != kQ8_0: rebuild this variant from the Q8_0 file
-  std::string prefix;     // golden file prefix relative to shared/golden
+  std::string prefix;                  // golden file prefix relative to shared/golden
   bool real = false;
   double tol_llama = 0.0;
   double min_argmax = 1.0;
@@ -70,19 +70,28 @@ struct GoldenCase {
 std::vector<GoldenCase> Cases() {
   const std::string s = "golden/synth/";
   return {
-      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true, 5e-2, 1.0, 5e-2},
+      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true,
+       5e-2, 1.0, 5e-2},
       {"TinyStories656K_f16", "models/TinyStories-656K/TinyStories-656K.f16.gguf", GgmlType::kQ8_0,
        "golden/real/TinyStories-656K.f16/", true, 3e-2, 1.0, 5e-2},
-      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf", GgmlType::kQ8_0,
-       "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2},
-      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.", false, 0.18, 0.9, 5e-3},
-      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.", false, 3.5e-3, 1.0, 5e-3},
-      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.", false, 5e-3, 1.0, 5e-3},
-      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.", false, 5e-2, 0.9, 5e-3},
-      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.", false, 0.15, 0.9, 5e-3},
-      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.", false, 3e-3, 1.0, 5e-3},
+      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf",
+       GgmlType::kQ8_0, "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2},
+      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.",
+       false, 0.2, 0.9, 5e-3},
+      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.",
+       false, 0.18, 0.9, 5e-3},
+      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0,
+       s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3},
+      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.",
+       false, 3.5e-3, 1.0, 5e-3},
+      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.",
+       false, 5e-3, 1.0, 5e-3},
+      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.",
+       false, 5e-2, 0.9, 5e-3},
+      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.",
+       false, 0.15, 0.9, 5e-3},
+      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.",
+       false, 3e-3, 1.0, 5e-3},
   };
 }
 
@@ -131,8 +140,10 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
     if (!SharedExists(c.model)) GTEST_SKIP() << "shared data absent: " << SharedPath(c.model);
     path_ = SharedPath(c.model);
     if (c.rebuild != GgmlType::kQ8_0) {
-      const std::string out = (std::filesystem::temp_directory_path() /
-                               ("arkv_golden_" + c.name + "_" + std::to_string(::getpid()) + ".gguf")).string();
+      const std::string out =
+          (std::filesystem::temp_directory_path() /
+           ("arkv_golden_" + c.name + "_" + std::to_string(::getpid()) + ".gguf"))
+              .string();
       path_ = RebuildVariant(path_, c.rebuild, out);
       tmp_ = out;
     }
@@ -162,13 +173,15 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {
     const GoldenCase& c = GetParam();
     if (c.real) return Golden("ids.txt");
     // synth: the family's ids file (all variants share it).
-    const std::string fam = c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
+    const std::string fam =
+        c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
     return SharedPath("golden/synth/" + fam + ".ids.txt");
   }
   std::string PromptFile() const {
     const GoldenCase& c = GetParam();
     if (c.real) return Golden("greedy.prompt_ids.txt");
-    const std::string fam = c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
+    const std::string fam =
+        c.prefix.find("qwen3") != std::string::npos ? "synth-qwen3" : "synth-llama3";
     return SharedPath("golden/synth/" + fam + ".prompt8.ids.txt");
   }
 
@@ -221,14 +234,17 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
   const std::vector<float> step_logits = ReadF32(Golden("greedy.step_logits.f32"));
   std::ifstream js(Golden("greedy.json"));
   const nlohmann::json meta = nlohmann::json::parse(js);
-  const std::vector<double> margins = meta.at("top1_minus_top2_margin_per_step").get<std::vector<double>>();
+  const std::vector<double> margins =
+      meta.at("top1_minus_top2_margin_per_step").get<std::vector<double>>();
   const size_t n_vocab = model_->config().n_vocab;
   ASSERT_EQ(step_logits.size(), gen.size() * n_vocab);
   ASSERT_EQ(margins.size(), gen.size());
 
   ThreadPool pool(2);
-  Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
-  Session forced(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
+  Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool,
+                   512);
+  Session forced(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool,
+                 512);
   std::span<const float> lf = free_run.Prefill(prompt);
   std::span<const float> lt = forced.Prefill(prompt);
   bool diverged = false;

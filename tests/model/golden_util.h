@@ -15,8 +15,12 @@
 
 namespace arkv::testing {
 
-inline std::string SharedPath(const std::string& rel) { return std::string(ARKV_SHARED_DIR) + "/" + rel; }
-inline bool SharedExists(const std::string& rel) { return std::filesystem::exists(SharedPath(rel)); }
+inline std::string SharedPath(const std::string& rel) {
+  return std::string(ARKV_SHARED_DIR) + "/" + rel;
+}
+inline bool SharedExists(const std::string& rel) {
+  return std::filesystem::exists(SharedPath(rel));
+}
 
 inline std::vector<float> ReadF32(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -102,13 +102,15 @@ TEST_P(KvPolicyOnRealModel, InvariantsHoldWhileDecodingTenTimesTheBudget) {
     if (step == steps) break;
     logits = session.Decode(Argmax(logits.data(), static_cast<int>(logits.size())));
   }
-  EXPECT_LE(static_cast<int64_t>(pages.peak_pages_in_use()), page_bound + int64_t{shape.n_layers} * shape.n_kv_heads * 2);
+  EXPECT_LE(static_cast<int64_t>(pages.peak_pages_in_use()),
+            page_bound + int64_t{shape.n_layers} * shape.n_kv_heads * 2);
   if (GetParam() == kv::PolicyKind::kQuant || GetParam() == kv::PolicyKind::kArkv) {
     size_t quantized_ever = 0;
     for (const auto& s : ever_quantized) quantized_ever += s.size();
     EXPECT_GT(quantized_ever, 0u) << "the policy never used its Quantized state";
   } else {
-    for (const auto& s : ever_quantized) EXPECT_TRUE(s.empty()) << "policy without a Quantized state quantized";
+    for (const auto& s : ever_quantized)
+      EXPECT_TRUE(s.empty()) << "policy without a Quantized state quantized";
   }
 }
 

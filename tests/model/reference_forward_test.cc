@@ -54,7 +54,8 @@ class Reference {
   }
   bool Has(const std::string& name) const { return f_.FindTensor(name) != nullptr; }
 
-  static std::vector<double> MatVec(const Mat& w, int64_t rows, int64_t cols, const std::vector<double>& x) {
+  static std::vector<double> MatVec(const Mat& w, int64_t rows, int64_t cols,
+                                    const std::vector<double>& x) {
     std::vector<double> y(rows, 0.0);
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) y[r] += w[r * cols + c] * x[c];
@@ -87,7 +88,8 @@ class Reference {
     int64_t vocab = 0, cols = 0;
     const Mat emb = Load("token_embd.weight", &vocab, &cols);
     std::vector<std::vector<double>> x(n);
-    for (int t = 0; t < n; ++t) x[t].assign(emb.begin() + tokens[t] * cols, emb.begin() + (tokens[t] + 1) * cols);
+    for (int t = 0; t < n; ++t)
+      x[t].assign(emb.begin() + tokens[t] * cols, emb.begin() + (tokens[t] + 1) * cols);
     const int q_dim = n_heads_ * hd_, kv_dim = n_kv_ * hd_;
     for (int l = 0; l < n_layers_; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -104,7 +106,8 @@ class Reference {
         k[t] = MatVec(wk, kv_dim, n_embd_, h);
         v[t] = MatVec(wv, kv_dim, n_embd_, h);
         if (Has(p + "attn_q.bias")) {
-          const Mat bq = Load(p + "attn_q.bias"), bk = Load(p + "attn_k.bias"), bv = Load(p + "attn_v.bias");
+          const Mat bq = Load(p + "attn_q.bias"), bk = Load(p + "attn_k.bias"),
+                    bv = Load(p + "attn_v.bias");
           for (int i = 0; i < q_dim; ++i) q[t][i] += bq[i];
           for (int i = 0; i < kv_dim; ++i) k[t][i] += bk[i], v[t][i] += bv[i];
         }
@@ -183,11 +186,13 @@ TEST_P(ReferenceForward, LogitsMatchDoublePrecision) {
   spec.tied_output = spec.arch == "qwen3";
   spec.seed = 11;
   const std::string path = (std::filesystem::temp_directory_path() /
-                            ("arkv_ref_" + spec.arch + std::to_string(::getpid()) + ".gguf")).string();
+                            ("arkv_ref_" + spec.arch + std::to_string(::getpid()) + ".gguf"))
+                               .string();
   ThreadPool pool(2);
   WriteSyntheticModel(spec, path, pool);
   auto model = Model::Load(path);
-  const std::vector<int32_t> tokens = {256, 72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 299, 0};
+  const std::vector<int32_t> tokens = {256, 72,  101, 108, 108, 111, 32,  119,
+                                       111, 114, 108, 100, 33,  10,  299, 0};
   kv::CacheConfig cfg;
   cfg.original = kv::OriginalType::kF32;
   Session s(*model, kv::CreateSequenceCache(model->cache_shape(), cfg), pool, 5);
@@ -212,7 +217,8 @@ TEST_P(ReferenceForward, LogitsMatchDoublePrecision) {
   }
   EXPECT_GT(max_abs, 0.1);  // the comparison is not vacuous
   EXPECT_LT(max_diff, 1e-4 * std::max(1.0, max_abs)) << spec.arch;
-  std::printf("[ ref64 ] %s: max |diff| %.3g (max |logit| %.3g)\n", spec.arch.c_str(), max_diff, max_abs);
+  std::printf("[ ref64 ] %s: max |diff| %.3g (max |logit| %.3g)\n", spec.arch.c_str(), max_diff,
+              max_abs);
   model.reset();
   std::filesystem::remove(path);
 }
