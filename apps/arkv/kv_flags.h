@@ -17,12 +17,13 @@
 namespace arkv::cli {
 
 struct KvFlags {
-  kv::CacheConfig config;  // the numeric fields are set by their flags directly
-  std::string policy;      // --kv-policy (one cache); empty: CacheConfig{}'s
-  std::string budget;      // --kv-budget (one cache); empty: unlimited
-  std::string taus;        // --arkv-tau "t1,t2,t3"; empty: CacheConfig{}'s
-  std::string quant;       // --kv-quant; empty: CacheConfig{}'s
-  std::string original;    // --kv-original; empty: CacheConfig{}'s
+  kv::CacheConfig config;     // the numeric fields are set by their flags directly
+  std::string policy;         // --kv-policy (one cache); empty: CacheConfig{}'s
+  std::string budget;         // --kv-budget (one cache); empty: unlimited
+  std::string taus;           // --arkv-tau "t1,t2,t3"; empty: CacheConfig{}'s
+  std::string quant;          // --kv-quant; empty: CacheConfig{}'s
+  std::string original;       // --kv-original; empty: CacheConfig{}'s
+  std::string snapkv_decode;  // --snapkv-decode; empty: CacheConfig{}'s
   int prefill_chunk = 512;
   bool print_stats = false;
 

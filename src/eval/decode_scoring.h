@@ -56,7 +56,10 @@ struct PolicyScore {
   // KV cache memory, sampled after the last token of each window.
   double mean_final_bytes = 0.0;
   int64_t max_final_bytes = 0;
-  int64_t peak_bytes = 0;             // largest BytesHeld() seen, inside batches too
+  int64_t peak_bytes = 0;  // largest BytesHeld() seen, inside batches too
+  // The pool pages behind them (CacheStats::pool_bytes, page-granular).
+  double mean_final_pool_bytes = 0.0;
+  int64_t max_final_pool_bytes = 0;
   double mean_original_tokens = 0.0;  // summed over layers and KV heads
   double mean_quantized_tokens = 0.0;
   int64_t evictions = 0;  // summed over windows

@@ -89,10 +89,12 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   for (int step = 0; step < 12; ++step) run_batch(1);
   EXPECT_TRUE(max_err.Within(2e-5)) << "out vs ref";
   RecordProperty("max_abs_error", std::to_string(max_err.value()));
-  // Bytes held: every token Original.
+  // Bytes held: every token Original, K, V and its position (4 bytes).
   const size_t elt = c.type == OriginalType::kF16 ? 2 : 4;
-  EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * 2 * d * elt);
+  EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * (2 * d * elt + 4));
   const CacheStats st = cache->Stats();
+  EXPECT_EQ(st.pool_bytes, st.pages_held * st.page_bytes);
+  EXPECT_GE(st.pool_bytes, st.bytes);
   EXPECT_EQ(st.original_tokens, 2 * hkv * 49);
   EXPECT_EQ(st.quantized_tokens, 0);
   cache->Clear();
@@ -148,7 +150,8 @@ TEST(FullCache, SharedPoolReusesPagesAcrossSequences) {
 // a clear error, the pages stay accounted for, and after Clear() the pool and
 // a cache on it work again.
 TEST(FullCache, ExhaustedPoolIsAClearErrorAndRecoverable) {
-  PagePool pool(1024, /*max_pages=*/6);  // 16 tokens a page: 48 per KV head
+  // 16 tokens a page (f16 K and V of 16 values and a 4-byte position): 48 per KV head.
+  PagePool pool(16 * (2 * 16 * 2 + 4), /*max_pages=*/6);
   const CacheShape shape{1, 2, 2, 16};
   ThreadPool threads(2);
   std::mt19937 rng(9);

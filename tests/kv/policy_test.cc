@@ -70,238 +70,58 @@ Driver::Gen RandomGen(uint32_t seed) {
   };
 }
 
-// Layer 0 gets nearly uniform attention (small queries), the other layers
-// sharp attention, so their OQ ratios differ.
-Driver::Gen FlatFirstLayerGen(uint32_t seed) {
-  auto rng = std::make_shared<std::mt19937>(seed);
-  return [rng](int layer, const std::vector<int32_t>&, std::vector<float>& q, std::vector<float>& k,
-               std::vector<float>& v) {
-    const float sharp = layer == 0 ? 0.05f : 3.0f;
-    q = RandomVector(q.size(), *rng, -sharp, sharp);
-    k = RandomVector(k.size(), *rng, -2, 2);
-    v = RandomVector(v.size(), *rng);
-  };
-}
-
-size_t SlotBytesOf(bool quantized, const CacheConfig& c, int d) {
-  if (!quantized) return 2 * d * (c.original == OriginalType::kF16 ? 2 : 4);
-  const size_t row = c.quant == QuantType::kInt4 ? (d + 1) / 2 : d;
-  return 2 * row + 8;
-}
-
-// Checks the invariants after an EndBatch; `quantized_seen` remembers every
-// position ever seen Quantized per (layer, head).
-void CheckInvariants(const SequenceCache& cache, const CacheConfig& config, const PagePool& pool,
-                     int32_t next_pos, std::map<int, std::set<int32_t>>& quantized_seen) {
-  size_t bytes = 0;
-  for (int l = 0; l < kShape.n_layers; ++l) {
-    for (int h = 0; h < kShape.n_kv_heads; ++h) {
-      const auto tokens = cache.Tokens(l, h);
-      if (config.budget.unit == Budget::Unit::kTokens && config.policy != PolicyKind::kFull) {
-        ASSERT_LE(static_cast<int64_t>(tokens.size()), config.budget.value)
-            << "layer " << l << " over budget";
-      }
-      std::map<int32_t, bool> held;
-      for (const auto& t : tokens) {
-        held[t.position] = t.quantized;
-        bytes += SlotBytesOf(t.quantized, config, kShape.head_dim);
-      }
-      for (int32_t p = std::max(0, next_pos - config.window); p < next_pos; ++p) {
-        ASSERT_TRUE(held.count(p)) << "window token " << p << " evicted";
-        ASSERT_FALSE(held[p]) << "window token " << p << " quantized";
-      }
-      auto& seen = quantized_seen[l * 100 + h];
-      for (const auto& [p, q] : held) {
-        if (seen.count(p)) ASSERT_TRUE(q) << "Quantized token " << p << " promoted";
-        if (q) seen.insert(p);
-      }
-    }
-  }
-  ASSERT_EQ(cache.BytesHeld(), bytes);
-  ASSERT_EQ(cache.Stats().bytes, static_cast<int64_t>(bytes));
-  ASSERT_GE(pool.pages_in_use() * pool.page_bytes(), bytes);
-  // At most one partly filled page per store (2 per layer and KV head).
-  ASSERT_LE(pool.pages_in_use() * pool.page_bytes(),
-            bytes + 2 * kShape.n_layers * kShape.n_kv_heads * pool.page_bytes());
-  if (config.budget.unit == Budget::Unit::kBytes) {
-    ASSERT_LE(static_cast<int64_t>(bytes), config.budget.value);
-  }
-}
-
-struct PolicyCase {
-  PolicyKind policy;
-  Budget budget;
-  QuantType quant;
+// Fixed q, k, v of every layer for positions 0..n-1, so that a cache and the
+// independent reference below see the same inputs however the prompt is cut.
+struct PromptData {
+  int n = 0;
+  std::vector<std::vector<float>> q, k, v;  // per layer: [n][heads][d], [n][kv heads][d]
 };
 
-class PolicyInvariantTest : public ::testing::TestWithParam<PolicyCase> {};
-
-TEST_P(PolicyInvariantTest, HoldDuringPromptAndTenTimesTheBudgetOfDecoding) {
-  CacheConfig config;
-  config.policy = GetParam().policy;
-  config.budget = GetParam().budget;
-  config.quant = GetParam().quant;
-  config.window = 8;
-  PagePool pool(1024);
-  auto cache = CreateSequenceCache(kShape, config, &pool);
-  // arkv quantizes only layers whose OQ ratio is low: give it one such layer.
-  Driver drv{*cache, kShape,
-             config.policy == PolicyKind::kArkv ? FlatFirstLayerGen(3) : RandomGen(3)};
-  std::map<int, std::set<int32_t>> seen;
-  const int budget_tokens = 48;
-  for (int chunk = 0; chunk < 4; ++chunk) {
-    drv.Batch(30, chunk == 3 ? BatchKind::kPromptEnd : BatchKind::kPromptChunk);
-    CheckInvariants(*cache, config, pool, drv.next_pos, seen);
-  }
-  size_t peak_pages_decode = 0;
-  for (int step = 0; step < 10 * budget_tokens; ++step) {
-    drv.Batch(1, BatchKind::kDecode);
-    CheckInvariants(*cache, config, pool, drv.next_pos, seen);
-    if (::testing::Test::HasFatalFailure()) return;
-    peak_pages_decode = std::max(peak_pages_decode, pool.pages_in_use());
-  }
-  // Pool memory is bounded by the budget (plus a partial page per store), not
-  // by the 600 tokens seen.
-  const size_t full_token = SlotBytesOf(false, config, kShape.head_dim);
-  const size_t bound = kShape.n_layers * kShape.n_kv_heads *
-                       ((budget_tokens + 1) * full_token / pool.page_bytes() + 3);
-  EXPECT_LE(peak_pages_decode, bound);
-  const CacheStats st = cache->Stats();
-  EXPECT_GT(st.evictions, 0);
-  // Every quantizing case holds Quantized tokens at the end, so the byte
-  // checks above covered its codec's slots.
-  if (config.policy == PolicyKind::kQuant || config.policy == PolicyKind::kArkv) {
-    EXPECT_GT(st.quantizations, 0);
-    EXPECT_GT(st.quantized_tokens, 0);
-  } else {
-    EXPECT_EQ(st.quantized_tokens, 0);
-  }
-}
-
-// Under a byte budget every layer holds its window, and the bytes beyond the
-// windows are shared in proportion to the layers' OQ ratios: a layer the OQ
-// score calls more sensitive (ratio near 1) gets more tokens and more of them
-// Original. Each layer's capacity is the largest its share allows, and the
-// worst case over all layers stays within the budget.
-TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
-  CacheConfig config;
-  config.policy = PolicyKind::kArkv;
-  config.window = 8;
-  const int64_t orig = static_cast<int64_t>(SlotBytesOf(false, config, kShape.head_dim));
-  const int64_t quant = static_cast<int64_t>(SlotBytesOf(true, config, kShape.head_dim));
-  const int64_t budget = 3 * 2 * 48 * orig;  // 48 Original tokens a layer
-  config.budget = Budget::Bytes(budget);
-  auto cache = CreateSequenceCache(kShape, config);
-  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
-  drv.Prompt(200, 200);
-  for (int step = 0; step < 40; ++step) drv.Batch(1, BatchKind::kDecode);
-  const CacheStats st = cache->Stats();
-  const int64_t heads = kShape.n_kv_heads;
-  const int64_t window_bytes = config.window * orig * heads;
-  const int64_t spare = budget - kShape.n_layers * window_bytes;
-  double ratio_sum = 0;
-  for (const LayerStats& ls : st.layers) ratio_sum += ls.oq_ratio;
-  int64_t worst_total = 0;
+// q uniform in (-q_range_l, q_range_l): q_first for layer 0, q_rest for the
+// others (a flat first layer gets different OQ ratios); k in (-2, 2).
+PromptData MakePromptData(int n, uint32_t seed, float q_first, float q_rest) {
+  std::mt19937 rng(seed);
+  PromptData data;
+  data.n = n;
+  const size_t d = kShape.head_dim;
   for (int l = 0; l < kShape.n_layers; ++l) {
-    const LayerStats& ls = st.layers[l];
-    const int64_t c = ls.capacity_tokens;
-    const int64_t cap = std::llround(ls.oq_ratio * static_cast<double>(c - config.window));
-    const int64_t worst =
-        heads * ((config.window + cap) * orig + (c - config.window - cap) * quant);
-    worst_total += worst;
-    EXPECT_LE(ls.original_tokens, heads * (config.window + cap)) << "layer " << l;
-    // The capacity uses the layer's share: one more Original token would not fit.
-    const double share = window_bytes + ls.oq_ratio / ratio_sum * static_cast<double>(spare);
-    EXPECT_GT(static_cast<double>(worst + heads * orig), share) << "layer " << l;
+    const float r = l == 0 ? q_first : q_rest;
+    data.q.push_back(RandomVector(n * kShape.n_heads * d, rng, -r, r));
+    data.k.push_back(RandomVector(n * kShape.n_kv_heads * d, rng, -2, 2));
+    data.v.push_back(RandomVector(n * kShape.n_kv_heads * d, rng));
   }
-  EXPECT_LE(worst_total, budget);
-  EXPECT_LE(st.bytes, budget);
-  int lo = 0, hi = 0;
-  for (int l = 1; l < kShape.n_layers; ++l) {
-    if (st.layers[l].oq_ratio < st.layers[lo].oq_ratio) lo = l;
-    if (st.layers[l].oq_ratio > st.layers[hi].oq_ratio) hi = l;
-  }
-  ASSERT_LT(st.layers[lo].oq_ratio, st.layers[hi].oq_ratio - 0.05);
-  EXPECT_GT(st.layers[hi].capacity_tokens, st.layers[lo].capacity_tokens);
+  return data;
 }
 
-const CacheConfig kDefaults;
-// Bytes of 48 tokens all Original in 3 layers x 2 KV heads (f16, d = 16): 18432.
-INSTANTIATE_TEST_SUITE_P(
-    Policies, PolicyInvariantTest,
-    ::testing::Values(PolicyCase{PolicyKind::kWindow, Budget::Tokens(48), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kSnapKV, Budget::Tokens(48), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kEvict, Budget::Tokens(48), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kQuant, Budget::Tokens(48), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kArkv, Budget::Tokens(48), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kArkv, Budget::Tokens(48), QuantType::kInt4},
-                      PolicyCase{PolicyKind::kArkv, Budget::Bytes(18432), QuantType::kFp8E4M3},
-                      PolicyCase{PolicyKind::kQuant, Budget::Bytes(18432), QuantType::kInt8},
-                      PolicyCase{PolicyKind::kEvict, Budget::Bytes(18432), QuantType::kFp8E4M3}));
-
-// One early token (position 10) carries all the attention: every query points
-// along its key.
-Driver::Gen HeavyTokenGen(uint32_t seed) {
-  auto rng = std::make_shared<std::mt19937>(seed);
-  return [rng](int, const std::vector<int32_t>& pos, std::vector<float>& q, std::vector<float>& k,
-               std::vector<float>& v) {
-    const int d = kShape.head_dim;
-    q = RandomVector(q.size(), *rng, -0.1f, 0.1f);
-    k = RandomVector(k.size(), *rng, -0.1f, 0.1f);
-    v = RandomVector(v.size(), *rng);
-    for (size_t i = 0; i < q.size(); i += d) q[i] += 4.0f;
+Driver::Gen DataGen(const PromptData& data) {
+  return [&data](int layer, const std::vector<int32_t>& pos, std::vector<float>& q,
+                 std::vector<float>& k, std::vector<float>& v) {
+    const size_t d = kShape.head_dim;
+    const size_t qs = kShape.n_heads * d, ks = kShape.n_kv_heads * d;
     for (size_t t = 0; t < pos.size(); ++t) {
-      if (pos[t] != 10) continue;
-      for (int h = 0; h < kShape.n_kv_heads; ++h) k[(t * kShape.n_kv_heads + h) * d] = 8.0f;
+      ASSERT_LT(pos[t], data.n);
+      std::copy_n(&data.q[layer][pos[t] * qs], qs, &q[t * qs]);
+      std::copy_n(&data.k[layer][pos[t] * ks], ks, &k[t * ks]);
+      std::copy_n(&data.v[layer][pos[t] * ks], ks, &v[t * ks]);
     }
   };
 }
 
-TEST(Policies, HeavyEarlyTokenIsKeptByScoredPoliciesAndDroppedByWindow) {
-  for (PolicyKind kind : {PolicyKind::kArkv, PolicyKind::kEvict, PolicyKind::kSnapKV,
-                          PolicyKind::kQuant, PolicyKind::kWindow}) {
-    CacheConfig config;
-    config.policy = kind;
-    config.budget = Budget::Tokens(40);
-    config.window = 8;
-    auto cache = CreateSequenceCache(kShape, config);
-    Driver drv{*cache, kShape, HeavyTokenGen(5)};
-    drv.Prompt(300, 300);
-    auto holds_heavy = [&] {
-      bool all = true;
-      for (int l = 0; l < kShape.n_layers; ++l) {
-        for (int h = 0; h < kShape.n_kv_heads; ++h) {
-          const auto t = cache->Tokens(l, h);
-          all &= std::any_of(t.begin(), t.end(), [](auto& x) { return x.position == 10; });
-        }
-      }
-      return all;
-    };
-    const bool keeps = kind != PolicyKind::kWindow;
-    EXPECT_EQ(holds_heavy(), keeps) << PolicyName(kind) << " after the prompt";
-    for (int step = 0; step < 100; ++step) drv.Batch(1, BatchKind::kDecode);
-    EXPECT_EQ(holds_heavy(), keeps) << PolicyName(kind) << " after decoding";
-  }
-}
-
-// Independent double-precision ARKV prompt scoring (ARKV.md, Prefill 1-5) for
-// the inputs of RandomGen (or, with q_range per layer, FlatFirstLayerGen), to
-// compare the cache's selection and OQ ratios.
+// Independent double-precision ARKV prompt scoring (ARKV.md, Prefill 1-5) of
+// the first T tokens of `data` with budget C and window W: the kept sets of a
+// one-shot prompt compression and each layer's OQ score.
 struct PromptReference {
   std::vector<std::set<int32_t>> kept;  // per (layer, kv head)
   std::vector<double> oq;               // per layer
 };
 
-PromptReference ReferencePrompt(const CacheConfig& c, int T, uint32_t seed,
-                                std::vector<float> q_range = {2.0f, 2.0f, 2.0f}) {
+PromptReference ReferencePrompt(const CacheConfig& c, const PromptData& data, int T) {
   const int d = kShape.head_dim, H = kShape.n_heads, Hkv = kShape.n_kv_heads, G = H / Hkv;
   const int W = c.window, w = std::min(T, W), C = static_cast<int>(c.budget.value);
-  std::mt19937 rng(seed);
   PromptReference ref;
   for (int l = 0; l < kShape.n_layers; ++l) {
-    auto q = RandomVector(static_cast<size_t>(T) * H * d, rng, -q_range[l], q_range[l]);
-    auto k = RandomVector(static_cast<size_t>(T) * Hkv * d, rng, -2, 2);
-    auto v = RandomVector(static_cast<size_t>(T) * Hkv * d, rng);
+    const std::vector<float>& q = data.q[l];
+    const std::vector<float>& k = data.k[l];
     const int past = T - w;
     double ent = 0, var = 0, kurt = 0;
     for (int kv = 0; kv < Hkv; ++kv) {
@@ -362,65 +182,138 @@ PromptReference ReferencePrompt(const CacheConfig& c, int T, uint32_t seed,
   return ref;
 }
 
-TEST(Policies, ArkvPromptSelectionAndRatiosMatchIndependentReference) {
-  CacheConfig config;
-  config.policy = PolicyKind::kArkv;
-  config.budget = Budget::Tokens(40);
-  config.window = 8;
-  const int T = 120;
-  const PromptReference ref = ReferencePrompt(config, T, 21);
-  for (int chunk : {T, 1000}) {  // one chunk == the one-shot method
-    auto cache = CreateSequenceCache(kShape, config);
-    // The same random stream as the reference: q, k, v per layer.
-    auto rng = std::make_shared<std::mt19937>(21);
-    Driver drv{*cache, kShape,
-               [rng](int, const std::vector<int32_t>&, std::vector<float>& q, std::vector<float>& k,
-                     std::vector<float>& v) {
-                 q = RandomVector(q.size(), *rng, -2, 2);
-                 k = RandomVector(k.size(), *rng, -2, 2);
-                 v = RandomVector(v.size(), *rng);
-               }};
-    drv.Prompt(T, chunk);
-    const double max_oq = *std::max_element(ref.oq.begin(), ref.oq.end());
-    const CacheStats st = cache->Stats();
-    for (int l = 0; l < kShape.n_layers; ++l) {
-      EXPECT_NEAR(st.layers[l].oq_ratio, ref.oq[l] / max_oq, 1e-4) << "layer " << l;
-      for (int h = 0; h < kShape.n_kv_heads; ++h) {
-        std::set<int32_t> got;
-        for (const auto& t : cache->Tokens(l, h)) {
-          got.insert(t.position);
-          EXPECT_FALSE(t.quantized);
+std::vector<double> Ratios(const std::vector<double>& oq) {
+  const double mx = *std::max_element(oq.begin(), oq.end());
+  std::vector<double> r;
+  for (double x : oq) r.push_back(x / mx);
+  return r;
+}
+
+// Bytes of one token of one KV head: K and V, scales when quantized, and the
+// stored position (4 bytes).
+size_t SlotBytesOf(bool quantized, const CacheConfig& c, int d) {
+  if (!quantized) return 2 * d * (c.original == OriginalType::kF16 ? 2 : 4) + 4;
+  const size_t row = c.quant == QuantType::kInt4 ? (d + 1) / 2 : d;
+  return 2 * row + 8 + 4;
+}
+
+// Checks the invariants after an EndBatch; `quantized_seen` remembers every
+// position ever seen Quantized per (layer, head).
+void CheckInvariants(const SequenceCache& cache, const CacheConfig& config, const PagePool& pool,
+                     int32_t next_pos, std::map<int, std::set<int32_t>>& quantized_seen) {
+  size_t bytes = 0;
+  for (int l = 0; l < kShape.n_layers; ++l) {
+    for (int h = 0; h < kShape.n_kv_heads; ++h) {
+      const auto tokens = cache.Tokens(l, h);
+      if (config.budget.unit == Budget::Unit::kTokens && config.policy != PolicyKind::kFull) {
+        ASSERT_LE(static_cast<int64_t>(tokens.size()), config.budget.value)
+            << "layer " << l << " over budget";
+      }
+      std::map<int32_t, bool> held;
+      for (const auto& t : tokens) {
+        held[t.position] = t.quantized;
+        bytes += SlotBytesOf(t.quantized, config, kShape.head_dim);
+      }
+      for (int32_t p = std::max(0, next_pos - config.window); p < next_pos; ++p) {
+        ASSERT_TRUE(held.count(p)) << "window token " << p << " evicted";
+        ASSERT_FALSE(held[p]) << "window token " << p << " quantized";
+      }
+      auto& seen = quantized_seen[l * 100 + h];
+      for (const auto& [p, q] : held) {
+        if (seen.count(p)) {
+          ASSERT_TRUE(q) << "Quantized token " << p << " promoted";
         }
-        EXPECT_EQ(got, ref.kept[l * kShape.n_kv_heads + h]) << "layer " << l << " head " << h;
+        if (q) seen.insert(p);
       }
     }
   }
+  ASSERT_EQ(cache.BytesHeld(), bytes);
+  ASSERT_EQ(cache.Stats().bytes, static_cast<int64_t>(bytes));
+  // The cache is alone on its pool: its pages are the pool's pages in use.
+  const int64_t pool_bytes = static_cast<int64_t>(pool.pages_in_use() * pool.page_bytes());
+  ASSERT_EQ(cache.Stats().pool_bytes, pool_bytes);
+  ASSERT_GE(pool.pages_in_use() * pool.page_bytes(), bytes);
+  // At most one partly filled page per store (2 per layer and KV head).
+  ASSERT_LE(pool.pages_in_use() * pool.page_bytes(),
+            bytes + 2 * kShape.n_layers * kShape.n_kv_heads * pool.page_bytes());
+  if (config.budget.unit == Budget::Unit::kBytes) {
+    ASSERT_LE(pool_bytes, config.budget.value) << "pages over the byte budget";
+  }
 }
 
-// Layers with different attention sharpness get different OQ ratios (those of
-// the independent reference); at decode compression a layer keeps
-// o = clip(original_budget - W, 0, keep) past tokens Original and quantizes
-// keep - o (ARKV.md, Decoding 2-5).
+struct PolicyCase {
+  PolicyKind policy;
+  Budget budget;
+  QuantType quant;
+};
+
+class PolicyInvariantTest : public ::testing::TestWithParam<PolicyCase> {};
+
+TEST_P(PolicyInvariantTest, HoldDuringPromptAndTenTimesTheBudgetOfDecoding) {
+  CacheConfig config;
+  config.policy = GetParam().policy;
+  config.budget = GetParam().budget;
+  config.quant = GetParam().quant;
+  config.window = 8;
+  PagePool pool(1024);
+  auto cache = CreateSequenceCache(kShape, config, &pool);
+  // arkv quantizes only layers whose OQ ratio is low: give it one such layer
+  // (nearly uniform attention in layer 0).
+  const PromptData flat_first = MakePromptData(600, 3, 0.05f, 3.0f);
+  Driver drv{*cache, kShape,
+             config.policy == PolicyKind::kArkv ? DataGen(flat_first) : RandomGen(3)};
+  std::map<int, std::set<int32_t>> seen;
+  const int budget_tokens = 48;
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    drv.Batch(30, chunk == 3 ? BatchKind::kPromptEnd : BatchKind::kPromptChunk);
+    CheckInvariants(*cache, config, pool, drv.next_pos, seen);
+  }
+  size_t peak_pages_decode = 0;
+  for (int step = 0; step < 10 * budget_tokens; ++step) {
+    drv.Batch(1, BatchKind::kDecode);
+    CheckInvariants(*cache, config, pool, drv.next_pos, seen);
+    if (::testing::Test::HasFatalFailure()) return;
+    peak_pages_decode = std::max(peak_pages_decode, pool.pages_in_use());
+  }
+  // Pool memory is bounded by the budget (plus a partial page per store), not
+  // by the 600 tokens seen.
+  const size_t full_token = SlotBytesOf(false, config, kShape.head_dim);
+  const size_t bound = kShape.n_layers * kShape.n_kv_heads *
+                       ((budget_tokens + 1) * full_token / pool.page_bytes() + 3);
+  EXPECT_LE(peak_pages_decode, bound);
+  const CacheStats st = cache->Stats();
+  EXPECT_GT(st.evictions, 0);
+  // Every quantizing case holds Quantized tokens at the end, so the byte
+  // checks above covered its codec's slots.
+  if (config.policy == PolicyKind::kQuant || config.policy == PolicyKind::kArkv) {
+    EXPECT_GT(st.quantizations, 0);
+    EXPECT_GT(st.quantized_tokens, 0);
+  } else {
+    EXPECT_EQ(st.quantized_tokens, 0);
+  }
+}
+
+// Layers with different attention sharpness get different OQ ratios; at decode
+// compression a layer keeps o = clip(original_budget - W, 0, keep) past tokens
+// Original and quantizes keep - o (ARKV.md, Decoding 2-5).
 TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
   config.budget = Budget::Tokens(48);
   config.window = 8;
+  const PromptData data = MakePromptData(101, 4, 0.05f, 3.0f);
+  // The ratios from the independent reference, not from the cache.
+  const std::vector<double> ratio = Ratios(ReferencePrompt(config, data, 100).oq);
   auto cache = CreateSequenceCache(kShape, config);
-  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
+  Driver drv{*cache, kShape, DataGen(data)};
   drv.Prompt(100, 100);
   const CacheStats prompt = cache->Stats();
   EXPECT_EQ(prompt.quantized_tokens, 0) << "prompt compression keeps tokens Original";
-  // FlatFirstLayerGen's stream: queries in +-0.05 for layer 0, +-3 above.
-  const PromptReference ref = ReferencePrompt(config, 100, 4, {0.05f, 3.0f, 3.0f});
-  const double max_oq = *std::max_element(ref.oq.begin(), ref.oq.end());
   drv.Batch(1, BatchKind::kDecode);
   const CacheStats st = cache->Stats();
   int quantizing_layers = 0;
   for (int l = 0; l < kShape.n_layers; ++l) {
-    const double ratio = ref.oq[l] / max_oq;
-    ASSERT_NEAR(st.layers[l].oq_ratio, ratio, 1e-4) << "layer " << l;
-    const int64_t original_budget = std::llround(ratio * (48 - 8));  // T - W = 92 does not clip
+    const int64_t original_budget = std::llround(ratio[l] * (48 - 8));  // T - W = 92: no clip
     // n = 49 > C: past 41, keep floor(0.75 * 41) = 30.
     const int64_t o = std::clamp<int64_t>(original_budget - 8, 0, 30);
     EXPECT_EQ(st.layers[l].quantized_tokens, (30 - o) * kShape.n_kv_heads) << "layer " << l;
@@ -428,6 +321,178 @@ TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
     quantizing_layers += st.layers[l].quantized_tokens > 0;
   }
   EXPECT_GT(quantizing_layers, 0);
+}
+
+// Under a byte budget every layer holds its window, and the bytes beyond the
+// windows are shared in proportion to the layers' OQ ratios: a layer the OQ
+// score calls more sensitive (ratio near 1) gets more tokens and more of them
+// Original. Each layer's capacity is the largest whose worst case in whole
+// pages fits its share, and the worst case over all layers stays within the
+// budget.
+TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
+  CacheConfig config;
+  config.policy = PolicyKind::kArkv;
+  config.window = 8;
+  const int64_t orig = static_cast<int64_t>(SlotBytesOf(false, config, kShape.head_dim));  // 68
+  const int64_t quant = static_cast<int64_t>(SlotBytesOf(true, config, kShape.head_dim));  // 44
+  const int64_t budget = 3 * 2 * 48 * orig;  // 48 Original tokens a layer
+  config.budget = Budget::Bytes(budget);
+  const PromptData data = MakePromptData(240, 4, 0.05f, 3.0f);
+  // The ratios from the independent reference, not from the cache.
+  const std::vector<double> ratio = Ratios(ReferencePrompt(config, data, 200).oq);
+  auto cache = CreateSequenceCache(kShape, config);
+  Driver drv{*cache, kShape, DataGen(data)};
+  drv.Prompt(200, 200);
+  for (int step = 0; step < 40; ++step) drv.Batch(1, BatchKind::kDecode);
+  const CacheStats st = cache->Stats();
+  for (int l = 0; l < kShape.n_layers; ++l) {
+    EXPECT_NEAR(st.layers[l].oq_ratio, ratio[l], 1e-4) << "layer " << l;
+  }
+  // The private pool's page: 16 Original tokens, 1088 bytes (a multiple of 64).
+  ASSERT_EQ(st.page_bytes, 16 * orig);
+  const int64_t po = st.page_bytes / orig, pq = st.page_bytes / quant;  // 16, 24
+  const int64_t heads = kShape.n_kv_heads;
+  // Most pages of a layer of capacity c with at most W + cap Original tokens
+  // (brute force over every split).
+  auto worst = [&](int64_t c, int64_t cap) {
+    int64_t pages = 0;
+    for (int64_t x = std::min<int64_t>(c, config.window); x <= config.window + cap && x <= c; ++x) {
+      pages = std::max(pages, (x + po - 1) / po + (c - x + pq - 1) / pq);
+    }
+    return pages * st.page_bytes * heads;
+  };
+  const int64_t window_bytes = worst(config.window, 0);
+  const int64_t spare = budget - kShape.n_layers * window_bytes;
+  double ratio_sum = 0;
+  for (double r : ratio) ratio_sum += r;
+  int64_t worst_total = 0;
+  for (int l = 0; l < kShape.n_layers; ++l) {
+    const LayerStats& ls = st.layers[l];
+    const int64_t c = ls.capacity_tokens;
+    auto cap_at = [&](int64_t cc) {
+      return std::llround(ratio[l] * static_cast<double>(cc - config.window));
+    };
+    worst_total += worst(c, cap_at(c));
+    EXPECT_LE(ls.original_tokens, heads * (config.window + cap_at(c))) << "layer " << l;
+    // The capacity uses the layer's share: one more token would not fit it.
+    const double share = window_bytes + ratio[l] / ratio_sum * static_cast<double>(spare);
+    EXPECT_GT(static_cast<double>(worst(c + 1, cap_at(c + 1))), share) << "layer " << l;
+  }
+  EXPECT_LE(worst_total, budget);
+  EXPECT_LE(st.pool_bytes, budget);
+  int lo = 0, hi = 0;
+  for (int l = 1; l < kShape.n_layers; ++l) {
+    if (ratio[l] < ratio[lo]) lo = l;
+    if (ratio[l] > ratio[hi]) hi = l;
+  }
+  ASSERT_LT(ratio[lo], ratio[hi] - 0.05);
+  EXPECT_GT(st.layers[hi].capacity_tokens, st.layers[lo].capacity_tokens);
+}
+
+const CacheConfig kDefaults;
+// 18432 bytes: 48 f16 tokens (d = 16) of 3 layers x 2 KV heads without positions.
+INSTANTIATE_TEST_SUITE_P(
+    Policies, PolicyInvariantTest,
+    ::testing::Values(PolicyCase{PolicyKind::kWindow, Budget::Tokens(48), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kSnapKV, Budget::Tokens(48), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kEvict, Budget::Tokens(48), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kQuant, Budget::Tokens(48), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kArkv, Budget::Tokens(48), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kArkv, Budget::Tokens(48), QuantType::kInt4},
+                      PolicyCase{PolicyKind::kArkv, Budget::Bytes(18432), QuantType::kFp8E4M3},
+                      PolicyCase{PolicyKind::kQuant, Budget::Bytes(18432), QuantType::kInt8},
+                      PolicyCase{PolicyKind::kEvict, Budget::Bytes(18432), QuantType::kFp8E4M3}));
+
+// One early token (position 10) carries all the attention: every query points
+// along its key.
+Driver::Gen HeavyTokenGen(uint32_t seed) {
+  auto rng = std::make_shared<std::mt19937>(seed);
+  return [rng](int, const std::vector<int32_t>& pos, std::vector<float>& q, std::vector<float>& k,
+               std::vector<float>& v) {
+    const int d = kShape.head_dim;
+    q = RandomVector(q.size(), *rng, -0.1f, 0.1f);
+    k = RandomVector(k.size(), *rng, -0.1f, 0.1f);
+    v = RandomVector(v.size(), *rng);
+    for (size_t i = 0; i < q.size(); i += d) q[i] += 4.0f;
+    for (size_t t = 0; t < pos.size(); ++t) {
+      if (pos[t] != 10) continue;
+      for (int h = 0; h < kShape.n_kv_heads; ++h) k[(t * kShape.n_kv_heads + h) * d] = 8.0f;
+    }
+  };
+}
+
+TEST(Policies, HeavyEarlyTokenIsKeptByScoredPoliciesAndDroppedByWindow) {
+  for (PolicyKind kind : {PolicyKind::kArkv, PolicyKind::kEvict, PolicyKind::kSnapKV,
+                          PolicyKind::kQuant, PolicyKind::kWindow}) {
+    CacheConfig config;
+    config.policy = kind;
+    config.budget = Budget::Tokens(40);
+    config.window = 8;
+    auto cache = CreateSequenceCache(kShape, config);
+    Driver drv{*cache, kShape, HeavyTokenGen(5)};
+    drv.Prompt(300, 300);
+    auto holds_heavy = [&] {
+      bool all = true;
+      for (int l = 0; l < kShape.n_layers; ++l) {
+        for (int h = 0; h < kShape.n_kv_heads; ++h) {
+          const auto t = cache->Tokens(l, h);
+          all &= std::any_of(t.begin(), t.end(), [](auto& x) { return x.position == 10; });
+        }
+      }
+      return all;
+    };
+    const bool keeps = kind != PolicyKind::kWindow;
+    EXPECT_EQ(holds_heavy(), keeps) << PolicyName(kind) << " after the prompt";
+    for (int step = 0; step < 100; ++step) drv.Batch(1, BatchKind::kDecode);
+    EXPECT_EQ(holds_heavy(), keeps) << PolicyName(kind) << " after decoding";
+  }
+}
+
+// One-shot and really chunked prompts against the independent reference.
+// One chunk (T = 120, C = 40) is the one-shot method: its kept sets and OQ
+// ratios. Chunks of 80 then 40 with C = 100: the first chunk (80 <= C) is not
+// compressed, so the second sees every key and keeps the one-shot sets of
+// T = 120; the ratios come from the running mean of the two chunks' OQ
+// scores, i.e. of the reference's scores at T = 80 and T = 120.
+TEST(Policies, ArkvPromptSelectionAndRatiosMatchIndependentReference) {
+  const int T = 120;
+  const PromptData data = MakePromptData(T, 21, 2.0f, 2.0f);
+  struct Case {
+    int64_t c;
+    std::vector<int> chunks;
+  };
+  for (const Case& tc : {Case{40, {120}}, Case{100, {80, 40}}}) {
+    CacheConfig config;
+    config.policy = PolicyKind::kArkv;
+    config.budget = Budget::Tokens(tc.c);
+    config.window = 8;
+    const PromptReference ref = ReferencePrompt(config, data, T);
+    std::vector<double> oq = ref.oq;
+    if (tc.chunks.size() == 2) {
+      const PromptReference first = ReferencePrompt(config, data, tc.chunks[0]);
+      for (int l = 0; l < kShape.n_layers; ++l) oq[l] = (first.oq[l] + ref.oq[l]) / 2;
+    }
+    const std::vector<double> ratio = Ratios(oq);
+    auto cache = CreateSequenceCache(kShape, config);
+    Driver drv{*cache, kShape, DataGen(data)};
+    for (size_t i = 0; i < tc.chunks.size(); ++i) {
+      drv.Batch(tc.chunks[i],
+                i + 1 == tc.chunks.size() ? BatchKind::kPromptEnd : BatchKind::kPromptChunk);
+    }
+    const CacheStats st = cache->Stats();
+    for (int l = 0; l < kShape.n_layers; ++l) {
+      EXPECT_NEAR(st.layers[l].oq_ratio, ratio[l], 1e-4) << "C " << tc.c << " layer " << l;
+      for (int h = 0; h < kShape.n_kv_heads; ++h) {
+        std::set<int32_t> got;
+        for (const auto& t : cache->Tokens(l, h)) {
+          got.insert(t.position);
+          EXPECT_FALSE(t.quantized);
+        }
+        EXPECT_EQ(got, ref.kept[l * kShape.n_kv_heads + h])
+            << "C " << tc.c << " layer " << l << " head " << h;
+      }
+    }
+  }
 }
 
 TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
@@ -438,14 +503,10 @@ TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
   auto cache = CreateSequenceCache(kShape, config);
   Driver drv{*cache, kShape, RandomGen(8)};
   drv.Prompt(1024, 32);
-  const int64_t token_bytes = 2 * kShape.head_dim * 2;
+  const int64_t token_bytes = 2 * kShape.head_dim * 2 + 4;  // K, V, position
   const int64_t streams = kShape.n_layers * kShape.n_kv_heads;
   EXPECT_LE(cache->Stats().peak_bytes, (64 + 32) * token_bytes * streams);
   EXPECT_EQ(cache->Stats().original_tokens, 64 * streams);
-  for (const auto& ls : cache->Stats().layers) {
-    EXPECT_GE(ls.oq_ratio, 0.0);
-    EXPECT_LE(ls.oq_ratio, 1.0);
-  }
 }
 
 // StreamingLLM keeps exactly the first `sinks` positions and the most recent
@@ -480,9 +541,11 @@ TEST(Policies, ByteBudgetTooSmallForTheWindowIsAnError) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
   config.window = 32;
-  config.budget = Budget::Bytes(3 * 2 * 32 * 64 - 1);  // one byte short of the window
+  // 32 tokens of 68 bytes (K, V, position) fill 2 private pages of 16 tokens
+  // (1088 bytes) per layer and KV head: 3 x 2 x 2 x 1088 = 13056 bytes.
+  config.budget = Budget::Bytes(13056 - 1);  // one byte short of the window
   EXPECT_THROW(CreateSequenceCache(kShape, config), Error);
-  config.budget = Budget::Bytes(3 * 2 * 32 * 64);
+  config.budget = Budget::Bytes(13056);
   EXPECT_NO_THROW(CreateSequenceCache(kShape, config));
   config.budget = Budget::Tokens(31);
   EXPECT_THROW(CreateSequenceCache(kShape, config), Error);
