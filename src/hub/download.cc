@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/log.h"
 #include "hub/checksum.h"
 #include "hub/progress.h"
@@ -33,11 +34,6 @@ bool IsHex(std::string_view text, size_t length) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
   }
   return true;
-}
-
-std::string ToLowerAscii(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 std::string NormalizeEtag(std::string_view etag) {
@@ -371,7 +367,7 @@ RemoteFileInfo FetchRemoteFileInfo(const std::string& url, const std::string& to
           NormalizeEtag(linked ? response.Header("x-linked-etag") : response.Header("etag"));
       info.size =
           ParseSize(linked ? response.Header("x-linked-size") : response.Header("content-length"));
-      const std::string lower = ToLowerAscii(info.etag);
+      const std::string lower = ToLower(info.etag);
       if (IsHex(lower, 64)) {
         info.sha256 = lower;
       } else if (IsHex(lower, 40) && hop == 0 && UrlHost(current) == origin_host) {

@@ -2,7 +2,7 @@
 // Pure functions over plain views: the OQ score of a layer, the per-layer
 // Original budgets, heavy-hitter scores, top-k selection and the decode-time
 // tri-state split. Everything is computed in double whatever the input type.
-// Depends on src/core and the standard library only.
+// Depends on src/core, the public configuration and the standard library only.
 #pragma once
 
 #include <cstddef>
@@ -11,15 +11,18 @@
 #include <span>
 #include <vector>
 
+#include "arkv/kv_config.h"
+
 namespace arkv::kv {
 
-// Reference defaults (ARKV.md, "Parameters and the reference defaults").
-inline constexpr double kDefaultTau1 = 7.774380648611771;  // entropy temperature
-inline constexpr double kDefaultTau2 = 5.407015096778621;  // variance temperature
-inline constexpr double kDefaultTau3 = 5.527702582901318;  // kurtosis temperature
-inline constexpr double kDefaultGamma = 263.8108280337562;
-inline constexpr double kDefaultKeepFraction = 0.75;
-inline constexpr size_t kDefaultPoolKernel = 5;
+// Reference defaults (ARKV.md, "Parameters and the reference defaults"), as
+// CacheConfig{} holds them.
+inline constexpr double kDefaultTau1 = CacheConfig{}.tau1;  // entropy temperature
+inline constexpr double kDefaultTau2 = CacheConfig{}.tau2;  // variance temperature
+inline constexpr double kDefaultTau3 = CacheConfig{}.tau3;  // kurtosis temperature
+inline constexpr double kDefaultGamma = CacheConfig{}.gamma;
+inline constexpr double kDefaultKeepFraction = CacheConfig{}.keep_fraction;
+inline constexpr size_t kDefaultPoolKernel = static_cast<size_t>(CacheConfig{}.pool_kernel);
 // Inside the log of the entropy, so that A == 0 contributes 0 instead of NaN.
 inline constexpr double kEntropyEpsilon = 1e-10;
 // Floor of the 2nd central moment in the kurtosis denominator.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "gguf/gguf.h"
 #include "tensor/kernels.h"
 
@@ -121,14 +122,11 @@ SyntheticModelSpec SyntheticPreset(const std::string& name) {
 }
 
 GgmlType ParseWeightType(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string lower = ToLower(name);
   for (uint32_t id = 0; id < 64; ++id) {
     const TypeTraits t = GetTypeTraits(id);
     if (!t.known) continue;
-    std::string tn(t.name);
-    std::transform(tn.begin(), tn.end(), tn.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (tn == lower) {
+    if (ToLower(t.name) == lower) {
       if (!t.supported) Fail("weight type {} is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", name);
       return static_cast<GgmlType>(id);
     }

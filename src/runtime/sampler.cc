@@ -9,7 +9,7 @@ namespace arkv {
 
 void SamplerConfig::Validate() const {
   if (!std::isfinite(temperature)) Fail("temperature must be a finite number");
-  if (!(top_p > 0.0f)) Fail("top-p must be > 0 (got {})", top_p);
+  if (!(top_p > 0.0f && top_p <= 1.0f)) Fail("top-p must be in (0, 1] (got {})", top_p);
   if (!(min_p >= 0.0f && min_p <= 1.0f)) Fail("min-p must be in [0, 1] (got {})", min_p);
 }
 

@@ -12,7 +12,7 @@ namespace arkv {
 struct SamplerConfig {
   float temperature = 0.8f;  // <= 0: greedy (argmax, lowest id on ties)
   int top_k = 40;            // <= 0: disabled
-  float top_p = 0.95f;       // >= 1: disabled
+  float top_p = 0.95f;       // in (0, 1]; 1: disabled
   float min_p = 0.05f;       // <= 0: disabled
   uint64_t seed = 0;
 

@@ -3,10 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -120,6 +122,75 @@ TEST_F(Cli, BadInputGivesClearErrorAndExitCodeOne) {
     EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find("error"), std::string::npos) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+// The first line of `text` that starts with `prefix` (empty when none).
+std::string LineStartingWith(const std::string& text, const std::string& prefix) {
+  size_t begin = 0;
+  while (begin < text.size()) {
+    const size_t end = std::min(text.find('\n', begin), text.size());
+    if (text.compare(begin, prefix.size(), prefix) == 0) return text.substr(begin, end - begin);
+    begin = end + 1;
+  }
+  return "";
+}
+
+// --matmul reaches the model in every command that loads one: eval's
+// perplexity on the Q8_0 model differs between llama.cpp's arithmetic (Q8_0
+// activations) and exact f32 products.
+TEST_F(Cli, EvalHonoursMatmul) {
+  const std::string text = (dir_ / "eval.txt").string();
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 40; ++i) out << "Once upon a time a cat sat on the mat number " << i << ". ";
+  }
+  const std::string args = "eval -m " + model_ + " -f " + text +
+                           " --policies full --tasks ppl -c 64 --windows 1 --no-hash -t 2";
+  const Result ggml = RunArkv(args + " --matmul ggml", /*stdout_only=*/true);
+  const Result exact = RunArkv(args + " --matmul float", /*stdout_only=*/true);
+  ASSERT_EQ(ggml.exit_code, 0) << ggml.output;
+  ASSERT_EQ(exact.exit_code, 0) << exact.output;
+  const std::string ggml_row = LineStartingWith(ggml.output, "full ");
+  const std::string exact_row = LineStartingWith(exact.output, "full ");
+  ASSERT_FALSE(ggml_row.empty()) << ggml.output;
+  ASSERT_FALSE(exact_row.empty()) << exact.output;
+  EXPECT_NE(ggml_row, exact_row);
+  const Result bad = RunArkv("bench -m " + model_ + " --ctx 16 -n 1 -r 1 --matmul fast");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("--matmul"), std::string::npos) << bad.output;
+}
+
+// Every bad flag value: the project's own one-line error, status 1.
+TEST_F(Cli, BadFlagValuesGiveOneLineErrorAndExitCodeOne) {
+  struct Case {
+    std::string args, message;
+  };
+  const std::string gen = "generate -m " + model_ + " -p hi ";
+  const std::vector<Case> cases = {
+      {gen + "-n -3", "--n-predict: must be >= 0, got -3"},
+      {gen + "-n many", "--n-predict: 'many' is not a number"},
+      {gen + "--top-p 7", "top-p"},
+      {gen + "--min-p 2", "min-p"},
+      {gen + "--kv-window 0", "--kv-window"},
+      {gen + "--kv-window abc", "--kv-window"},
+      {gen + "--arkv-gamma -1", "--arkv-gamma"},
+      {gen + "--arkv-keep 2", "--arkv-keep"},
+      {gen + "--arkv-tau 1,2", "--arkv-tau"},
+      {gen + "--kv-quant fp4", "--kv-quant"},
+      {gen + "--kv-policy arkv", "--kv-budget"},
+      {gen + "--prefill-chunk 0", "--prefill-chunk"},
+      {gen + "-t -1", "--threads"},
+      {gen + "--no-such-flag", "--no-such-flag"},
+      {"eval -m " + model_ + " -f x.txt -c 2", "--ctx-size"},
+      {"perplexity -m " + model_ + " -f x.txt -c 1e9", "--ctx-size"},
+  };
+  for (const Case& c : cases) {
+    const Result r = RunArkv(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("arkv: error: ", 0), 0u) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.args << "\n" << r.output;
   }
 }
 
