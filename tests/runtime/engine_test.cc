@@ -244,6 +244,9 @@ TEST_F(EngineTest, ArkvSequencesCompressToTheirShareOfTheBudget) {
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(got[i].tokens, RunAlone(reqs[i], resolved, threads_).tokens) << "seq " << i;
     EXPECT_LE(static_cast<int64_t>(got[i].stats.kv_bytes), share);
+    // The share binds: the full cache of these tokens would not fit in it.
+    const int64_t full_bytes = (90 + 10 * i + 120) * 5 * 4 * 32;
+    EXPECT_GT(full_bytes, share) << "seq " << i;
   }
 }
 
