@@ -53,7 +53,9 @@ std::string NameList(std::span<const EnumName<E>> table) {
   size_t seen = 0;
   for (size_t i = 0; i < table.size(); ++i) {
     if (NameOf(table, table[i].value) != table[i].name) continue;
-    list += std::string(seen == 0 ? "" : seen + 1 == count ? " or " : ", ") +
+    list += std::string(seen == 0           ? ""
+                        : seen + 1 == count ? " or "
+                                            : ", ") +
             std::string(table[i].name);
     ++seen;
   }

@@ -13,12 +13,13 @@ namespace arkv::kv {
 namespace {
 
 constexpr EnumName<PolicyKind> kPolicyNames[] = {
-    {"full", PolicyKind::kFull},   {"window", PolicyKind::kWindow}, {"snapkv", PolicyKind::kSnapKV},
-    {"evict", PolicyKind::kEvict}, {"quant", PolicyKind::kQuant},   {"arkv", PolicyKind::kArkv},
+    {"full", PolicyKind::kFull},     {"window", PolicyKind::kWindow},
+    {"snapkv", PolicyKind::kSnapKV}, {"evict", PolicyKind::kEvict},
+    {"quant", PolicyKind::kQuant},   {"arkv", PolicyKind::kArkv},
     {"origin", PolicyKind::kEvict},  // the paper's name of evict
 };
 constexpr EnumName<QuantType> kQuantNames[] = {
-    {"fp8", QuantType::kFp8E4M3}, {"int8", QuantType::kInt8},         {"int4", QuantType::kInt4},
+    {"fp8", QuantType::kFp8E4M3},  {"int8", QuantType::kInt8},        {"int4", QuantType::kInt4},
     {"e4m3", QuantType::kFp8E4M3}, {"fp8_e4m3", QuantType::kFp8E4M3}, {"q8", QuantType::kInt8},
     {"q4", QuantType::kInt4},
 };

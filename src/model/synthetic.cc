@@ -143,7 +143,7 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   w.AddString("general.name", fmt::format("arkv-synthetic-{}-{}L-{}", s.arch, s.n_layers, s.n_embd));
   w.AddString("general.description",
               "arkv make-model: RANDOM WEIGHTS for tests and benchmarks; its text is meaningless");
-  w.AddUint32("general.file_type", static_cast<uint32_t>(s.type));
+  if (const auto file_type = LlamaFileType(s.type)) w.AddUint32("general.file_type", *file_type);
   w.AddUint32(a + "block_count", s.n_layers);
   w.AddUint32(a + "context_length", s.n_ctx);
   w.AddUint32(a + "embedding_length", s.n_embd);

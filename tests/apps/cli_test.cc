@@ -194,4 +194,14 @@ TEST_F(Cli, BadFlagValuesGiveOneLineErrorAndExitCodeOne) {
   }
 }
 
+// make-model writes llama.cpp's general.file_type (MOSTLY_Q8_0 = 7), not the
+// ggml type id (8, which llama.cpp reads as MOSTLY_Q5_0).
+TEST_F(Cli, MakeModelWritesLlamaCppFileType) {
+  const Result r = RunArkv("inspect " + model_, /*stdout_only=*/true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string row = LineStartingWith(r.output, "  general.file_type ");
+  ASSERT_FALSE(row.empty()) << r.output;
+  EXPECT_EQ(row.substr(row.find_last_of(' ') + 1), "7") << row;
+}
+
 }  // namespace

@@ -177,7 +177,7 @@ TEST_P(PolicyInvariantTest, HoldDuringPromptAndTenTimesTheBudgetOfDecoding) {
 }
 
 // Layers with different attention sharpness get different OQ ratios; at decode
-// compression a layer keeps o = clip(origin_budget - W, 0, keep) past tokens
+// compression a layer keeps o = clip(original_budget - W, 0, keep) past tokens
 // Original and quantizes keep - o (ARKV.md, Decoding 2-5).
 TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
   CacheConfig config;
@@ -194,9 +194,9 @@ TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
   int quantizing_layers = 0;
   for (int l = 0; l < kShape.n_layers; ++l) {
     const double ratio = st.layers[l].oq_ratio;
-    const int64_t origin_budget = std::llround(ratio * (48 - 8));  // T - W = 92 does not clip
+    const int64_t original_budget = std::llround(ratio * (48 - 8));  // T - W = 92 does not clip
     // n = 49 > C: past 41, keep floor(0.75 * 41) = 30.
-    const int64_t o = std::clamp<int64_t>(origin_budget - 8, 0, 30);
+    const int64_t o = std::clamp<int64_t>(original_budget - 8, 0, 30);
     EXPECT_EQ(st.layers[l].quantized_tokens, (30 - o) * kShape.n_kv_heads) << "layer " << l;
     EXPECT_EQ(st.layers[l].original_tokens, (o + 8) * kShape.n_kv_heads) << "layer " << l;
     quantizing_layers += st.layers[l].quantized_tokens > 0;

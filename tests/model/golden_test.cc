@@ -96,7 +96,7 @@ std::string RebuildVariant(const std::string& q8_path, GgmlType type, const std:
   for (const gguf::KeyValue& kv : src->metadata()) {
     if (kv.key == "general.alignment") continue;
     if (kv.key == "general.file_type") {
-      w.AddUint32(kv.key, type == GgmlType::kF32 ? 0 : type == GgmlType::kF16 ? 1 : 32);
+      w.AddUint32(kv.key, LlamaFileType(type).value());
       continue;
     }
     w.AddValue(kv.key, kv.value);
