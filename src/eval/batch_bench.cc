@@ -17,15 +17,40 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const EvalConfig& config,
-                         int parallel, ThreadPool& threads) {
+EngineConfig MakeEngineConfig(const BatchBenchOptions& o, const EvalConfig& config, int parallel) {
   EngineConfig ec;
   ec.max_sequences = parallel;
   ec.prefill_chunk = o.prefill_chunk;
   ec.kv_budget_bytes = o.kv_total_bytes;
   ec.cache = config.cache;
   ec.cache_reuse = false;
-  Engine engine(model, threads, ec);
+  return ec;
+}
+
+// The engine's reservation for one request of the benchmark and how many
+// such reservations the budget holds (what admission allows at once).
+void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine,
+               BatchBenchPoint& p) {
+  kv::CacheConfig resolved = engine.config().cache;
+  if (resolved.policy != kv::PolicyKind::kFull &&
+      resolved.budget.unit == kv::Budget::Unit::kUnlimited) {
+    resolved.budget = kv::Budget::Bytes(engine.SequenceShareBytes(resolved));
+  }
+  p.pages_per_sequence = static_cast<int64_t>(
+      kv::MaxPagesHeld(model.cache_shape(), resolved, o.context + o.decode_tokens, o.prefill_chunk,
+                       engine.config().page_bytes));
+  const size_t max_pages = engine.Stats().max_pages;
+  if (max_pages != 0) p.sequences_that_fit = static_cast<int64_t>(max_pages) / p.pages_per_sequence;
+}
+
+BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const EvalConfig& config,
+                         int parallel, ThreadPool& threads) {
+  Engine engine(model, threads, MakeEngineConfig(o, config, parallel));
+  BatchBenchPoint p;
+  p.label = config.label;
+  p.parallel = parallel;
+  PlanPoint(model, o, engine, p);
+  if (o.plan_only) return p;
 
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<int32_t> id(0, model.config().n_vocab - 1);
@@ -58,9 +83,6 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   engine.RunUntilIdle();
   const double end = Now();
 
-  BatchBenchPoint p;
-  p.label = config.label;
-  p.parallel = parallel;
   p.seconds = end - t0;
   double all_started = 0, last = 0, ttft_sum = 0;
   for (const Timeline& tl : timelines) {
@@ -80,15 +102,6 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   p.kv_bytes = kv_bytes;
   const EngineStats st = engine.Stats();
   p.kv_peak_pool_bytes = static_cast<int64_t>(st.peak_pages_in_use * st.page_bytes);
-  kv::CacheConfig resolved = config.cache;
-  if (resolved.policy != kv::PolicyKind::kFull &&
-      resolved.budget.unit == kv::Budget::Unit::kUnlimited) {
-    resolved.budget = kv::Budget::Bytes(engine.SequenceShareBytes(resolved));
-  }
-  p.pages_per_sequence = static_cast<int64_t>(
-      kv::MaxPagesHeld(model.cache_shape(), resolved, o.context + o.decode_tokens, o.prefill_chunk,
-                       ec.page_bytes));
-  if (st.max_pages != 0) p.sequences_that_fit = static_cast<int64_t>(st.max_pages) / p.pages_per_sequence;
   return p;
 }
 
@@ -123,6 +136,15 @@ BatchBenchReport RunBatchBench(const Model& model, const BatchBenchOptions& opti
 }
 
 std::string FormatBatchBenchTable(const BatchBenchReport& r) {
+  if (r.options.plan_only) {
+    std::string s = "| config | reserved MiB per request | requests the budget holds |\n|---|---:|---:|\n";
+    for (const BatchBenchPoint& p : r.points) {
+      s += fmt::format("| {} | {:.2f} | {} |\n", p.label,
+                       p.pages_per_sequence * static_cast<double>(kv::PagePool::kDefaultPageBytes) / 1048576.0,
+                       p.sequences_that_fit > 0 ? std::to_string(p.sequences_that_fit) : "-");
+    }
+    return s;
+  }
   std::string s =
       "| config | parallel | aggregate decode tok/s | per-sequence tok/s | TTFT mean s | TTFT max s "
       "| KV MiB held | pool peak MiB | fit in budget |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -147,6 +169,7 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
   j["prefill_chunk"] = r.options.prefill_chunk;
   j["kv_total_bytes"] = r.options.kv_total_bytes;
   j["seed"] = r.options.seed;
+  j["plan_only"] = r.options.plan_only;
   for (const BatchBenchPoint& p : r.points) {
     j["points"].push_back({{"config", p.label},
                            {"parallel", p.parallel},

@@ -24,6 +24,8 @@ struct BatchBenchOptions {
   int prefill_chunk = 512;
   int64_t kv_total_bytes = 0;  // the engine's pool budget; 0: unlimited
   uint64_t seed = 0;
+  // Only the admission arithmetic: how many requests the budget holds.
+  bool plan_only = false;
 
   void Validate() const;  // throws arkv::Error
 };
