@@ -38,8 +38,8 @@ void RunBenchBatch(BenchBatchOptions& o) {
   o.bench.Validate();
   const LoadedModel loaded = LoadModel(o.model);
   ThreadPool threads(ThreadCount(o.model));
-  std::fprintf(stderr, "arkv bench-batch: %s (%.2fB parameters), %d threads\n",
-               loaded.path.c_str(), loaded.model->n_params() / 1e9, threads.size());
+  std::fprintf(stderr, "arkv bench-batch: %s (%.2fB parameters), %d threads\n", loaded.path.c_str(),
+               loaded.model->n_params() / 1e9, threads.size());
   ProgressLine progress("arkv bench-batch: ");
   const eval::BatchBenchReport report = eval::RunBatchBench(
       *loaded.model, o.bench, threads, [&](const std::string& line) { progress.Update(line); });
@@ -62,14 +62,16 @@ void AddBenchBatchCommand(CLI::App& app) {
   auto opts = std::make_shared<BenchBatchOptions>();
   BenchBatchOptions& o = *opts;
   CLI::App* cmd = app.add_subcommand(
-      "bench-batch", "batched engine: decode tokens/s and time to first token against parallel sequences");
+      "bench-batch",
+      "batched engine: decode tokens/s and time to first token against parallel sequences");
   AddModelFlags(*cmd, o.model);
   cmd->add_option("--parallel", o.bench.parallel, "parallel sequences (default 1,2,4,8,16)")
       ->delimiter(',');
   cmd->add_option("--ctx", o.bench.context, "prompt tokens of each sequence (default 128)");
   AddKvFlags(*cmd, o.kv, KvFlagLists{&o.policies, &o.budgets});
-  cmd->add_option("--kv-total", o.kv_total,
-                  "the engine's KV budget in bytes for all sequences (e.g. 2GiB; default unlimited)");
+  cmd->add_option(
+      "--kv-total", o.kv_total,
+      "the engine's KV budget in bytes for all sequences (e.g. 2GiB; default unlimited)");
   cmd->add_option("-n,--decode-tokens", o.bench.decode_tokens,
                   "tokens generated per sequence (default 32)");
   cmd->add_option("-s,--seed", o.bench.seed, "seed of the synthetic prompts (default 0)");

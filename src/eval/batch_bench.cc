@@ -137,17 +137,21 @@ BatchBenchReport RunBatchBench(const Model& model, const BatchBenchOptions& opti
 
 std::string FormatBatchBenchTable(const BatchBenchReport& r) {
   if (r.options.plan_only) {
-    std::string s = "| config | reserved MiB per request | requests the budget holds |\n|---|---:|---:|\n";
+    std::string s =
+        "| config | reserved MiB per request | requests the budget holds |\n|---|---:|---:|\n";
     for (const BatchBenchPoint& p : r.points) {
-      s += fmt::format("| {} | {:.2f} | {} |\n", p.label,
-                       p.pages_per_sequence * static_cast<double>(kv::PagePool::kDefaultPageBytes) / 1048576.0,
-                       p.sequences_that_fit > 0 ? std::to_string(p.sequences_that_fit) : "-");
+      s += fmt::format(
+          "| {} | {:.2f} | {} |\n", p.label,
+          p.pages_per_sequence * static_cast<double>(kv::PagePool::kDefaultPageBytes) / 1048576.0,
+          p.sequences_that_fit > 0 ? std::to_string(p.sequences_that_fit) : "-");
     }
     return s;
   }
   std::string s =
-      "| config | parallel | aggregate decode tok/s | per-sequence tok/s | TTFT mean s | TTFT max s "
-      "| KV MiB held | pool peak MiB | fit in budget |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+      "| config | parallel | aggregate decode tok/s | per-sequence tok/s | TTFT mean s | TTFT max "
+      "s "
+      "| KV MiB held | pool peak MiB | fit in budget "
+      "|\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const BatchBenchPoint& p : r.points) {
     s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {} |\n",
                      p.label, p.parallel, p.aggregate_decode_tps, p.per_sequence_decode_tps,
@@ -188,7 +192,8 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
 
 std::vector<PlotPanel> BatchBenchPlotPanels(const BatchBenchReport& r) {
   PlotPanel agg{"aggregate decode throughput", "parallel sequences", "decode tokens/s", {}};
-  PlotPanel per{"per-sequence decode throughput", "parallel sequences", "tokens/s per sequence", {}};
+  PlotPanel per{
+      "per-sequence decode throughput", "parallel sequences", "tokens/s per sequence", {}};
   for (const BatchBenchPoint& p : r.points) {
     for (PlotPanel* panel : {&agg, &per}) {
       auto it = std::find_if(panel->series.begin(), panel->series.end(),
@@ -197,8 +202,8 @@ std::vector<PlotPanel> BatchBenchPlotPanels(const BatchBenchReport& r) {
         panel->series.push_back({p.label, {}});
         it = panel->series.end() - 1;
       }
-      it->points.emplace_back(p.parallel, panel == &agg ? p.aggregate_decode_tps
-                                                         : p.per_sequence_decode_tps);
+      it->points.emplace_back(p.parallel,
+                              panel == &agg ? p.aggregate_decode_tps : p.per_sequence_decode_tps);
     }
   }
   return {agg, per};

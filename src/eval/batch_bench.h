@@ -38,7 +38,7 @@ struct BatchBenchPoint {
   double ttft_mean_seconds = 0;
   double ttft_max_seconds = 0;
   double seconds = 0;
-  int64_t kv_bytes = 0;          // held by all caches when the last token came
+  int64_t kv_bytes = 0;            // held by all caches when the last token came
   int64_t kv_peak_pool_bytes = 0;  // pool pages at their peak x page size
   int64_t pages_per_sequence = 0;  // the engine's reservation for one request
   int64_t sequences_that_fit = 0;  // in kv_total_bytes by that reservation; 0: unlimited

@@ -13,10 +13,13 @@ size_t MaxPagesHeld(const CacheShape& shape, const CacheConfig& config, int64_t 
   }
   const int64_t heads = int64_t{shape.n_layers} * shape.n_kv_heads;
   const auto page = static_cast<int64_t>(page_bytes);
-  const auto original = static_cast<int64_t>(SlotBytes(OriginalFormat(config.original), shape.head_dim));
-  const auto quantized = static_cast<int64_t>(SlotBytes(QuantizedFormat(config.quant), shape.head_dim));
+  const auto original =
+      static_cast<int64_t>(SlotBytes(OriginalFormat(config.original), shape.head_dim));
+  const auto quantized =
+      static_cast<int64_t>(SlotBytes(QuantizedFormat(config.quant), shape.head_dim));
   if (original > page || quantized > page) {
-    Fail("KV page of {} bytes cannot hold one token of {} bytes", page_bytes, std::max(original, quantized));
+    Fail("KV page of {} bytes cannot hold one token of {} bytes", page_bytes,
+         std::max(original, quantized));
   }
   // Bytes of whole pages per byte of tokens: the worse of the two stores.
   const int64_t used_per_page = std::min(page / original * original, page / quantized * quantized);

@@ -134,17 +134,18 @@ int Batch::LogitRows() const {
 }
 
 void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> positions,
-                    kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits,
-                    float* logits, ForwardWorkspace& ws, ThreadPool& pool) const {
+                    kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits, float* logits,
+                    ForwardWorkspace& ws, ThreadPool& pool) const {
   const BatchSequence seq{&cache, 0, static_cast<int>(tokens.size()), kind, all_logits};
-  ForwardBatch(Batch{tokens, positions, std::span<const BatchSequence>(&seq, 1)}, logits, ws,
-               pool);
+  ForwardBatch(Batch{tokens, positions, std::span<const BatchSequence>(&seq, 1)}, logits, ws, pool);
 }
 
 void Model::CheckBatch(const Batch& batch) const {
   const size_t n = batch.tokens.size();
   if (n == 0) Fail("Forward: empty batch");
-  if (batch.positions.size() != n) Fail("Forward: {} positions for {} tokens", batch.positions.size(), n);
+  if (batch.positions.size() != n) {
+    Fail("Forward: {} positions for {} tokens", batch.positions.size(), n);
+  }
   for (int32_t id : batch.tokens) {
     if (id < 0 || id >= config_.n_vocab) {
       Fail("token id {} is out of range (vocabulary size {})", id, config_.n_vocab);

@@ -82,9 +82,9 @@ struct Engine::Sequence {
 Engine::Engine(const Model& model, ThreadPool& threads, const EngineConfig& config)
     : model_(model), threads_(threads), config_(config) {
   config_.Validate();
-  const size_t max_pages =
-      config_.kv_budget_bytes > 0 ? static_cast<size_t>(config_.kv_budget_bytes) / config_.page_bytes
-                                  : 0;
+  const size_t max_pages = config_.kv_budget_bytes > 0
+                               ? static_cast<size_t>(config_.kv_budget_bytes) / config_.page_bytes
+                               : 0;
   pool_ = std::make_unique<kv::PagePool>(config_.page_bytes, max_pages);
   max_pages_ = max_pages;
   stats_.max_pages = max_pages;
@@ -142,12 +142,13 @@ RequestId Engine::Submit(GenerationRequest request) {
   // A budget too small for the window fails here, not at admission.
   kv::CreateSequenceCache(model_.cache_shape(), cache);
   const int64_t tokens = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
-  const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens,
-                                       config_.prefill_chunk, config_.page_bytes);
+  const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens, config_.prefill_chunk,
+                                       config_.page_bytes);
   if (max_pages_ != 0 && need > max_pages_) {
-    Fail("request: {} tokens with KV policy '{}' need up to {} pages of {} bytes, but the KV budget "
-         "holds {}",
-         tokens, kv::PolicyName(cache.policy), need, config_.page_bytes, max_pages_);
+    Fail(
+        "request: {} tokens with KV policy '{}' need up to {} pages of {} bytes, but the KV budget "
+        "holds {}",
+        tokens, kv::PolicyName(cache.policy), need, config_.page_bytes, max_pages_);
   }
   std::lock_guard<std::mutex> lock(mu_);
   const RequestId id = next_id_++;
@@ -301,7 +302,8 @@ void Engine::RunBatch() {
   for (auto& s : running_) {
     if (s->decoding()) continue;
     const std::vector<int32_t>& prompt = s->request.prompt;
-    const size_t n = std::min(prompt.size() - s->prompt_next, static_cast<size_t>(config_.prefill_chunk));
+    const size_t n =
+        std::min(prompt.size() - s->prompt_next, static_cast<size_t>(config_.prefill_chunk));
     if (prompt_tokens > 0 && prompt_tokens + static_cast<int>(n) > config_.prefill_chunk) continue;
     const bool last = s->prompt_next + n == prompt.size();
     add(*s, std::span<const int32_t>(prompt).subspan(s->prompt_next, n),

@@ -66,7 +66,8 @@ Output RunAlone(const GenerationRequest& req, const kv::CacheConfig& cache, Thre
   const int n_vocab = TheModel().config().n_vocab;
   for (int i = 0; i < req.max_tokens; ++i) {
     const int32_t t = Argmax(logits.data(), n_vocab);
-    if (std::find(req.stop_tokens.begin(), req.stop_tokens.end(), t) != req.stop_tokens.end()) break;
+    if (std::find(req.stop_tokens.begin(), req.stop_tokens.end(), t) != req.stop_tokens.end())
+      break;
     out.tokens.push_back(t);
     out.logits.emplace_back(logits.begin(), logits.end());
     if (i + 1 < req.max_tokens) logits = s.Decode(t);
@@ -74,8 +75,8 @@ Output RunAlone(const GenerationRequest& req, const kv::CacheConfig& cache, Thre
   return out;
 }
 
-GenerationRequest Greedy(std::vector<int32_t> prompt, int max_tokens, std::optional<kv::CacheConfig> kv,
-                         Output* out) {
+GenerationRequest Greedy(std::vector<int32_t> prompt, int max_tokens,
+                         std::optional<kv::CacheConfig> kv, Output* out) {
   GenerationRequest r;
   r.prompt = std::move(prompt);
   r.max_tokens = max_tokens;
@@ -122,7 +123,7 @@ class EngineTest : public ::testing::Test {
 // 1..16 sequences, different prompt lengths, policies and lengths; some join
 // after the others have started, all leave at different steps.
 TEST_F(EngineTest, EachSequenceOfABatchProducesItsTokensAlone) {
-  const kv::PolicyKind kinds[] = {kv::PolicyKind::kArkv, kv::PolicyKind::kFull,
+  const kv::PolicyKind kinds[] = {kv::PolicyKind::kArkv,   kv::PolicyKind::kFull,
                                   kv::PolicyKind::kSnapKV, kv::PolicyKind::kQuant,
                                   kv::PolicyKind::kWindow, kv::PolicyKind::kEvict};
   for (int n : {1, 2, 3, 8, 16}) {
@@ -146,8 +147,8 @@ TEST_F(EngineTest, EachSequenceOfABatchProducesItsTokensAlone) {
       const Output alone = RunAlone(reqs[i], *reqs[i].kv, threads_);
       ASSERT_TRUE(got[i].finished) << "n " << n << " seq " << i;
       EXPECT_EQ(got[i].reason, FinishReason::kLength);
-      EXPECT_EQ(got[i].tokens, alone.tokens) << "n " << n << " seq " << i << " policy "
-                                             << kv::PolicyName(reqs[i].kv->policy);
+      EXPECT_EQ(got[i].tokens, alone.tokens)
+          << "n " << n << " seq " << i << " policy " << kv::PolicyName(reqs[i].kv->policy);
     }
     EXPECT_EQ(engine.pool().pages_in_use(), 0u);
   }
@@ -191,7 +192,8 @@ TEST_F(EngineTest, FullCacheLogitsEqualSingleSequenceLogits) {
 TEST_F(EngineTest, RequestsThatDoNotFitWaitAndThePoolStaysInsideTheBudget) {
   const kv::CacheShape shape = TheModel().cache_shape();
   const kv::CacheConfig full = Policy(kv::PolicyKind::kFull);
-  const size_t one = kv::MaxPagesHeld(shape, full, 60 + 30, kChunk, kv::PagePool::kDefaultPageBytes);
+  const size_t one =
+      kv::MaxPagesHeld(shape, full, 60 + 30, kChunk, kv::PagePool::kDefaultPageBytes);
   EngineConfig ec;
   ec.max_sequences = 6;
   ec.prefill_chunk = kChunk;
