@@ -33,6 +33,10 @@ const std::vector<KvFlag>& KvFlagTable() {
                      d.window)},
         {"--kv-sinks", "sinks",
          fmt::format("window policy: first tokens always kept (default {})", d.sinks)},
+        {"--snapkv-decode", "snapkv_decode",
+         fmt::format("snapkv while decoding: evict (ours: keep the budget) or none (SnapKV's "
+                     "prefill-only compression; token budgets only) (default {})",
+                     kv::SnapKvDecodeName(d.snapkv_decode))},
         {"--arkv-tau", "tau1",
          fmt::format("OQ score temperatures tau1,tau2,tau3 (default {},{},{})", d.tau1, d.tau2,
                      d.tau3)},
@@ -71,6 +75,7 @@ CLI::Option* Add(CLI::App& cmd, std::string_view name, T& target) {
 void AddParameterFlags(CLI::App& cmd, KvFlags& flags) {
   Add(cmd, "--kv-window", flags.config.window)->check(AtLeast(1));
   Add(cmd, "--kv-sinks", flags.config.sinks)->check(AtLeast(0));
+  Add(cmd, "--snapkv-decode", flags.snapkv_decode);
   Add(cmd, "--arkv-tau", flags.taus);
   Add(cmd, "--arkv-gamma", flags.config.gamma)->check(AtLeast(0));
   Add(cmd, "--arkv-keep", flags.config.keep_fraction);
@@ -139,6 +144,10 @@ kv::CacheConfig KvFlags::BaseConfig() const {
   kv::CacheConfig c = config;
   if (!taus.empty()) ForFlag("--arkv-tau", [&] { kv::ParseTaus(taus, c); });
   if (!quant.empty()) c.quant = ForFlag("--kv-quant", [&] { return kv::ParseQuantType(quant); });
+  if (!snapkv_decode.empty()) {
+    c.snapkv_decode =
+        ForFlag("--snapkv-decode", [&] { return kv::ParseSnapKvDecode(snapkv_decode); });
+  }
   if (!original.empty()) {
     c.original = ForFlag("--kv-original", [&] { return kv::ParseOriginalType(original); });
   }

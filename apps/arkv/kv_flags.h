@@ -23,6 +23,7 @@ struct KvFlags {
   std::string taus;        // --arkv-tau "t1,t2,t3"; empty: CacheConfig{}'s
   std::string quant;       // --kv-quant; empty: CacheConfig{}'s
   std::string original;    // --kv-original; empty: CacheConfig{}'s
+  std::string snapkv_decode;  // --snapkv-decode; empty: CacheConfig{}'s
   int prefill_chunk = 512;
   bool print_stats = false;
 

@@ -24,17 +24,29 @@
 //   own observation window over the past at that time) is folded into a
 //   running mean per layer; ratios and Original budgets are recomputed from
 //   the means after every prompt batch, with T = prompt tokens so far. With a
-//   single chunk this is exactly the one-shot method.
-// - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
-//   past token, so that the budget holds while generating.
+//   single chunk this is exactly the one-shot method. A 1-token prompt batch
+//   (a 1-token prompt, --prefill-chunk 1) scores OQ 0 (one query has no
+//   spread), so with only such batches every ratio is 1 and every Original
+//   budget min(C - W, T - W), the reference's fallback when all scores are 0
+//   (tests/kv/edge_case_test.cc).
+// - snapkv: SnapKV's own score (per query head the sum of the observation
+//   window's attention, pooled, group mean; not ARKV's mean + gamma * var).
+//   SnapKV compresses the prompt only (CacheConfig::snapkv_decode = kNone);
+//   [ours] the default kEvict evicts a layer's lowest-scored past token when
+//   decoding pushes it over C, so that the budget holds while generating
+//   (tests/kv/baseline_test.cc, SnapKvKeepsTheTopOfItsOwnPooledSumScore).
+// - window: StreamingLLM, the first `sinks` tokens and the last C - sinks.
 // - quant: nothing is quantized until a layer exceeds C; at each compression
 //   every kept past token is Quantized (ARKV.md baselines); tokens leaving the
 //   window in between stay Original until the next compression.
-// - Byte budgets [ours]: every layer holds its window, and the bytes beyond
-//   the windows are shared in proportion to the layers' OQ ratios (equally
-//   before scores exist); each layer's token capacity C_l is the largest whose
-//   worst case fits its share (bytes the shares leave unused go to the layers
-//   whose next token is cheapest). arkv and quant cap the Original past tokens of a layer at its
+// - Byte budgets [ours] bound the pool pages the cache holds (pages_held *
+//   page_bytes, every partly used page counted whole), after every EndBatch:
+//   every layer holds its window, and the bytes beyond the windows are shared
+//   in proportion to the layers' OQ ratios (equally before scores exist);
+//   each layer's token capacity C_l is the largest whose worst case in whole
+//   pages fits its share (bytes the shares leave unused go first to tokens
+//   that need no new page, then a page at a time to the layer furthest below
+//   its share). arkv and quant cap the Original past tokens of a layer at its
 //   Original budget (round(ratio_l * (C_l - W)), 0 for quant) by quantizing
 //   the lowest-scored ones, so a layer holds at most (W + cap) Original and
 //   C_l - W - cap Quantized tokens per KV head. (An even split measured worse:
@@ -42,8 +54,14 @@
 //   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
 //   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.
-// - BytesHeld() counts K/V data and scales (ARKV.md "Memory accounting");
-//   the pool pages behind them hold at most one partly used page per store.
+// - Memory (ARKV.md "Memory accounting"): each token's position is stored in
+//   the pages beside its K/V rows and scales, so BytesHeld() (positions,
+//   scales, K, V) is what the tokens hold and the pool's pages are all the
+//   cache's memory; Stats().pool_bytes = pages_held * page_bytes is that
+//   page-granular total (BytesHeld() <= pool_bytes < BytesHeld() + two pages
+//   per layer and KV head). A private pool's page is 16 tokens of the largest
+//   slot (token_store.h), not 4 KiB, so that tiny models are not all slack;
+//   a shared pool's page size is the caller's.
 #pragma once
 
 #include <cstddef>
@@ -79,8 +97,8 @@ enum class BatchKind {
 struct LayerStats {
   int64_t original_tokens = 0;
   int64_t quantized_tokens = 0;
-  int64_t original_bytes = 0;
-  int64_t quantized_bytes = 0;  // codes + scales
+  int64_t original_bytes = 0;   // K/V + positions
+  int64_t quantized_bytes = 0;  // codes + scales + positions
   int64_t capacity_tokens = 0;  // current per-KV-head token capacity (0: unlimited)
   int64_t evictions = 0;        // tokens evicted so far (summed over KV heads)
   int64_t quantizations = 0;    // tokens quantized so far (summed over KV heads)
@@ -98,6 +116,10 @@ struct CacheStats {
   int64_t quantizations = 0;
   int64_t pages_held = 0;  // pool pages held by this cache
   int64_t page_bytes = 0;
+  // pages_held * page_bytes: the memory behind `bytes`, every partly used page
+  // counted whole (at most one per store: two per layer and KV head). Byte
+  // budgets bound this total.
+  int64_t pool_bytes = 0;
 };
 
 // One cached token of one layer and KV head (for inspection and tests).
@@ -124,7 +146,8 @@ class SequenceCache {
   // Forgets every token (the pages return to the pool).
   virtual void Clear() = 0;
 
-  // Bytes of K/V data and scales currently held (all layers).
+  // Bytes of the tokens held (all layers): K/V data, scales and each token's
+  // stored position. Stats().pool_bytes gives the pages behind them.
   virtual size_t BytesHeld() const = 0;
 
   // Token counts and bytes per state and layer, at any time.

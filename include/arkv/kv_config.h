@@ -22,6 +22,12 @@ enum class PolicyKind : uint8_t {
   kArkv,    // the tri-state method of ARKV.md
 };
 
+// What `snapkv` does when decoding pushes a layer over its budget. SnapKV
+// itself compresses only the prompt (kNone); kEvict [ours] evicts the past
+// token with the lowest score from that step's attention, so that a token
+// budget holds while generating. kNone cannot honour a byte budget.
+enum class SnapKvDecode : uint8_t { kEvict, kNone };
+
 // Storage of Original tokens. f16 matches llama.cpp's default F16 KV cache.
 enum class OriginalType : uint8_t { kF16, kF32 };
 
@@ -46,6 +52,8 @@ struct CacheConfig {
   int window = 32;
   // `window` policy: first tokens always kept (attention sinks).
   int sinks = 4;
+  // `snapkv` policy: compression while decoding (see SnapKvDecode).
+  SnapKvDecode snapkv_decode = SnapKvDecode::kEvict;
   // OQ score temperatures and heavy-hitter variance weight (ARKV.md defaults).
   double tau1 = 7.774380648611771;
   double tau2 = 5.407015096778621;
@@ -77,11 +85,13 @@ Budget ParseBudget(std::string_view text);
 PolicyKind ParsePolicyKind(std::string_view name);
 QuantType ParseQuantType(std::string_view name);
 OriginalType ParseOriginalType(std::string_view name);
+SnapKvDecode ParseSnapKvDecode(std::string_view name);
 // "t1,t2,t3": three positive numbers.
 void ParseTaus(std::string_view text, CacheConfig& config);
 
 std::string_view PolicyName(PolicyKind kind);
 std::string_view QuantTypeName(QuantType type);
+std::string_view SnapKvDecodeName(SnapKvDecode mode);
 std::string_view OriginalTypeName(OriginalType type);
 std::string FormatBudget(const Budget& budget);
 

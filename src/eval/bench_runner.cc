@@ -107,6 +107,7 @@ BenchReport RunBench(const Model& model, const BenchOptions& o, ThreadPool& pool
         pt.decode_tps.push_back(o.decode_tokens / (Now() - t));
         const kv::CacheStats st = session.cache().Stats();
         pt.kv_bytes = st.bytes;
+        pt.kv_pool_bytes = st.pool_bytes;
         pt.kv_peak_bytes = std::max(pt.kv_peak_bytes, st.peak_bytes);
       }
       pt.prefill = SpreadOf(pt.prefill_tps);
@@ -125,16 +126,19 @@ BenchReport RunBench(const Model& model, const BenchOptions& o, ThreadPool& pool
 }
 
 std::string FormatBenchTable(const BenchReport& r) {
-  std::string head = fmt::format("{:<16} {:>7} {:>24} {:>24} {:>10} {:>10} {:>10}", "config",
-                                 "context", "prefill tok/s (min-max)", "decode tok/s (min-max)",
-                                 "KV KiB", "peak KiB", "RSS MiB");
+  std::string head =
+      fmt::format("{:<16} {:>7} {:>24} {:>24} {:>10} {:>10} {:>10} {:>10}", "config", "context",
+                  "prefill tok/s (min-max)", "decode tok/s (min-max)", "KV KiB", "pool KiB",
+                  "peak KiB", "RSS MiB");
   std::string out = head + "\n" + std::string(head.size(), '-') + "\n";
   for (const BenchPoint& p : r.points) {
     out += fmt::format(
-        "{:<16} {:>7} {:>24} {:>24} {:>10.1f} {:>10.1f} {:>10.1f}\n", p.label, p.context,
+        "{:<16} {:>7} {:>24} {:>24} {:>10.1f} {:>10.1f} {:>10.1f} {:>10.1f}\n", p.label,
+        p.context,
         fmt::format("{:.1f} ({:.1f}-{:.1f})", p.prefill.median, p.prefill.min, p.prefill.max),
         fmt::format("{:.2f} ({:.2f}-{:.2f})", p.decode.median, p.decode.min, p.decode.max),
-        p.kv_bytes / 1024.0, p.kv_peak_bytes / 1024.0, p.peak_rss_bytes / 1048576.0);
+        p.kv_bytes / 1024.0, p.kv_pool_bytes / 1024.0, p.kv_peak_bytes / 1024.0,
+        p.peak_rss_bytes / 1048576.0);
   }
   out += fmt::format(
       "\n{} repetitions, median (min-max); decode: {} tokens after the prompt; {} threads; RSS: "
@@ -177,6 +181,7 @@ std::string BenchReportJson(const BenchReport& r, const Model& model, const std:
                       {"decode_tokens_per_s", spread(p.decode, p.decode_tps)},
                       {"kv_bytes", p.kv_bytes},
                       {"kv_peak_bytes", p.kv_peak_bytes},
+                      {"kv_pool_bytes", p.kv_pool_bytes},
                       {"peak_rss_bytes", p.peak_rss_bytes},
                       {"peak_rss_per_point", p.rss_reset}});
   }

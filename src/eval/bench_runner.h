@@ -40,6 +40,7 @@ struct BenchPoint {
   Spread decode;
   int64_t kv_bytes = 0;        // held after the last decode step (last repetition)
   int64_t kv_peak_bytes = 0;   // largest held at any time (over repetitions)
+  int64_t kv_pool_bytes = 0;   // the pool pages behind kv_bytes (page-granular)
   int64_t peak_rss_bytes = 0;  // process VmHWM after this point
   bool rss_reset = false;      // VmHWM was reset before this point (per-point peak)
 };

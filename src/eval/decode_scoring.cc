@@ -38,6 +38,8 @@ struct Accumulator {
   std::vector<double> kl;
   double final_bytes_sum = 0.0, original_sum = 0.0, quantized_sum = 0.0;
   int64_t max_final_bytes = 0, peak_bytes = 0, evictions = 0, quantizations = 0;
+  double final_pool_bytes_sum = 0.0;
+  int64_t max_final_pool_bytes = 0;
   std::vector<double> log_probs;
 };
 
@@ -112,6 +114,8 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
       a.final_bytes_sum += static_cast<double>(st.bytes);
       a.max_final_bytes = std::max(a.max_final_bytes, st.bytes);
       a.peak_bytes = std::max(a.peak_bytes, st.peak_bytes);
+      a.final_pool_bytes_sum += static_cast<double>(st.pool_bytes);
+      a.max_final_pool_bytes = std::max(a.max_final_pool_bytes, st.pool_bytes);
       a.original_sum += static_cast<double>(st.original_tokens);
       a.quantized_sum += static_cast<double>(st.quantized_tokens);
       a.evictions += st.evictions;
@@ -139,6 +143,8 @@ std::vector<PolicyScore> ScoreDecodeMode(std::span<Session* const> sessions, int
     r.mean_final_bytes = a.final_bytes_sum / n_windows;
     r.max_final_bytes = a.max_final_bytes;
     r.peak_bytes = a.peak_bytes;
+    r.mean_final_pool_bytes = a.final_pool_bytes_sum / n_windows;
+    r.max_final_pool_bytes = a.max_final_pool_bytes;
     r.mean_original_tokens = a.original_sum / n_windows;
     r.mean_quantized_tokens = a.quantized_sum / n_windows;
     r.evictions = a.evictions;

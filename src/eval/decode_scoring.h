@@ -57,6 +57,9 @@ struct PolicyScore {
   double mean_final_bytes = 0.0;
   int64_t max_final_bytes = 0;
   int64_t peak_bytes = 0;             // largest BytesHeld() seen, inside batches too
+  // The pool pages behind them (CacheStats::pool_bytes, page-granular).
+  double mean_final_pool_bytes = 0.0;
+  int64_t max_final_pool_bytes = 0;
   double mean_original_tokens = 0.0;  // summed over layers and KV heads
   double mean_quantized_tokens = 0.0;
   int64_t evictions = 0;  // summed over windows

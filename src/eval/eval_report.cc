@@ -63,7 +63,7 @@ std::string FormatEvalTable(const EvalReport& r) {
   std::string out;
   std::string head = fmt::format("{:<16} {:>10} {:>6}", "config", "KV KiB", "x full");
   if (has_decode) {
-    head += fmt::format(" {:>8} {:>8} {:>10}", "O tok", "Q tok", "peak KiB");
+    head += fmt::format(" {:>8} {:>8} {:>8} {:>10}", "pool KiB", "O tok", "Q tok", "peak KiB");
   }
   if (has_ppl) {
     head += fmt::format(" {:>9} {:>8}", "ppl", "dppl %");
@@ -88,8 +88,9 @@ std::string FormatEvalTable(const EvalReport& r) {
     line += fmt::format(" {:>10} {:>6.2f}", Kib(bytes), ratio);
     if (has_decode) {
       const PolicyScore& d = *p.decode;
-      line += fmt::format(" {:>8.0f} {:>8.0f} {:>10}", d.mean_original_tokens,
-                          d.mean_quantized_tokens, Kib(static_cast<double>(d.peak_bytes)));
+      line += fmt::format(" {:>8} {:>8.0f} {:>8.0f} {:>10}", Kib(d.mean_final_pool_bytes),
+                          d.mean_original_tokens, d.mean_quantized_tokens,
+                          Kib(static_cast<double>(d.peak_bytes)));
       if (has_ppl) {
         const double rel = ref != nullptr ? 100.0 * (d.ppl / ref->decode->ppl - 1.0) : std::nan("");
         line += fmt::format(" {:>9.4f} {:>+8.2f}", d.ppl, rel);
@@ -129,7 +130,8 @@ std::string FormatEvalTable(const EvalReport& r) {
     const PolicyScore& d = *r.results[0].decode;
     out += fmt::format(
         "\n{} scored tokens per config (decode mode: context {}, prefix {}); KV KiB = mean bytes "
-        "held after each window's last token; KL = KL(full || config) in nats per token\n",
+        "held after each window's last token (K/V, scales, positions), pool KiB = the pages "
+        "behind them; KL = KL(full || config) in nats per token\n",
         d.n_scored, r.options.n_ctx, ResolvePrefix({r.options.n_ctx, r.options.prefix, 0, -1}));
   }
   if (!has_decode && (has_agree || has_retrieval)) {
@@ -201,6 +203,8 @@ std::string EvalReportJson(const EvalReport& r, const Model& model, const RunInf
                      {"kv_bytes_mean", Num(d.mean_final_bytes)},
                      {"kv_bytes_max", d.max_final_bytes},
                      {"kv_bytes_peak", d.peak_bytes},
+                     {"kv_pool_bytes_mean", Num(d.mean_final_pool_bytes)},
+                     {"kv_pool_bytes_max", d.max_final_pool_bytes},
                      {"original_tokens_mean", Num(d.mean_original_tokens)},
                      {"quantized_tokens_mean", Num(d.mean_quantized_tokens)},
                      {"evictions", d.evictions},

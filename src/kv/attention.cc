@@ -268,7 +268,7 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
       const int nk = std::min(kTile, span.n_tokens - start);
       bool any_visible = false;
       for (int j = 0; j < nk; ++j) {
-        kpos[j] = span.positions[start + j];
+        kpos[j] = span.position(start + j);
         any_visible |= kpos[j] <= max_pos;
       }
       if (!any_visible && capture == nullptr) continue;

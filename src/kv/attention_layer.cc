@@ -116,7 +116,6 @@ void AttendLayer(std::span<const HeadSpans> heads, const LayerQueries& lq,
 SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
   SlotSpan s = span;
   s.pages = span.pages + begin / span.tokens_per_page;
-  s.positions = span.positions + begin;
   s.n_tokens = end - begin;
   return s;
 }

@@ -3,14 +3,20 @@
 // the policy compresses to. A pure function of its inputs (no cache state),
 // so that the arithmetic of budgets can be tested and changed on its own.
 //
-// Token budgets: every layer gets C. Byte budgets [ours]: every layer holds
-// its window; the bytes beyond the windows are shared in proportion to the
-// layers' Original shares (equally when they are all 0 or all equal), so that
-// the layers the OQ score marks as sensitive get more tokens as well as more
-// Original ones. A layer's capacity is the largest whose worst case (W +
-// original_budget Original tokens, the rest Quantized) fits its share; what the
-// shares leave unused goes, one token at a time, to the layers whose next
-// token costs least. The total never exceeds the budget.
+// Token budgets: every layer gets C. Byte budgets [ours] bound the pool pages
+// the cache holds (positions and scales live in the pages, token_store.h, so
+// pages are all of it). Each layer and KV head has two stores (Original,
+// Quantized) of whole pages; a layer's worst case at capacity c is the most
+// pages its stores can hold once a batch is compressed: at least min(c, W)
+// and at most W + original_budget Original tokens when the policy quantizes
+// (all c Original otherwise), the rest Quantized, every partly used page
+// counted whole. Every layer holds its window; the bytes beyond the windows
+// are shared in proportion to the layers' Original shares (equally when they
+// are all 0 or all equal), so that the layers the OQ score marks as sensitive
+// get more tokens as well as more Original ones. A layer's capacity is the
+// largest whose worst case fits its share; what the shares leave unused goes
+// first to tokens that need no new page, then a page at a time to the layer
+// furthest below its share. The total never exceeds the budget.
 #pragma once
 
 #include <cstdint>
@@ -47,17 +53,19 @@ struct PlanInput {
   std::span<const double> original_shares;
   // T, the prompt tokens so far, once the prompt's OQ scores exist.
   std::optional<int64_t> scored_prompt_tokens;
+  // The pool's page size (byte budgets count whole pages).
+  size_t page_bytes = 0;
 };
 
 // One layer's limits per layer of input.original_shares. Throws arkv::Error
 // when a byte budget cannot hold the window in every layer.
 std::vector<LayerLimits> PlanLayerLimits(const PlanInput& input);
 
-// Bytes of one cached token of a layer (all KV heads) in each state.
-struct TokenBytes {
+// Tokens of each state one page holds (position and slot, token_store.h).
+struct PageCapacity {
   int64_t original = 0;
   int64_t quantized = 0;
 };
-TokenBytes LayerTokenBytes(const CacheShape& shape, const CacheConfig& config);
+PageCapacity TokensPerPage(const CacheShape& shape, const CacheConfig& config, size_t page_bytes);
 
 }  // namespace arkv::kv

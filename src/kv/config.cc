@@ -29,6 +29,10 @@ constexpr EnumName<OriginalType> kOriginalNames[] = {
     {"fp16", OriginalType::kF16},
     {"fp32", OriginalType::kF32},
 };
+constexpr EnumName<SnapKvDecode> kSnapKvDecodeNames[] = {
+    {"evict", SnapKvDecode::kEvict},
+    {"none", SnapKvDecode::kNone},
+};
 
 // Parses a whole string as a finite double (no trailing characters).
 bool ParseDouble(std::string_view s, double& out) {
@@ -93,6 +97,12 @@ OriginalType ParseOriginalType(std::string_view name) {
   Fail("unknown KV storage type '{}' (expected {})", name, NameList<OriginalType>(kOriginalNames));
 }
 
+SnapKvDecode ParseSnapKvDecode(std::string_view name) {
+  if (const auto mode = ParseEnum<SnapKvDecode>(kSnapKvDecodeNames, name)) return *mode;
+  Fail("unknown snapkv decode mode '{}' (expected {})", name,
+       NameList<SnapKvDecode>(kSnapKvDecodeNames));
+}
+
 void ParseTaus(std::string_view text, CacheConfig& config) {
   double t[3];
   std::string_view rest = text;
@@ -121,6 +131,10 @@ std::string_view OriginalTypeName(OriginalType type) {
   return NameOf<OriginalType>(kOriginalNames, type);
 }
 
+std::string_view SnapKvDecodeName(SnapKvDecode mode) {
+  return NameOf<SnapKvDecode>(kSnapKvDecodeNames, mode);
+}
+
 std::string FormatBudget(const Budget& budget) {
   switch (budget.unit) {
     case Budget::Unit::kUnlimited:
@@ -143,6 +157,15 @@ std::optional<ConfigProblem> FindConfigProblem(const CacheConfig& c) {
     return problem("original", fmt::format("unknown value {}", static_cast<int>(c.original)));
   if (static_cast<int>(c.quant) > static_cast<int>(QuantType::kInt4))
     return problem("quant", fmt::format("unknown value {}", static_cast<int>(c.quant)));
+  if (static_cast<int>(c.snapkv_decode) > static_cast<int>(SnapKvDecode::kNone))
+    return problem("snapkv_decode",
+                   fmt::format("unknown value {}", static_cast<int>(c.snapkv_decode)));
+  if (c.policy == PolicyKind::kSnapKV && c.snapkv_decode == SnapKvDecode::kNone &&
+      c.budget.unit == Budget::Unit::kBytes)
+    return problem("snapkv_decode",
+                   fmt::format("none never compresses while decoding, so it cannot keep a byte "
+                               "budget ({}); use a token budget or snapkv decode mode evict",
+                               FormatBudget(c.budget)));
   if (c.window < 1) return problem("window", fmt::format("must be at least 1, got {}", c.window));
   if (c.sinks < 0) return problem("sinks", fmt::format("must be >= 0, got {}", c.sinks));
   const std::pair<std::string_view, double> taus[] = {

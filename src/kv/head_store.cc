@@ -17,12 +17,15 @@ void HeadStores::Append(const float* k, const float* v, int32_t position) {
 }
 
 std::vector<int> HeadStores::CacheOrder() const {
-  const auto& po = original_.positions();
-  const auto& pq = quantized_.positions();
+  const SlotSpan po = original_.View();
+  const SlotSpan pq = quantized_.View();
   const int no = original_.size();
-  std::vector<int> order(po.size() + pq.size());
+  std::vector<int32_t> positions(static_cast<size_t>(no) + quantized_.size());
+  for (int i = 0; i < no; ++i) positions[i] = po.position(i);
+  for (int i = 0; i < quantized_.size(); ++i) positions[no + i] = pq.position(i);
+  std::vector<int> order(positions.size());
   std::iota(order.begin(), order.end(), 0);
-  auto pos = [&](int i) { return i < no ? po[i] : pq[i - no]; };
+  auto pos = [&](int i) { return positions[i]; };
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return pos(a) < pos(b); });
   return order;
 }
@@ -35,8 +38,7 @@ HeadSnapshot HeadStores::Snapshot() const {
   s.states.reserve(s.slots.size());
   for (int slot : s.slots) {
     const bool original = slot < no;
-    s.positions.push_back(original ? original_.positions()[slot]
-                                   : quantized_.positions()[slot - no]);
+    s.positions.push_back(original ? original_.position(slot) : quantized_.position(slot - no));
     s.states.push_back(original ? TokenState::kOriginal : TokenState::kQuantized);
   }
   return s;
@@ -69,7 +71,7 @@ AppliedStates HeadStores::Apply(const HeadSnapshot& snapshot, std::span<const To
   for (int slot : to_quantize) {
     DecodeSlot(original_.format(), original_.slot(slot), head_dim_, k.data(), v.data());
     EncodeSlot(quantized_.format(), k.data(), v.data(), head_dim_,
-               quantized_.Append(original_.positions()[slot]));
+               quantized_.Append(original_.position(slot)));
   }
   applied.peak_bytes = bytes();
   original_.Compact(keep_original);

@@ -59,7 +59,10 @@ class Cache final : public SequenceCache {
     ValidateShape(shape);
     ValidateConfig(config);
     if (pool == nullptr) {
-      owned_pool_ = std::make_unique<PagePool>();
+      const size_t stride =
+          std::max(TokenStride(OriginalFormat(config.original), shape.head_dim),
+                   TokenStride(QuantizedFormat(config.quant), shape.head_dim));
+      owned_pool_ = std::make_unique<PagePool>(PrivatePageBytes(stride));
       pool = owned_pool_.get();
     }
     pool_ = pool;
@@ -107,9 +110,11 @@ class Cache final : public SequenceCache {
     // Scores are needed when EndBatch may select tokens: prompt batches, a
     // layer over its capacity, or a byte budget's Original cap.
     const LayerLimits& lim = L.limits;
-    const bool score =
-        policy_->NeedsScores() &&
-        (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity || lim.original_cap.has_value());
+    // (Attend cannot tell a 1-token prompt chunk from a decode step, so
+    // snapkv without decode compression scores both.)
+    const bool score = policy_->NeedsScores() &&
+                       (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity ||
+                        lim.original_cap.has_value());
     if (!score) {
       AttendLayer(spans, queries, {}, threads);
       return;
@@ -118,7 +123,7 @@ class Cache final : public SequenceCache {
         PrepareObservation(L.heads, shape_.n_heads / hkv, n_tokens, config_.window);
     AttendLayer(spans, queries, obs.captures, threads);
     const bool with_oq = n_tokens > 1 && policy_->UsesOqScores();
-    L.scores = ScoreObservation(obs, L.heads, config_, with_oq, threads);
+    L.scores = ScoreObservation(obs, L.heads, config_, policy_->Score(), with_oq, threads);
   }
 
   void EndBatch(BatchKind kind) override {
@@ -183,6 +188,7 @@ class Cache final : public SequenceCache {
     }
     st.peak_bytes = std::max(peak_bytes_, st.bytes);
     st.page_bytes = static_cast<int64_t>(pool_->page_bytes());
+    st.pool_bytes = st.pages_held * st.page_bytes;
     return st;
   }
 
@@ -210,6 +216,11 @@ class Cache final : public SequenceCache {
         L.oq_sum += L.scores->oq->score;
         ++L.oq_batches;
         any = true;
+      } else if (policy_->UsesOqScores()) {
+        // A 1-token prompt batch (a 1-token prompt, --prefill-chunk 1) has one
+        // observation query, whose OQ score is 0 (ComputeOqScore, w == 1).
+        ++L.oq_batches;
+        any = true;
       }
       means[l] = L.oq_batches > 0 ? L.oq_sum / L.oq_batches : 0.0;
     }
@@ -227,7 +238,8 @@ class Cache final : public SequenceCache {
       shares.push_back(policy_->OriginalShare(L.ratio));
       scored |= L.oq_batches > 0;
     }
-    PlanInput input{shape_, config_, policy_->Quantizes(), shares, std::nullopt};
+    PlanInput input{shape_, config_, policy_->Quantizes(), shares, std::nullopt,
+                    pool_->page_bytes()};
     if (scored) input.scored_prompt_tokens = prompt_tokens_;
     const std::vector<LayerLimits> limits = PlanLayerLimits(input);
     for (size_t l = 0; l < layers_.size(); ++l) layers_[l].limits = limits[l];
@@ -284,10 +296,11 @@ std::string FormatStats(const CacheStats& st) {
                      x.quantized_bytes, x.evictions, x.quantizations, x.oq_ratio);
   }
   s += fmt::format(
-      "total: {} Original + {} Quantized tokens, {} bytes (peak {}), {} evictions, "
-      "{} quantizations, {} pages of {} bytes\n",
+      "total: {} Original + {} Quantized tokens, {} bytes held (positions and scales "
+      "included; peak {}), {} evictions, {} quantizations; pool: {} pages of {} bytes = {} "
+      "bytes\n",
       st.original_tokens, st.quantized_tokens, st.bytes, st.peak_bytes, st.evictions,
-      st.quantizations, st.pages_held, st.page_bytes);
+      st.quantizations, st.pages_held, st.page_bytes, st.pool_bytes);
   return s;
 }
 

@@ -27,7 +27,8 @@ Observation PrepareObservation(std::span<const HeadStores> heads, int group, int
 }
 
 LayerScores ScoreObservation(const Observation& obs, std::span<const HeadStores> heads,
-                             const CacheConfig& config, bool with_oq, ThreadPool& threads) {
+                             const CacheConfig& config, TokenScore score, bool with_oq,
+                             ThreadPool& threads) {
   const int hkv = static_cast<int>(heads.size());
   const int group = obs.group;
   const int w_obs = obs.window_queries;
@@ -53,9 +54,11 @@ LayerScores ScoreObservation(const Observation& obs, std::span<const HeadStores>
           past,          static_cast<size_t>(w_obs) * past, past};
       if (with_oq) oq[h] = ComputeOqScore(view, taus);
       scores.past[h].assign(past, 0.0);
-      if (past > 0) {
-        ComputePrefillHeavyHitter(view, 1, scores.past[h], config.gamma,
-                                  static_cast<size_t>(config.pool_kernel));
+      const size_t kernel = static_cast<size_t>(config.pool_kernel);
+      if (past > 0 && score == TokenScore::kSnapKv) {
+        ComputeSnapKvScore(view, 1, scores.past[h], kernel);
+      } else if (past > 0) {
+        ComputePrefillHeavyHitter(view, 1, scores.past[h], config.gamma, kernel);
       }
     }
   });

@@ -2,7 +2,8 @@
 // of the batch's last w = min(batch, W) queries over every cached token
 // (captured by the attention kernel), and the scores EndBatch ranks tokens
 // by: per KV head, the heavy-hitter score of each past token in cache order
-// (the past is every token but the newest min(n, W)), and for prompt batches
+// (the past is every token but the newest min(n, W); SnapKV's score for
+// `snapkv`), and for prompt batches
 // the layer's OQ score (ARKV.md Prefill 2 and 4; one query gives the decode
 // score of Decoding 3).
 #pragma once
@@ -40,8 +41,10 @@ struct LayerScores {
   std::optional<OqScore> oq;              // when asked for (SumOqScores over the KV heads)
 };
 
-// Scores from the filled capture buffers. with_oq: also the layer's OQ score.
+// Scores (of kind `score`) from the filled capture buffers. with_oq: also the
+// layer's OQ score.
 LayerScores ScoreObservation(const Observation& observation, std::span<const HeadStores> heads,
-                             const CacheConfig& config, bool with_oq, ThreadPool& threads);
+                             const CacheConfig& config, TokenScore score, bool with_oq,
+                             ThreadPool& threads);
 
 }  // namespace arkv::kv

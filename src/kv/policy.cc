@@ -86,21 +86,28 @@ class WindowPolicy final : public Policy {
   int sinks_;
 };
 
-// SnapKV: at the prompt, the C - W past tokens with the highest pooled window
-// attention. [ours] During decoding, when a token pushes the layer over C, the
-// lowest-scored past token (by that step's attention) is evicted, so that the
-// budget holds while generating.
+// SnapKV: at the prompt, the C - W past tokens with the highest SnapKV score
+// (ComputeSnapKvScore) and the window. SnapKV itself never compresses while
+// decoding (SnapKvDecode::kNone). [ours] kEvict: when a decode step pushes the
+// layer over C, the lowest-scored past token (by that step's attention, the
+// same score with one query) is evicted, so that the budget holds.
 class SnapKvPolicy final : public Policy {
  public:
+  explicit SnapKvPolicy(SnapKvDecode decode) : decode_(decode) {}
   bool NeedsScores() const override { return true; }
+  TokenScore Score() const override { return TokenScore::kSnapKv; }
   void Decide(const LayerContext& ctx, const HeadTokens& tokens,
               std::vector<TokenState>& next) const override {
     const size_t n = tokens.positions.size();
     if (!OverCapacity(ctx, n)) return;
+    if (!IsPrompt(ctx.kind) && decode_ == SnapKvDecode::kNone) return;
     const size_t past = n - WindowCount(ctx, n);
     const size_t keep = Capacity(ctx) - WindowCount(ctx, n);
     SelectPast(tokens, past, keep, keep, next);
   }
+
+ private:
+  SnapKvDecode decode_;
 };
 
 // The paper's Origin: ARKV's scores and budget, kept tokens all Original.
@@ -192,7 +199,7 @@ std::unique_ptr<Policy> MakePolicy(const CacheConfig& config) {
     case PolicyKind::kWindow:
       return std::make_unique<WindowPolicy>(config.sinks);
     case PolicyKind::kSnapKV:
-      return std::make_unique<SnapKvPolicy>();
+      return std::make_unique<SnapKvPolicy>(config.snapkv_decode);
     case PolicyKind::kEvict:
       return std::make_unique<EvictPolicy>(config.keep_fraction);
     case PolicyKind::kQuant:

@@ -5,9 +5,9 @@
 //
 // Tokens are handed over in position order. The newest min(n, W) tokens are
 // the window (always Original); the others are the "past", whose scores (when
-// the policy asked for them) come from the latest Attend of the layer: the
-// heavy-hitter score of ARKV.md over the last min(batch, W) queries of that
-// batch (for one query, the decode score).
+// the policy asked for them) come from the latest Attend of the layer, over
+// the last min(batch, W) queries of that batch: the heavy-hitter score of
+// ARKV.md (for one query, the decode score), or SnapKV's score for `snapkv`.
 #pragma once
 
 #include <cstdint>
@@ -36,8 +36,10 @@ struct HeadTokens {
 class Policy {
  public:
   virtual ~Policy() = default;
-  // Whether Attend must capture attention and compute heavy-hitter scores.
+  // Whether Attend must capture attention and compute token scores.
   virtual bool NeedsScores() const = 0;
+  // Which token score ranks the past (when NeedsScores()).
+  virtual TokenScore Score() const { return TokenScore::kHeavyHitter; }
   // Whether the per-layer OQ scores (and Original budgets) matter.
   virtual bool UsesOqScores() const { return false; }
   // Whether the policy ever turns Original tokens Quantized.

@@ -204,8 +204,11 @@ OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& 
     sum.variance += x.variance;
     sum.kurtosis += x.kurtosis;
   }
-  sum.score = std::pow(sum.entropy, 1.0 / taus.tau1) * std::pow(sum.variance, 1.0 / taus.tau2) *
-              std::pow(sum.kurtosis, 1.0 / taus.tau3);
+  // As in ComputeOqScore: one-hot rows make each head's entropy about -1e-10
+  // (the reference, in float32, gets exactly 0); the factor is taken at >= 0
+  // so that such a layer scores 0, not NaN.
+  sum.score = std::pow(std::max(sum.entropy, 0.0), 1.0 / taus.tau1) *
+              std::pow(sum.variance, 1.0 / taus.tau2) * std::pow(sum.kurtosis, 1.0 / taus.tau3);
   return sum;
 }
 
@@ -293,6 +296,40 @@ void ComputePrefillHeavyHitter(const AttentionView<T>& past_attention, size_t nu
 }
 
 template <typename T>
+void ComputeSnapKvScore(const AttentionView<T>& view, size_t num_kv_heads, std::span<double> out,
+                        size_t pool_kernel) {
+  const char* what = "SnapKV score";
+  CheckGroups(view.num_heads, num_kv_heads, what);
+  CheckPoolKernel(pool_kernel);
+  if (out.size() != num_kv_heads * view.num_keys) {
+    Fail("{}: output has {} elements, expected {} KV heads x {} keys", what, out.size(),
+         num_kv_heads, view.num_keys);
+  }
+  if (view.num_keys == 0) return;
+  if (view.num_queries == 0) Fail("{}: no queries to score {} keys with", what, view.num_keys);
+  CheckView(view, what);
+  const size_t n = view.num_keys;
+  const size_t group = view.num_heads / num_kv_heads;
+  std::vector<double> sum(n), pooled(n);
+  for (size_t kv = 0; kv < num_kv_heads; ++kv) {
+    std::span<double> row = out.subspan(kv * n, n);
+    std::fill(row.begin(), row.end(), 0.0);
+    for (size_t g = 0; g < group; ++g) {
+      // SnapKV's order: sum over queries, pool per query head, then the group mean.
+      const T* head = view.data + (kv * group + g) * view.head_stride;
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (size_t i = 0; i < view.num_queries; ++i) {
+        const T* a = head + i * view.query_stride;
+        for (size_t j = 0; j < n; ++j) sum[j] += static_cast<double>(a[j]);
+      }
+      AveragePool1d(sum, pool_kernel, pooled);
+      for (size_t j = 0; j < n; ++j) row[j] += pooled[j];
+    }
+    for (double& x : row) x /= static_cast<double>(group);
+  }
+}
+
+template <typename T>
 void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stride, size_t num_keys,
                               size_t num_kv_heads, std::span<double> out, size_t pool_kernel) {
   const AttentionView<T> view{probs, num_heads, 1, num_keys, head_stride, num_keys};
@@ -362,6 +399,10 @@ template void ComputePrefillHeavyHitter<float>(const AttentionView<float>&, size
                                                std::span<double>, double, size_t);
 template void ComputePrefillHeavyHitter<double>(const AttentionView<double>&, size_t,
                                                 std::span<double>, double, size_t);
+template void ComputeSnapKvScore<float>(const AttentionView<float>&, size_t, std::span<double>,
+                                        size_t);
+template void ComputeSnapKvScore<double>(const AttentionView<double>&, size_t, std::span<double>,
+                                         size_t);
 template void ComputeDecodeHeavyHitter<float>(const float*, size_t, size_t, size_t, size_t,
                                               std::span<double>, size_t);
 template void ComputeDecodeHeavyHitter<double>(const double*, size_t, size_t, size_t, size_t,

@@ -78,9 +78,8 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
 
 // The OQ score of a layer from the scores of its KV heads (each computed over
 // that head's query heads): the three factors summed, then combined as in
-// ComputeOqScore. (Unlike ComputeOqScore, a summed entropy that rounding made
-// slightly negative is not clipped at 0, so the score is NaN, and
-// ComputeOriginalBudgets gives such a layer ratio 1.)
+// ComputeOqScore (a summed entropy that rounding made slightly negative, as
+// one-hot attention does, counts as 0, so such a layer scores 0).
 OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus);
 
 // ratio_l = oq_l / max_l' oq_l' over the finite scores; 1 for a layer whose
@@ -130,6 +129,17 @@ void ComputePrefillHeavyHitter(const AttentionView<T>& past_attention, size_t nu
                                std::span<double> out, double gamma = kDefaultGamma,
                                size_t pool_kernel = kDefaultPoolKernel);
 
+// SnapKV's score (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for
+// Before Generation"), the `snapkv` policy's score instead of the heavy-hitter
+// one: per query head the SUM over the observation queries of their attention
+// to each past key, AveragePool1d along j (SnapKV's avg_pool1d, zero padding
+// counted), then per KV head the mean over its G query heads. No variance
+// term. With a single query (decoding) it is the decode heavy-hitter score.
+// `out` is [num_kv_heads][num_keys] row-major.
+template <typename T>
+void ComputeSnapKvScore(const AttentionView<T>& past_attention, size_t num_kv_heads,
+                        std::span<double> out, size_t pool_kernel = kDefaultPoolKernel);
+
 // Decode heavy-hitter scores from one query's attention: probs[h * head_stride
 // + j] for h < num_heads and the first num_keys tokens in cache order (pass
 // the past tokens only, the window excluded). Per KV head: mean over its query
@@ -142,6 +152,12 @@ void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stri
 // Indices of the k highest scores, best first. Ties go to the lower index;
 // NaN ranks below every number. Throws arkv::Error when k > scores.size().
 std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k);
+
+// The per-token score a policy ranks past tokens by.
+enum class TokenScore : uint8_t {
+  kHeavyHitter,  // ARKV's mean + gamma * var (ComputePrefillHeavyHitter)
+  kSnapKv,       // SnapKV's pooled sum (ComputeSnapKvScore)
+};
 
 enum class TokenState : uint8_t { kOriginal, kQuantized, kEvicted };
 

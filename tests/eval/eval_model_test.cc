@@ -284,8 +284,10 @@ TEST_F(EvalModelTest, JsonReportHoldsEveryConfigurationField) {
   }
   EXPECT_EQ(res[0].at("decode").at("kl").at("max"), 0.0);
   EXPECT_EQ(res[0].at("agree").at("exact_rate"), 1.0);
-  // 24 KiB must be respected at the end of every window.
-  EXPECT_LE(res[4].at("decode").at("kv_bytes_max").get<int64_t>(), 24 * 1024);
+  // 24 KiB must be respected at the end of every window, in whole pages.
+  EXPECT_LE(res[4].at("decode").at("kv_bytes_max").get<int64_t>(),
+            res[4].at("decode").at("kv_pool_bytes_max").get<int64_t>());
+  EXPECT_LE(res[4].at("decode").at("kv_pool_bytes_max").get<int64_t>(), 24 * 1024);
 }
 
 TEST_F(EvalModelTest, BenchMeasuresEveryContextAndConfiguration) {
@@ -298,8 +300,9 @@ TEST_F(EvalModelTest, BenchMeasuresEveryContextAndConfiguration) {
   const BenchReport r = RunBench(*model_, o, pool_);
   ASSERT_EQ(r.points.size(), 4u);
   const kv::CacheShape shape = model_->cache_shape();
-  // f16 K and V per token, layer and KV head.
-  const int64_t token_bytes = int64_t{2} * shape.head_dim * 2 * shape.n_layers * shape.n_kv_heads;
+  // f16 K and V and the stored position (4 bytes) per token, layer and KV head.
+  const int64_t token_bytes =
+      (int64_t{2} * shape.head_dim * 2 + 4) * shape.n_layers * shape.n_kv_heads;
   for (const BenchPoint& p : r.points) {
     EXPECT_EQ(p.prefill_tps.size(), 2u);
     EXPECT_EQ(p.decode_tps.size(), 2u);
@@ -308,6 +311,7 @@ TEST_F(EvalModelTest, BenchMeasuresEveryContextAndConfiguration) {
     EXPECT_GE(p.decode.max, p.decode.median);
     EXPECT_GT(p.peak_rss_bytes, 0);
     EXPECT_GE(p.kv_peak_bytes, p.kv_bytes);
+    EXPECT_GE(p.kv_pool_bytes, p.kv_bytes);
   }
   EXPECT_EQ(r.points[0].label, "full");
   EXPECT_EQ(r.points[0].kv_bytes, (24 + 3) * token_bytes);

@@ -87,10 +87,12 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   for (int step = 0; step < 12; ++step) run_batch(1);
   EXPECT_LT(max_err, 2e-5) << "max |out - ref|";
   RecordProperty("max_abs_error", std::to_string(max_err));
-  // Bytes held: every token Original.
+  // Bytes held: every token Original, K, V and its position (4 bytes).
   const size_t elt = c.type == OriginalType::kF16 ? 2 : 4;
-  EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * 2 * d * elt);
+  EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * (2 * d * elt + 4));
   const CacheStats st = cache->Stats();
+  EXPECT_EQ(st.pool_bytes, st.pages_held * st.page_bytes);
+  EXPECT_GE(st.pool_bytes, st.bytes);
   EXPECT_EQ(st.original_tokens, 2 * hkv * 49);
   EXPECT_EQ(st.quantized_tokens, 0);
   cache->Clear();

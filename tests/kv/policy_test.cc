@@ -83,10 +83,12 @@ Driver::Gen FlatFirstLayerGen(uint32_t seed) {
   };
 }
 
+// Bytes of one token of one KV head: K and V, scales when quantized, and the
+// stored position (4 bytes).
 size_t SlotBytesOf(bool quantized, const CacheConfig& c, int d) {
-  if (!quantized) return 2 * d * (c.original == OriginalType::kF16 ? 2 : 4);
+  if (!quantized) return 2 * d * (c.original == OriginalType::kF16 ? 2 : 4) + 4;
   const size_t row = c.quant == QuantType::kInt4 ? (d + 1) / 2 : d;
-  return 2 * row + 8;
+  return 2 * row + 8 + 4;
 }
 
 // Checks the invariants after an EndBatch; `quantized_seen` remembers every
@@ -119,12 +121,15 @@ void CheckInvariants(const SequenceCache& cache, const CacheConfig& config, cons
   }
   ASSERT_EQ(cache.BytesHeld(), bytes);
   ASSERT_EQ(cache.Stats().bytes, static_cast<int64_t>(bytes));
+  // The cache is alone on its pool: its pages are the pool's pages in use.
+  const int64_t pool_bytes = static_cast<int64_t>(pool.pages_in_use() * pool.page_bytes());
+  ASSERT_EQ(cache.Stats().pool_bytes, pool_bytes);
   ASSERT_GE(pool.pages_in_use() * pool.page_bytes(), bytes);
   // At most one partly filled page per store (2 per layer and KV head).
   ASSERT_LE(pool.pages_in_use() * pool.page_bytes(),
             bytes + 2 * kShape.n_layers * kShape.n_kv_heads * pool.page_bytes());
   if (config.budget.unit == Budget::Unit::kBytes) {
-    ASSERT_LE(static_cast<int64_t>(bytes), config.budget.value);
+    ASSERT_LE(pool_bytes, config.budget.value) << "pages over the byte budget";
   }
 }
 
@@ -207,14 +212,15 @@ TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
 // Under a byte budget every layer holds its window, and the bytes beyond the
 // windows are shared in proportion to the layers' OQ ratios: a layer the OQ
 // score calls more sensitive (ratio near 1) gets more tokens and more of them
-// Original. Each layer's capacity is the largest its share allows, and the
-// worst case over all layers stays within the budget.
+// Original. Each layer's capacity is the largest whose worst case in whole
+// pages fits its share, and the worst case over all layers stays within the
+// budget.
 TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
   config.window = 8;
-  const int64_t orig = static_cast<int64_t>(SlotBytesOf(false, config, kShape.head_dim));
-  const int64_t quant = static_cast<int64_t>(SlotBytesOf(true, config, kShape.head_dim));
+  const int64_t orig = static_cast<int64_t>(SlotBytesOf(false, config, kShape.head_dim));  // 68
+  const int64_t quant = static_cast<int64_t>(SlotBytesOf(true, config, kShape.head_dim));  // 44
   const int64_t budget = 3 * 2 * 48 * orig;  // 48 Original tokens a layer
   config.budget = Budget::Bytes(budget);
   auto cache = CreateSequenceCache(kShape, config);
@@ -222,8 +228,20 @@ TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
   drv.Prompt(200, 200);
   for (int step = 0; step < 40; ++step) drv.Batch(1, BatchKind::kDecode);
   const CacheStats st = cache->Stats();
+  // The private pool's page: 16 Original tokens, 1088 bytes (a multiple of 64).
+  ASSERT_EQ(st.page_bytes, 16 * orig);
+  const int64_t po = st.page_bytes / orig, pq = st.page_bytes / quant;  // 16, 24
   const int64_t heads = kShape.n_kv_heads;
-  const int64_t window_bytes = config.window * orig * heads;
+  // Most pages of a layer of capacity c with at most W + cap Original tokens
+  // (brute force over every split).
+  auto worst = [&](int64_t c, int64_t cap) {
+    int64_t pages = 0;
+    for (int64_t x = std::min<int64_t>(c, config.window); x <= config.window + cap && x <= c; ++x) {
+      pages = std::max(pages, (x + po - 1) / po + (c - x + pq - 1) / pq);
+    }
+    return pages * st.page_bytes * heads;
+  };
+  const int64_t window_bytes = worst(config.window, 0);
   const int64_t spare = budget - kShape.n_layers * window_bytes;
   double ratio_sum = 0;
   for (const LayerStats& ls : st.layers) ratio_sum += ls.oq_ratio;
@@ -231,16 +249,17 @@ TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
   for (int l = 0; l < kShape.n_layers; ++l) {
     const LayerStats& ls = st.layers[l];
     const int64_t c = ls.capacity_tokens;
-    const int64_t cap = std::llround(ls.oq_ratio * static_cast<double>(c - config.window));
-    const int64_t worst = heads * ((config.window + cap) * orig + (c - config.window - cap) * quant);
-    worst_total += worst;
-    EXPECT_LE(ls.original_tokens, heads * (config.window + cap)) << "layer " << l;
-    // The capacity uses the layer's share: one more Original token would not fit.
+    auto cap_at = [&](int64_t cc) {
+      return std::llround(ls.oq_ratio * static_cast<double>(cc - config.window));
+    };
+    worst_total += worst(c, cap_at(c));
+    EXPECT_LE(ls.original_tokens, heads * (config.window + cap_at(c))) << "layer " << l;
+    // The capacity uses the layer's share: one more token would not fit it.
     const double share = window_bytes + ls.oq_ratio / ratio_sum * static_cast<double>(spare);
-    EXPECT_GT(static_cast<double>(worst + heads * orig), share) << "layer " << l;
+    EXPECT_GT(static_cast<double>(worst(c + 1, cap_at(c + 1))), share) << "layer " << l;
   }
   EXPECT_LE(worst_total, budget);
-  EXPECT_LE(st.bytes, budget);
+  EXPECT_LE(st.pool_bytes, budget);
   int lo = 0, hi = 0;
   for (int l = 1; l < kShape.n_layers; ++l) {
     if (st.layers[l].oq_ratio < st.layers[lo].oq_ratio) lo = l;
@@ -251,7 +270,7 @@ TEST(Policies, ArkvByteBudgetSharesBytesByOqRatio) {
 }
 
 const CacheConfig kDefaults;
-// Bytes of 48 tokens all Original in 3 layers x 2 KV heads (f16, d = 16): 18432.
+// 18432 bytes: 48 f16 tokens (d = 16) of 3 layers x 2 KV heads without positions.
 INSTANTIATE_TEST_SUITE_P(
     Policies, PolicyInvariantTest,
     ::testing::Values(PolicyCase{PolicyKind::kWindow, Budget::Tokens(48), QuantType::kFp8E4M3},
@@ -428,7 +447,7 @@ TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
   auto cache = CreateSequenceCache(kShape, config);
   Driver drv{*cache, kShape, RandomGen(8)};
   drv.Prompt(1024, 32);
-  const int64_t token_bytes = 2 * kShape.head_dim * 2;
+  const int64_t token_bytes = 2 * kShape.head_dim * 2 + 4;  // K, V, position
   const int64_t streams = kShape.n_layers * kShape.n_kv_heads;
   EXPECT_LE(cache->Stats().peak_bytes, (64 + 32) * token_bytes * streams);
   EXPECT_EQ(cache->Stats().original_tokens, 64 * streams);
@@ -442,9 +461,11 @@ TEST(Policies, ByteBudgetTooSmallForTheWindowIsAnError) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
   config.window = 32;
-  config.budget = Budget::Bytes(3 * 2 * 32 * 64 - 1);  // one byte short of the window
+  // 32 tokens of 68 bytes (K, V, position) fill 2 private pages of 16 tokens
+  // (1088 bytes) per layer and KV head: 3 x 2 x 2 x 1088 = 13056 bytes.
+  config.budget = Budget::Bytes(13056 - 1);  // one byte short of the window
   EXPECT_THROW(CreateSequenceCache(kShape, config), Error);
-  config.budget = Budget::Bytes(3 * 2 * 32 * 64);
+  config.budget = Budget::Bytes(13056);
   EXPECT_NO_THROW(CreateSequenceCache(kShape, config));
   config.budget = Budget::Tokens(31);
   EXPECT_THROW(CreateSequenceCache(kShape, config), Error);

@@ -52,8 +52,9 @@ TEST_P(KvPolicyOnRealModel, InvariantsHoldWhileDecodingTenTimesTheBudget) {
   std::span<const float> logits = session.Prefill(prompt);
 
   const int d = shape.head_dim;
-  const int64_t orig_token_bytes = 2 * d * 2;
-  const int64_t quant_token_bytes = 2 * d + 2 * 4;
+  // K and V, plus scales when quantized, plus the stored position (4 bytes).
+  const int64_t orig_token_bytes = 2 * d * 2 + 4;
+  const int64_t quant_token_bytes = 2 * d + 2 * 4 + 4;
   // Each layer and KV head keeps an Original and a Quantized store; each may
   // hold one partly used page beyond what its tokens need.
   const int64_t page = static_cast<int64_t>(pages.page_bytes());
@@ -93,6 +94,9 @@ TEST_P(KvPolicyOnRealModel, InvariantsHoldWhileDecodingTenTimesTheBudget) {
     ASSERT_EQ(st.quantized_tokens, quant);
     ASSERT_EQ(st.bytes, orig * orig_token_bytes + quant * quant_token_bytes);
     ASSERT_EQ(static_cast<int64_t>(session.cache().BytesHeld()), st.bytes);
+    // The cache is alone on its pool: its pages are the pool's pages in use.
+    ASSERT_EQ(st.pool_bytes, static_cast<int64_t>(pages.pages_in_use() * pages.page_bytes()));
+    ASSERT_LE(st.bytes, st.pool_bytes);
     ASSERT_LE(static_cast<int64_t>(pages.pages_in_use()), page_bound);
     max_pages = std::max<int64_t>(max_pages, pages.pages_in_use());
     if (step == steps) break;
