@@ -3,6 +3,7 @@
 #include "arkv/kv_memory.h"
 #include "core/error.h"
 #include "kv/codecs.h"
+#include "kv/token_store.h"
 
 namespace arkv::kv {
 
@@ -14,9 +15,9 @@ size_t MaxPagesHeld(const CacheShape& shape, const CacheConfig& config, int64_t 
   const int64_t heads = int64_t{shape.n_layers} * shape.n_kv_heads;
   const auto page = static_cast<int64_t>(page_bytes);
   const auto original =
-      static_cast<int64_t>(SlotBytes(OriginalFormat(config.original), shape.head_dim));
+      static_cast<int64_t>(TokenStride(OriginalFormat(config.original), shape.head_dim));
   const auto quantized =
-      static_cast<int64_t>(SlotBytes(QuantizedFormat(config.quant), shape.head_dim));
+      static_cast<int64_t>(TokenStride(QuantizedFormat(config.quant), shape.head_dim));
   if (original > page || quantized > page) {
     Fail("KV page of {} bytes cannot hold one token of {} bytes", page_bytes,
          std::max(original, quantized));
@@ -34,8 +35,10 @@ size_t MaxPagesHeld(const CacheShape& shape, const CacheConfig& config, int64_t 
   int64_t peak_bytes = heads * head_tokens * original;
   if (config.policy != PolicyKind::kFull && budget.unit == Budget::Unit::kBytes) {
     peak_bytes = std::min(peak_bytes, budget.value + heads * batch * original);
-    // One KV head holds at most all the bytes, at its cheaper slot.
-    head_tokens = std::min(head_tokens, peak_bytes / std::min(original, quantized));
+    // Every KV head of a layer holds as many tokens as the others, so one
+    // holds at most the bytes over n_kv_heads, at its cheaper slot.
+    head_tokens = std::min(
+        head_tokens, peak_bytes / (int64_t{shape.n_kv_heads} * std::min(original, quantized)));
   }
   int64_t pages = (peak_bytes + used_per_page - 1) / used_per_page + 2 * heads;
   // Apply's Quantized copies of one KV head before its Originals are freed.

@@ -23,9 +23,9 @@ constexpr int64_t kUnboundedTokens = int64_t{1} << 30;
 bool SameCacheConfig(const kv::CacheConfig& a, const kv::CacheConfig& b) {
   return a.policy == b.policy && a.budget.unit == b.budget.unit &&
          a.budget.value == b.budget.value && a.window == b.window && a.sinks == b.sinks &&
-         a.tau1 == b.tau1 && a.tau2 == b.tau2 && a.tau3 == b.tau3 && a.gamma == b.gamma &&
-         a.keep_fraction == b.keep_fraction && a.pool_kernel == b.pool_kernel &&
-         a.original == b.original && a.quant == b.quant;
+         a.snapkv_decode == b.snapkv_decode && a.tau1 == b.tau1 && a.tau2 == b.tau2 &&
+         a.tau3 == b.tau3 && a.gamma == b.gamma && a.keep_fraction == b.keep_fraction &&
+         a.pool_kernel == b.pool_kernel && a.original == b.original && a.quant == b.quant;
 }
 
 }  // namespace
@@ -139,8 +139,10 @@ RequestId Engine::Submit(GenerationRequest request) {
   if (request.max_tokens < 1) Fail("request: max_tokens must be >= 1 (got {})", request.max_tokens);
   request.sampler.Validate();
   const kv::CacheConfig cache = ResolveCache(request);
-  // A budget too small for the window fails here, not at admission.
-  kv::CreateSequenceCache(model_.cache_shape(), cache);
+  // A budget too small for the window fails here, not at admission (byte
+  // budgets count whole pages, so the probe has the engine's page size).
+  kv::PagePool probe(config_.page_bytes);
+  kv::CreateSequenceCache(model_.cache_shape(), cache, &probe);
   const int64_t tokens = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
   const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens, config_.prefill_chunk,
                                        config_.page_bytes);
