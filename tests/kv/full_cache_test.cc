@@ -150,7 +150,8 @@ TEST(FullCache, SharedPoolReusesPagesAcrossSequences) {
 // a clear error, the pages stay accounted for, and after Clear() the pool and
 // a cache on it work again.
 TEST(FullCache, ExhaustedPoolIsAClearErrorAndRecoverable) {
-  PagePool pool(1024, /*max_pages=*/6);  // 16 tokens a page: 48 per KV head
+  // 16 tokens a page (f16 K and V of 16 values and a 4-byte position): 48 per KV head.
+  PagePool pool(16 * (2 * 16 * 2 + 4), /*max_pages=*/6);
   const CacheShape shape{1, 2, 2, 16};
   ThreadPool threads(2);
   std::mt19937 rng(9);
