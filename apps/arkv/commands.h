@@ -15,5 +15,6 @@ void AddInspectCommand(CLI::App& app);
 void AddMakeModelCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddBenchBatchCommand(CLI::App& app);
 
 }  // namespace arkv::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   arkv::cli::AddMakeModelCommand(app);
   arkv::cli::AddEvalCommand(app);
   arkv::cli::AddBenchCommand(app);
+  arkv::cli::AddBenchBatchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -121,18 +121,52 @@ void Model::ApplyRope(float* x, int n_tokens, int n_heads, const ForwardWorkspac
   }
 }
 
+int Batch::LogitRows() const {
+  int rows = 0;
+  for (const BatchSequence& s : sequences) rows += s.all_logits ? s.n_tokens : 1;
+  return rows;
+}
+
 void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> positions,
                     kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits, float* logits,
                     ForwardWorkspace& ws, ThreadPool& pool) const {
-  const ModelConfig& c = config_;
-  const int n = static_cast<int>(tokens.size());
+  const BatchSequence seq{&cache, 0, static_cast<int>(tokens.size()), kind, all_logits};
+  ForwardBatch(Batch{tokens, positions, std::span<const BatchSequence>(&seq, 1)}, logits, ws, pool);
+}
+
+void Model::CheckBatch(const Batch& batch) const {
+  const size_t n = batch.tokens.size();
   if (n == 0) Fail("Forward: empty batch");
-  if (positions.size() != tokens.size())
-    Fail("Forward: {} positions for {} tokens", positions.size(), n);
-  for (int32_t id : tokens) {
-    if (id < 0 || id >= c.n_vocab)
-      Fail("token id {} is out of range (vocabulary size {})", id, c.n_vocab);
+  if (batch.positions.size() != n) {
+    Fail("Forward: {} positions for {} tokens", batch.positions.size(), n);
   }
+  for (int32_t id : batch.tokens) {
+    if (id < 0 || id >= config_.n_vocab) {
+      Fail("token id {} is out of range (vocabulary size {})", id, config_.n_vocab);
+    }
+  }
+  size_t next = 0;
+  for (size_t i = 0; i < batch.sequences.size(); ++i) {
+    const BatchSequence& s = batch.sequences[i];
+    if (s.cache == nullptr) Fail("Forward: batch sequence {} has no KV cache", i);
+    if (s.n_tokens < 1 || static_cast<size_t>(s.first) != next) {
+      Fail("Forward: batch sequence {} covers tokens [{}, +{}), expected to start at {} with >= 1",
+           i, s.first, s.n_tokens, next);
+    }
+    next += static_cast<size_t>(s.n_tokens);
+    for (size_t j = 0; j < i; ++j) {
+      if (batch.sequences[j].cache == s.cache) Fail("Forward: a KV cache appears twice in a batch");
+    }
+  }
+  if (next != n) Fail("Forward: the batch's sequences cover {} of {} tokens", next, n);
+}
+
+void Model::ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws,
+                         ThreadPool& pool) const {
+  CheckBatch(batch);
+  const ModelConfig& c = config_;
+  const std::span<const int32_t> tokens = batch.tokens;
+  const int n = static_cast<int>(tokens.size());
   ws.Reserve(c, n);
   const int E = c.n_embd;
   const int q_dim = c.n_heads * c.head_dim;
@@ -147,7 +181,7 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
     DequantizeRow(emb.type, static_cast<const uint8_t*>(emb.data) + tokens[t] * emb.row_bytes,
                   x + static_cast<size_t>(t) * E, E);
   }
-  ComputeRope(positions, ws);
+  ComputeRope(batch.positions, ws);
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
@@ -171,8 +205,14 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
     }
     ApplyRope(ws.q_.data(), n, c.n_heads, ws);
     ApplyRope(ws.k_.data(), n, c.n_kv_heads, ws);
-    cache.Attend(l, ws.q_.data(), ws.k_.data(), ws.v_.data(), positions.data(), n, scale,
-                 ws.attn_.data(), pool);
+    // Attention is the one step that is per sequence: each token sees only
+    // its own sequence's cache.
+    for (const BatchSequence& s : batch.sequences) {
+      const size_t t0 = static_cast<size_t>(s.first);
+      s.cache->Attend(l, ws.q_.data() + t0 * q_dim, ws.k_.data() + t0 * kv_dim,
+                      ws.v_.data() + t0 * kv_dim, batch.positions.data() + t0, s.n_tokens, scale,
+                      ws.attn_.data() + t0 * q_dim, pool);
+    }
     // x += Wo * attn; h is free as the output buffer.
     MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
@@ -188,12 +228,15 @@ void Model::Forward(std::span<const int32_t> tokens, std::span<const int32_t> po
     MatMul(L.ffn_down, g, c.n_ff, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
   }
-  cache.EndBatch(kind);
+  for (const BatchSequence& s : batch.sequences) s.cache->EndBatch(s.kind);
 
-  const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  for (int t = first; t < n; ++t) {
-    RmsNorm(x + t * E, weights_.output_norm.data(), h + (t - first) * E, E, c.rms_eps);
+  // The output rows, gathered in sequence order.
+  int rows = 0;
+  for (const BatchSequence& s : batch.sequences) {
+    const int first = s.all_logits ? s.first : s.first + s.n_tokens - 1;
+    for (int t = first; t < s.first + s.n_tokens; ++t, ++rows) {
+      RmsNorm(x + t * E, weights_.output_norm.data(), h + rows * E, E, c.rms_eps);
+    }
   }
   MatMul(weights_.output, h, E, rows, logits, c.n_vocab, pool, mp);
 }

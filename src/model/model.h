@@ -31,6 +31,29 @@ class ForwardWorkspace {
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
 };
 
+// One sequence's share of a batch: tokens [first, first + n_tokens) of the
+// batch, evaluated through `cache`, which ends its batch with `kind`.
+// all_logits: logits for each of its tokens, else for its last only.
+struct BatchSequence {
+  kv::SequenceCache* cache = nullptr;
+  int first = 0;
+  int n_tokens = 0;
+  kv::BatchKind kind = kv::BatchKind::kDecode;
+  bool all_logits = false;
+};
+
+// Tokens of several sequences evaluated in one forward pass. The sequences
+// cover the tokens in order, without gaps, each cache at most once.
+struct Batch {
+  std::span<const int32_t> tokens;
+  std::span<const int32_t> positions;
+  std::span<const BatchSequence> sequences;
+
+  // Rows of logits the batch produces: n_tokens of every sequence with
+  // all_logits, one of every other.
+  int LogitRows() const;
+};
+
 // How a model computes; fixed at load time.
 struct ModelOptions {
   // Arithmetic of every weight matmul of the forward pass. kGgml (default)
@@ -62,10 +85,19 @@ class Model {
                kv::SequenceCache& cache, kv::BatchKind kind, bool all_logits, float* logits,
                ForwardWorkspace& ws, ThreadPool& pool) const;
 
+  // Evaluates the tokens of many sequences in one pass: every weight matrix
+  // is read once for the whole batch, and each token attends to its own
+  // sequence's cache only. Writes batch.LogitRows() rows of logits
+  // ([rows][n_vocab]) in the order of batch.sequences. A token's result does
+  // not depend on the other sequences of the batch.
+  void ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws,
+                    ThreadPool& pool) const;
+
  private:
   Model() = default;
   void ComputeRope(std::span<const int32_t> positions, ForwardWorkspace& ws) const;
   void ApplyRope(float* x, int n_tokens, int n_heads, const ForwardWorkspace& ws) const;
+  void CheckBatch(const Batch& batch) const;
 
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;

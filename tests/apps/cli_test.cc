@@ -170,7 +170,7 @@ TEST_F(Cli, EvalScoresPoliciesOnTheSameWindows) {
 }
 
 // `arkv bench`: one point per context and configuration, and the KV bytes each
-// holds after decoding follow from the model's shape (f16 K and V).
+// holds after decoding follow from the model's shape (f16 K and V, positions).
 TEST_F(Cli, BenchReportsEveryPointWithItsKvBytes) {
   const std::string json = (dir_ / "bench.json").string();
   const Result r =
@@ -179,8 +179,9 @@ TEST_F(Cli, BenchReportsEveryPointWithItsKvBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json doc = ReadJson(json);
   const nlohmann::json& m = doc.at("model");
+  // Per layer and KV head: f16 K and V, and the token's 4-byte position.
   const int64_t token_bytes = m.at("n_layers").get<int64_t>() * m.at("n_kv_heads").get<int64_t>() *
-                              m.at("head_dim").get<int64_t>() * 2 * 2;
+                              (m.at("head_dim").get<int64_t>() * 2 * 2 + 4);
   const nlohmann::json& points = doc.at("points");
   ASSERT_EQ(points.size(), 4u);
   for (const nlohmann::json& p : points) {

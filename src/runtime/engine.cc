@@ -1,0 +1,496 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "arkv/kv_memory.h"
+#include "core/error.h"
+
+namespace arkv {
+namespace {
+
+double Now() {
+  using Clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
+// Tokens that bound a share's byte budget from above without overflowing the
+// page arithmetic (the budget, not the context, is what binds).
+constexpr int64_t kUnboundedTokens = int64_t{1} << 30;
+
+bool SameCacheConfig(const kv::CacheConfig& a, const kv::CacheConfig& b) {
+  return a.policy == b.policy && a.budget.unit == b.budget.unit &&
+         a.budget.value == b.budget.value && a.window == b.window && a.sinks == b.sinks &&
+         a.snapkv_decode == b.snapkv_decode && a.tau1 == b.tau1 && a.tau2 == b.tau2 &&
+         a.tau3 == b.tau3 && a.gamma == b.gamma && a.keep_fraction == b.keep_fraction &&
+         a.pool_kernel == b.pool_kernel && a.original == b.original && a.quant == b.quant;
+}
+
+}  // namespace
+
+std::string_view FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "?";
+}
+
+void EngineConfig::Validate() const {
+  if (max_sequences < 1) Fail("parallel sequences must be >= 1 (got {})", max_sequences);
+  if (prefill_chunk < 1) Fail("prefill chunk must be >= 1 (got {})", prefill_chunk);
+  if (kv_budget_bytes < 0) Fail("KV budget must be >= 0 bytes (got {})", kv_budget_bytes);
+  if (kv_budget_bytes > 0 && static_cast<size_t>(kv_budget_bytes) < page_bytes) {
+    Fail("KV budget of {} bytes is less than one page of {} bytes", kv_budget_bytes, page_bytes);
+  }
+  kv::CacheConfig c = cache;
+  if (c.policy != kv::PolicyKind::kFull && c.budget.unit == kv::Budget::Unit::kUnlimited) {
+    // Each sequence gets its share of the engine's budget at admission.
+    if (kv_budget_bytes == 0) {
+      Fail("KV policy '{}' needs a budget: give --kv-budget", kv::PolicyName(c.policy));
+    }
+    c.budget = kv::Budget::Bytes(kv_budget_bytes);
+  }
+  kv::ValidateConfig(c);
+}
+
+struct Engine::Sequence {
+  RequestId id = 0;
+  GenerationRequest request;
+  kv::CacheConfig cache_config;
+  std::unique_ptr<kv::SequenceCache> cache;
+  std::vector<int32_t> evaluated;  // the tokens in the cache, position i at [i]
+  size_t prompt_next = 0;          // first prompt token not yet evaluated
+  std::optional<Sampler> sampler;
+  int32_t pending = -1;  // sampled and streamed, evaluated in the next step
+  int generated = 0;
+  size_t reserved_pages = 0;
+  double submitted = 0;
+  RequestStats stats;
+
+  bool decoding() const { return pending >= 0; }
+};
+
+Engine::Engine(const Model& model, ThreadPool& threads, const EngineConfig& config)
+    : model_(model), threads_(threads), config_(config) {
+  config_.Validate();
+  const size_t max_pages = config_.kv_budget_bytes > 0
+                               ? static_cast<size_t>(config_.kv_budget_bytes) / config_.page_bytes
+                               : 0;
+  pool_ = std::make_unique<kv::PagePool>(config_.page_bytes, max_pages);
+  max_pages_ = max_pages;
+  stats_.max_pages = max_pages;
+  stats_.page_bytes = config_.page_bytes;
+}
+
+Engine::~Engine() { Stop(); }
+
+int64_t Engine::SequenceShareBytes(const kv::CacheConfig& config) const {
+  if (max_pages_ == 0) return 0;
+  const size_t share_pages = max_pages_ / config_.max_sequences;
+  // The largest byte budget whose worst case fits the share (MaxPagesHeld
+  // grows with the budget).
+  kv::CacheConfig c = config;
+  int64_t lo = 0, hi = static_cast<int64_t>(share_pages * config_.page_bytes);
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    c.budget = kv::Budget::Bytes(mid);
+    const size_t pages = kv::MaxPagesHeld(model_.cache_shape(), c, kUnboundedTokens,
+                                          config_.prefill_chunk, config_.page_bytes);
+    if (pages <= share_pages) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+kv::CacheConfig Engine::ResolveCache(const GenerationRequest& request) const {
+  kv::CacheConfig c = request.kv.value_or(config_.cache);
+  if (c.policy != kv::PolicyKind::kFull && c.budget.unit == kv::Budget::Unit::kUnlimited) {
+    const int64_t share = SequenceShareBytes(c);
+    if (share == 0) {
+      Fail("KV policy '{}' needs a budget: give the request one or the engine a --kv-budget",
+           kv::PolicyName(c.policy));
+    }
+    c.budget = kv::Budget::Bytes(share);
+  }
+  kv::ValidateConfig(c);
+  return c;
+}
+
+RequestId Engine::Submit(GenerationRequest request) {
+  if (request.prompt.empty()) Fail("request: prompt is empty");
+  for (int32_t id : request.prompt) {
+    if (id < 0 || id >= model_.config().n_vocab) {
+      Fail("request: prompt token {} is out of range (vocabulary size {})", id,
+           model_.config().n_vocab);
+    }
+  }
+  if (request.max_tokens < 1) Fail("request: max_tokens must be >= 1 (got {})", request.max_tokens);
+  request.sampler.Validate();
+  const kv::CacheConfig cache = ResolveCache(request);
+  // A budget too small for the window fails here, not at admission (byte
+  // budgets count whole pages, so the probe has the engine's page size).
+  kv::PagePool probe(config_.page_bytes);
+  kv::CreateSequenceCache(model_.cache_shape(), cache, &probe);
+  const int64_t tokens = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
+  const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens, config_.prefill_chunk,
+                                       config_.page_bytes);
+  if (max_pages_ != 0 && need > max_pages_) {
+    Fail(
+        "request: {} tokens with KV policy '{}' need up to {} pages of {} bytes, but the KV budget "
+        "holds {}",
+        tokens, kv::PolicyName(cache.policy), need, config_.page_bytes, max_pages_);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const RequestId id = next_id_++;
+  inbox_.push_back(Pending{id, std::move(request), Now()});
+  ++stats_.waiting;
+  wake_.notify_all();
+  return id;
+}
+
+void Engine::Cancel(RequestId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancels_.push_back(id);
+  wake_.notify_all();
+}
+
+void Engine::TakeInbox() {
+  std::vector<Pending> inbox;
+  std::vector<RequestId> cancels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox.swap(inbox_);
+    cancels.swap(cancels_);
+  }
+  for (Pending& p : inbox) waiting_.push_back(std::move(p));
+  for (RequestId id : cancels) {
+    auto w = std::find_if(waiting_.begin(), waiting_.end(),
+                          [id](const Pending& p) { return p.id == id; });
+    if (w != waiting_.end()) {
+      Pending p = std::move(*w);
+      waiting_.erase(w);
+      FinishPending(p, FinishReason::kCancelled, "");
+      continue;
+    }
+    auto r = std::find_if(running_.begin(), running_.end(),
+                          [id](const std::unique_ptr<Sequence>& s) { return s->id == id; });
+    if (r != running_.end()) {
+      std::unique_ptr<Sequence> seq = std::move(*r);
+      running_.erase(r);
+      Finish(std::move(seq), FinishReason::kCancelled, "");
+    }
+  }
+}
+
+size_t Engine::ReservedPages() const {
+  size_t pages = 0;
+  for (const auto& s : running_) pages += s->reserved_pages;
+  for (const auto& s : retained_) pages += s->reserved_pages;
+  return pages;
+}
+
+void Engine::EvictRetained(size_t index) {
+  retained_.erase(retained_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+bool Engine::TryAdmit(Pending& pending) {
+  const GenerationRequest& req = pending.request;
+  const kv::CacheConfig cache = ResolveCache(req);
+  // The kept cache with the longest history that the prompt continues.
+  std::optional<size_t> reuse;
+  if (config_.cache_reuse) {
+    for (size_t i = 0; i < retained_.size(); ++i) {
+      const std::vector<int32_t>& h = retained_[i]->evaluated;
+      if (h.size() < req.prompt.size() && SameCacheConfig(retained_[i]->cache_config, cache) &&
+          std::equal(h.begin(), h.end(), req.prompt.begin()) &&
+          (!reuse || h.size() > retained_[*reuse]->evaluated.size())) {
+        reuse = i;
+      }
+    }
+  }
+  const int64_t tokens = static_cast<int64_t>(req.prompt.size()) + req.max_tokens;
+  const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens, config_.prefill_chunk,
+                                       config_.page_bytes);
+  if (max_pages_ != 0) {
+    // Make room by dropping kept caches, oldest first, never the one reused.
+    size_t in_use = ReservedPages() - (reuse ? retained_[*reuse]->reserved_pages : 0);
+    for (size_t i = 0; in_use + need > max_pages_ && i < retained_.size();) {
+      if (reuse && i == *reuse) {
+        ++i;
+        continue;
+      }
+      in_use -= retained_[i]->reserved_pages;
+      EvictRetained(i);
+      if (reuse && *reuse > i) --*reuse;
+    }
+    if (in_use + need > max_pages_) return false;
+  }
+
+  std::unique_ptr<Sequence> seq;
+  if (reuse) {
+    seq = std::move(retained_[*reuse]);
+    EvictRetained(*reuse);
+    seq->stats = RequestStats{};
+    seq->stats.reused_tokens = static_cast<int64_t>(seq->evaluated.size());
+    seq->generated = 0;
+    seq->pending = -1;
+  } else {
+    seq = std::make_unique<Sequence>();
+    seq->cache = kv::CreateSequenceCache(model_.cache_shape(), cache, pool_.get());
+    seq->cache_config = cache;
+  }
+  seq->id = pending.id;
+  seq->request = std::move(pending.request);
+  seq->prompt_next = seq->evaluated.size();
+  seq->sampler.emplace(seq->request.sampler);
+  seq->reserved_pages = need;
+  seq->submitted = pending.submitted;
+  seq->stats.prompt_tokens = static_cast<int64_t>(seq->request.prompt.size());
+  seq->stats.queue_seconds = Now() - pending.submitted;
+  running_.push_back(std::move(seq));
+  return true;
+}
+
+void Engine::Admit() {
+  while (!waiting_.empty() && static_cast<int>(running_.size()) < config_.max_sequences) {
+    Pending& head = waiting_.front();
+    bool admitted = false;
+    try {
+      admitted = TryAdmit(head);
+    } catch (const std::exception& e) {
+      Pending p = std::move(head);
+      waiting_.pop_front();
+      FinishPending(p, FinishReason::kError, e.what());
+      continue;
+    }
+    if (!admitted) break;  // first come, first served: later requests wait too
+    waiting_.pop_front();
+  }
+}
+
+void Engine::RunBatch() {
+  batch_tokens_.clear();
+  batch_positions_.clear();
+  batch_sequences_.clear();
+  batch_owners_.clear();
+  auto add = [&](Sequence& s, std::span<const int32_t> tokens, kv::BatchKind kind) {
+    const int first = static_cast<int>(batch_tokens_.size());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      batch_tokens_.push_back(tokens[i]);
+      batch_positions_.push_back(static_cast<int32_t>(s.evaluated.size() + i));
+    }
+    batch_sequences_.push_back(
+        BatchSequence{s.cache.get(), first, static_cast<int>(tokens.size()), kind, false});
+    batch_owners_.push_back(&s);
+  };
+  for (auto& s : running_) {
+    if (s->decoding()) add(*s, std::span<const int32_t>(&s->pending, 1), kv::BatchKind::kDecode);
+  }
+  // Prompt chunks at the same boundaries as a sequence alone; at most one
+  // chunk's worth of prompt tokens per step (the first always fits).
+  int prompt_tokens = 0;
+  for (auto& s : running_) {
+    if (s->decoding()) continue;
+    const std::vector<int32_t>& prompt = s->request.prompt;
+    const size_t n =
+        std::min(prompt.size() - s->prompt_next, static_cast<size_t>(config_.prefill_chunk));
+    if (prompt_tokens > 0 && prompt_tokens + static_cast<int>(n) > config_.prefill_chunk) continue;
+    const bool last = s->prompt_next + n == prompt.size();
+    add(*s, std::span<const int32_t>(prompt).subspan(s->prompt_next, n),
+        last ? kv::BatchKind::kPromptEnd : kv::BatchKind::kPromptChunk);
+    prompt_tokens += static_cast<int>(n);
+  }
+  if (batch_sequences_.empty()) return;
+
+  const Batch batch{batch_tokens_, batch_positions_, batch_sequences_};
+  const size_t n_vocab = static_cast<size_t>(model_.config().n_vocab);
+  logits_.resize(static_cast<size_t>(batch.LogitRows()) * n_vocab);
+  std::vector<Sequence*> done;
+  std::vector<FinishReason> reasons;
+  try {
+    model_.ForwardBatch(batch, logits_.data(), ws_, threads_);
+  } catch (const std::exception& e) {
+    // The caches of this batch are in an unknown state: end their sequences.
+    const std::string error = e.what();
+    for (Sequence* s : batch_owners_) {
+      auto it = std::find_if(running_.begin(), running_.end(),
+                             [s](const std::unique_ptr<Sequence>& r) { return r.get() == s; });
+      std::unique_ptr<Sequence> seq = std::move(*it);
+      running_.erase(it);
+      seq->cache.reset();
+      Finish(std::move(seq), FinishReason::kError, error);
+    }
+    return;
+  }
+  ++steps_;
+  prompt_tokens_ += prompt_tokens;
+
+  for (size_t i = 0; i < batch_sequences_.size(); ++i) {
+    Sequence& s = *batch_owners_[i];
+    const BatchSequence& bs = batch_sequences_[i];
+    for (int t = 0; t < bs.n_tokens; ++t) s.evaluated.push_back(batch_tokens_[bs.first + t]);
+    if (bs.kind == kv::BatchKind::kPromptChunk) {
+      s.prompt_next += static_cast<size_t>(bs.n_tokens);
+      continue;
+    }
+    if (bs.kind == kv::BatchKind::kPromptEnd) s.prompt_next = s.request.prompt.size();
+    Sample(s, logits_.data() + i * n_vocab);
+  }
+  // Sequences that sampled a stop token or reached max_tokens leave now.
+  for (size_t i = 0; i < running_.size();) {
+    Sequence& s = *running_[i];
+    const bool stopped = !s.decoding() && s.prompt_next == s.request.prompt.size();
+    if (!stopped && s.generated < s.request.max_tokens) {
+      ++i;
+      continue;
+    }
+    std::unique_ptr<Sequence> seq = std::move(running_[i]);
+    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+    Finish(std::move(seq), stopped ? FinishReason::kStop : FinishReason::kLength, "");
+  }
+}
+
+void Engine::Sample(Sequence& s, const float* logits) {
+  const int n_vocab = model_.config().n_vocab;
+  const int32_t token = s.sampler->Sample(logits, n_vocab);
+  if (s.generated == 0) s.stats.first_token_seconds = Now() - s.submitted;
+  const std::vector<int32_t>& stops = s.request.stop_tokens;
+  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+    s.pending = -1;  // finished with kStop (prompt_next is at the end)
+    return;
+  }
+  ++s.generated;
+  ++generated_tokens_;
+  s.pending = token;
+  if (s.request.on_event) {
+    StreamEvent ev;
+    ev.id = s.id;
+    ev.token = token;
+    if (s.request.keep_logits) ev.logits = std::span<const float>(logits, n_vocab);
+    s.request.on_event(ev);
+  }
+}
+
+void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const std::string& error) {
+  ++finished_;
+  seq->stats.generated_tokens = seq->generated;
+  seq->stats.total_seconds = Now() - seq->submitted;
+  seq->stats.kv_bytes = seq->cache ? seq->cache->BytesHeld() : 0;
+  if (seq->request.on_event) {
+    StreamEvent ev;
+    ev.id = seq->id;
+    ev.finished = true;
+    ev.reason = reason;
+    ev.error = error;
+    ev.stats = seq->stats;
+    seq->request.on_event(ev);
+  }
+  const bool keep = config_.cache_reuse && seq->cache &&
+                    (reason == FinishReason::kStop || reason == FinishReason::kLength);
+  if (!keep) return;  // the cache and its pages go now
+  seq->pending = -1;
+  seq->request = GenerationRequest{};
+  seq->sampler.reset();
+  seq->reserved_pages = static_cast<size_t>(seq->cache->Stats().pages_held);
+  retained_.push_back(std::move(seq));
+  while (static_cast<int>(retained_.size()) > config_.max_sequences) EvictRetained(0);
+}
+
+void Engine::FinishPending(Pending& pending, FinishReason reason, const std::string& error) {
+  ++finished_;
+  if (!pending.request.on_event) return;
+  StreamEvent ev;
+  ev.id = pending.id;
+  ev.finished = true;
+  ev.reason = reason;
+  ev.error = error;
+  ev.stats.prompt_tokens = static_cast<int64_t>(pending.request.prompt.size());
+  ev.stats.total_seconds = Now() - pending.submitted;
+  pending.request.on_event(ev);
+}
+
+bool Engine::Step() {
+  TakeInbox();
+  Admit();
+  const bool busy = !running_.empty();
+  if (busy) RunBatch();
+  PublishStats();
+  return busy || !waiting_.empty();
+}
+
+void Engine::RunUntilIdle() {
+  while (Step()) {
+  }
+}
+
+void Engine::PublishStats() {
+  EngineStats st;
+  st.steps = steps_;
+  st.running = static_cast<int64_t>(running_.size());
+  st.retained = static_cast<int64_t>(retained_.size());
+  st.finished = finished_;
+  st.prompt_tokens = prompt_tokens_;
+  st.generated_tokens = generated_tokens_;
+  st.pages_in_use = pool_->pages_in_use();
+  st.peak_pages_in_use = pool_->peak_pages_in_use();
+  st.page_bytes = config_.page_bytes;
+  for (const auto* list : {&running_, &retained_}) {
+    for (const auto& s : *list) {
+      if (!s->cache) continue;
+      const kv::CacheStats cs = s->cache->Stats();
+      for (const kv::LayerStats& l : cs.layers) {
+        st.original_bytes += l.original_bytes;
+        st.quantized_bytes += l.quantized_bytes;
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  st.max_pages = max_pages_;
+  st.waiting = static_cast<int64_t>(waiting_.size() + inbox_.size());
+  stats_ = st;
+}
+
+EngineStats Engine::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Engine::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (loop_.joinable()) return;
+  stop_ = false;
+  loop_ = std::thread([this] {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (stop_) return;
+      }
+      if (Step()) continue;
+      std::unique_lock<std::mutex> l(mu_);
+      wake_.wait(l, [this] { return stop_ || !inbox_.empty() || !cancels_.empty(); });
+    }
+  });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    wake_.notify_all();
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+}  // namespace arkv
