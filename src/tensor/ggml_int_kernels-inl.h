@@ -1,5 +1,5 @@
 // Per-target body of the integer matmul (MatMulPrecision::kGgml) shared by the
-// quantized weight types. Included once per Highway target by matmul_int.cc
+// quantized weight types. Included once per Highway target by ggml_int_kernels.cc
 // (foreach_target), hence the toggling include guard.
 //
 // The arithmetic is llama.cpp's (ggml_vec_dot_*_q8_*): per weight block, the
@@ -19,11 +19,11 @@
 // multiplied by their integer sub-block scale) of elements [e, e + N) for
 // N = Lanes(D16), covering the block exactly once in any order.
 
-#if defined(ARKV_TENSOR_MATMUL_INT_INL_H_) == defined(HWY_TARGET_TOGGLE)
-#ifdef ARKV_TENSOR_MATMUL_INT_INL_H_
-#undef ARKV_TENSOR_MATMUL_INT_INL_H_
+#if defined(ARKV_TENSOR_GGML_INT_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
+#undef ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
 #else
-#define ARKV_TENSOR_MATMUL_INT_INL_H_
+#define ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
 #endif
 
 #include <algorithm>
@@ -33,6 +33,8 @@
 
 #include "core/aligned.h"
 #include "hwy/highway.h"
+#include "tensor/ggml_int_vnni-inl.h"
+#include "tensor/ggml_int_vnni_k-inl.h"
 #include "tensor/matmul-inl.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/quant_blocks.h"
@@ -409,12 +411,20 @@ template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {
+#if HWY_TARGET == HWY_AVX3_DL
+      VnniMatVecRows<Dec>(a, row_begin, row_end);
+#else
       Q32MatVecRows<Dec>(a, row_begin, row_end);
+#endif
     } else {
       Q32MatMulRowsBatched<Dec>(a, row_begin, row_end);
     }
   } else if (a.n_tokens == 1) {
+#if HWY_TARGET == HWY_AVX3_DL
+    VnniKMatVecRows<Dec>(a, row_begin, row_end);
+#else
     IntMatVecRows<Dec>(a, row_begin, row_end);
+#endif
   } else {
     IntMatMulRowsBatched<Dec>(a, row_begin, row_end);
   }
@@ -424,4 +434,4 @@ void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t
 }  // namespace arkv
 HWY_AFTER_NAMESPACE();
 
-#endif  // ARKV_TENSOR_MATMUL_INT_INL_H_
+#endif  // ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
