@@ -50,11 +50,18 @@ HWY_INLINE __m256i Dpbusd(__m256i acc, __m256i u, __m256i s) {
   return acc;
 }
 
+HWY_INLINE __m512i Dpbusd512(__m512i acc, __m512i u, __m512i s) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(s));
+  return acc;
+}
+
 // Per-thread scratch reused across calls: a decode step must not allocate.
+// Each buffer of one kernel call takes its own slot.
+inline constexpr int kVnniScratchSlots = 6;
 template <class T>
 T* VnniScratch(size_t count, int slot) {
-  thread_local AlignedPtr<unsigned char> bufs[2];
-  thread_local size_t capacity[2] = {0, 0};
+  thread_local AlignedPtr<unsigned char> bufs[kVnniScratchSlots];
+  thread_local size_t capacity[kVnniScratchSlots] = {};
   const size_t bytes = count * sizeof(T);
   if (bytes > capacity[slot]) {
     bufs[slot] = AllocAligned<unsigned char>(bytes);
@@ -148,6 +155,90 @@ void VnniMatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t
       }
     }
     for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) a.y[r0 + r] = ReduceF32(acc[r]);
+  }
+}
+// Batched matmul (prefill), two blocks (64 bytes) per 512-bit vector. The
+// activations are first laid out per token as contiguous quants, starting
+// accumulators and f32 scales (each scale repeated over the eight lanes of
+// its block); each row tile's weights are decoded once into unsigned quants
+// and lane scales. A register tile of kR rows x kT tokens then runs over all
+// blocks with its f32 accumulators in registers: one vpdpbusd, conversion,
+// scale product and FMA per 64 weights and token.
+template <class Dec>
+void VnniMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  using V = typename VnniFor<typename Dec::Block>::type;
+  constexpr int64_t kR = 4, kT = 4;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const auto* acts = static_cast<const BlockQ8_0*>(a.acts);
+  const int64_t n_blocks = a.w.cols / kQK;
+  const int64_t n_steps = (n_blocks + 1) / 2;  // 64-element steps; an odd block is zero-padded
+  const size_t per_token = static_cast<size_t>(n_steps);
+  auto* xq = VnniScratch<__m512i>(static_cast<size_t>(a.n_tokens) * per_token, 0);
+  auto* start = VnniScratch<__m512i>(static_cast<size_t>(a.n_tokens) * per_token, 1);
+  auto* dx = VnniScratch<__m512>(static_cast<size_t>(a.n_tokens) * per_token, 2);
+  auto* wq = VnniScratch<__m512i>(static_cast<size_t>(kR) * per_token, 3);
+  auto* dw = VnniScratch<__m512>(static_cast<size_t>(kR) * per_token, 4);
+  const __m256i offset = _mm256_set1_epi8(static_cast<char>(V::kOffset));
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    const BlockQ8_0* x = acts + t * n_blocks;
+    auto* q = reinterpret_cast<__m256i*>(xq + t * n_steps);
+    auto* s = reinterpret_cast<__m256i*>(start + t * n_steps);
+    auto* d = reinterpret_cast<__m256*>(dx + t * n_steps);
+    for (int64_t b = 0; b < 2 * n_steps; ++b) {
+      if (b == n_blocks) {
+        q[b] = s[b] = _mm256_setzero_si256();
+        d[b] = _mm256_setzero_ps();
+        continue;
+      }
+      q[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+      s[b] = _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd(_mm256_setzero_si256(), offset, q[b]));
+      d[b] = _mm256_set1_ps(HalfToFloat(&x[b].d));
+    }
+  }
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
+    for (int64_t r = 0; r < kR; ++r) {
+      const uint8_t* row =
+          base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+      auto* q = reinterpret_cast<__m256i*>(wq + r * n_steps);
+      auto* d = reinterpret_cast<__m256*>(dw + r * n_steps);
+      for (int64_t b = 0; b < 2 * n_steps; ++b) {
+        if (b == n_blocks) {
+          q[b] = _mm256_setzero_si256();
+          d[b] = _mm256_setzero_ps();
+          continue;
+        }
+        const uint8_t* blk = row + b * Dec::kBlockBytes;
+        q[b] = V::Unsigned(blk);
+        d[b] = _mm256_set1_ps(Dec::Scale(blk));
+      }
+    }
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kT) {
+      int64_t tok[kT];
+      for (int64_t t = 0; t < kT; ++t) tok[t] = std::min(t0 + t, a.n_tokens - 1) * n_steps;
+      __m512 acc[kR][kT];
+      for (int64_t r = 0; r < kR; ++r) {
+        for (int64_t t = 0; t < kT; ++t) acc[r][t] = _mm512_setzero_ps();
+      }
+      for (int64_t k = 0; k < n_steps; ++k) {
+        __m512i xv[kT];
+        for (int64_t t = 0; t < kT; ++t) xv[t] = xq[tok[t] + k];
+        for (int64_t r = 0; r < kR; ++r) {
+          const __m512i wv = wq[r * n_steps + k];
+          const __m512 dwv = dw[r * n_steps + k];
+          for (int64_t t = 0; t < kT; ++t) {
+            const __m512i isum = Dpbusd512(start[tok[t] + k], wv, xv[t]);
+            // dx * dw, as the matvec and llama.cpp round it.
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum),
+                                        _mm512_mul_ps(dx[tok[t] + k], dwv), acc[r][t]);
+          }
+        }
+      }
+      for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
+        for (int64_t t = 0; t < kT && t0 + t < a.n_tokens; ++t) {
+          a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
+        }
+      }
+    }
   }
 }
 #else

@@ -132,7 +132,7 @@ HWY_INLINE void VnniDotQ6K(const BlockQ6_K* blk, const BlockQ8_K& x, const __m51
 template <class Dec>
 void VnniKMatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   using Block = typename Dec::Block;
-  constexpr int64_t kR = 2;
+  constexpr int64_t kR = 4;
   constexpr size_t kPrefetchBytes = 768;
   constexpr bool kQ6 = !Dec::kHasMins;
   const auto* base = static_cast<const uint8_t*>(a.w.data);
