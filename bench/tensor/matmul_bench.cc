@@ -77,7 +77,6 @@ void BM_MatMul(benchmark::State& state) {
       benchmark::Counter::kIsIterationInvariantRate);
 }
 
-
 constexpr size_t kStreamBytes = size_t{1} << 30;
 
 // One 1 GiB buffer shared by the streaming benchmarks (allocated once).
@@ -114,8 +113,12 @@ void BM_ReadBandwidth(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
                           static_cast<int64_t>(kStreamBytes));
 }
-BENCHMARK(BM_ReadBandwidth)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_ReadBandwidth)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // Args: type index, threads, vnni. A matrix of 4096 columns and as many rows
 // as fit in 1 GiB (256 distinct quantized rows repeated: values do not

@@ -151,21 +151,10 @@ struct IntQ6_K {
   }
 };
 
-void IntMatMulRowsQ8_0Impl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ8_0>(a, r0, r1);
-}
-void IntMatMulRowsQ4_0Impl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ4_0>(a, r0, r1);
-}
-void IntMatMulRowsQ4_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntKQuant<BlockQ4_K, false>>(a, r0, r1);
-}
-void IntMatMulRowsQ5_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntKQuant<BlockQ5_K, true>>(a, r0, r1);
-}
-void IntMatMulRowsQ6_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ6_K>(a, r0, r1);
-}
+using IntQ4_K = IntKQuant<BlockQ4_K, false>;
+using IntQ5_K = IntKQuant<BlockQ5_K, true>;
+
+ARKV_QUANT_WEIGHT_TYPES(ARKV_INT_KERNEL_IMPL)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arkv
@@ -173,28 +162,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace arkv {
-HWY_EXPORT(IntMatMulRowsQ8_0Impl);
-HWY_EXPORT(IntMatMulRowsQ4_0Impl);
-HWY_EXPORT(IntMatMulRowsQ4_KImpl);
-HWY_EXPORT(IntMatMulRowsQ5_KImpl);
-HWY_EXPORT(IntMatMulRowsQ6_KImpl);
-
-namespace internal {
-void IntMatMulRowsQ8_0(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ8_0Impl)(a, r0, r1);
-}
-void IntMatMulRowsQ4_0(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ4_0Impl)(a, r0, r1);
-}
-void IntMatMulRowsQ4_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ4_KImpl)(a, r0, r1);
-}
-void IntMatMulRowsQ5_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ5_KImpl)(a, r0, r1);
-}
-void IntMatMulRowsQ6_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ6_KImpl)(a, r0, r1);
-}
-}  // namespace internal
+ARKV_QUANT_WEIGHT_TYPES(ARKV_INT_KERNEL_DISPATCH)
 }  // namespace arkv
 #endif  // HWY_ONCE

@@ -84,9 +84,10 @@ struct VnniQ4_0 {
   static constexpr int32_t kOffset = 8;
   static HWY_INLINE __m256i Unsigned(const uint8_t* block) {
     // Byte j: element j in the low nibble, element j + 16 in the high one.
-    const __m128i q =
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const BlockQ4_0*>(block)->qs));
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+    const __m128i q = _mm_loadu_si128(
+        reinterpret_cast<const __m128i*>(reinterpret_cast<const BlockQ4_0*>(block)->qs));
+    const __m256i both =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
   }
 };
@@ -111,8 +112,8 @@ HWY_INLINE void PrepareVnniActs(const BlockQ8_0* x, int64_t n_blocks, __m256i* q
   for (int64_t b = 0; b < n_blocks; ++b) {
     qs[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
     dx[b] = HalfToFloat(&x[b].d);
-    start[b] = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                Dpbusd(_mm256_setzero_si256(), offset, qs[b]));
+    start[b] =
+        _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd(_mm256_setzero_si256(), offset, qs[b]));
   }
 }
 
@@ -148,7 +149,8 @@ void VnniMatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t
       const __m256 dxb = _mm256_set1_ps(dx[b]);
       for (int64_t r = 0; r < kR; ++r) {
         const uint8_t* blk = rows[r] + b * Dec::kBlockBytes;
-        if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes, _MM_HINT_T0);
+        if ((b & 1) == 0)
+          _mm_prefetch(reinterpret_cast<const char*>(blk) + kPrefetchBytes, _MM_HINT_T0);
         const __m256i isum = Dpbusd(start[b], V::Unsigned(blk), xv);
         const __m256 scale = _mm256_mul_ps(dxb, _mm256_set1_ps(Dec::Scale(blk)));
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, acc[r]);

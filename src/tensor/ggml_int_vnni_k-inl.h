@@ -81,9 +81,9 @@ HWY_INLINE void VnniDotK4(const Block* blk, const BlockQ8_K& x, const __m128i bs
         _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), low4);
     if constexpr (kFifthBit) {
       // Bit 2c of qh[l] is bit 4 of element 64c + l, bit 2c + 1 of 64c + 32 + l.
-      const __m512i h = _mm512_inserti64x4(
-          _mm512_castsi256_si512(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c))),
-          _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), 1);
+      const __m512i h =
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c))),
+                             _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), 1);
       w = _mm512_or_si512(w, _mm512_slli_epi16(_mm512_and_si512(h, _mm512_set1_epi8(1)), 4));
     }
     const __m512i pairs = _mm512_maddubs_epi16(
@@ -92,14 +92,14 @@ HWY_INLINE void VnniDotK4(const Block* blk, const BlockQ8_K& x, const __m128i bs
   }
   const __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bsum8);
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(x.d * HalfToFloat(&blk->d)), acc);
-  min_acc = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(x.d * HalfToFloat(&blk->dmin)),
-                         min_acc);
+  min_acc =
+      _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(x.d * HalfToFloat(&blk->dmin)), min_acc);
 }
 
 HWY_INLINE void VnniDotQ6K(const BlockQ6_K* blk, const BlockQ8_K& x, const __m512i* idx,
                            __m512& acc) {
-  const __m256i sc16 = _mm256_cvtepi8_epi16(
-      _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)));
+  const __m256i sc16 =
+      _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales)));
   const __m512i scales = _mm512_castsi256_si512(sc16);
   const __m512i low4 = _mm512_set1_epi8(0x0F), two = _mm512_set1_epi8(0x03);
   __m512i isum = _mm512_setzero_si512();
