@@ -50,19 +50,23 @@ HWY_INLINE __m512i ScaleIndex(int first, int lanes_per_value) {
 
 HWY_INLINE float ReduceF32(__m512 v) { return _mm512_reduce_add_ps(v); }
 
-// Q4_K / Q5_K: the 12 packed bytes as the eight 6-bit scales (int16 lanes
-// 0-7) and the eight 6-bit mins (lanes 8-15); see UnpackScalesMinsK4.
+// Q4_K / Q5_K: the 12 packed bytes at `packed` as the eight 6-bit scales
+// (int16 lanes 0-7) and the eight 6-bit mins (lanes 8-15); see
+// UnpackScalesMinsK4. With a, b, c the three little-endian words of the
+// packed bytes, the four 32-bit words of scales and mins are
+//   a & 0x3F3F3F3F,  (c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030),
+//   b & 0x3F3F3F3F,  ((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030),
+// computed here in one vector. Reads 16 bytes: the packed scales are
+// followed by the quants within the same block.
 HWY_INLINE __m256i ScalesMinsK4(const uint8_t* packed) {
-  uint32_t a, b, c;
-  std::memcpy(&a, packed, 4);
-  std::memcpy(&b, packed + 4, 4);
-  std::memcpy(&c, packed + 8, 4);
-  const uint32_t sc_lo = a & 0x3F3F3F3F, m_lo = b & 0x3F3F3F3F;
-  const uint32_t sc_hi = (c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030);
-  const uint32_t m_hi = ((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030);
-  const __m128i bytes = _mm_set_epi32(static_cast<int>(m_hi), static_cast<int>(m_lo),
-                                      static_cast<int>(sc_hi), static_cast<int>(sc_lo));
-  return _mm256_cvtepu8_epi16(bytes);
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // a b c .
+  const __m128i low6 = _mm_and_si128(v, _mm_set1_epi8(0x3F));                   // sc_lo m_lo
+  const __m128i c = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));
+  const __m128i c_nibbles =
+      _mm_and_si128(_mm_srlv_epi32(c, _mm_set_epi32(0, 0, 4, 0)), _mm_set1_epi8(0x0F));
+  const __m128i top2 = _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi8(0x30));
+  const __m128i high6 = _mm_or_si128(c_nibbles, top2);  // sc_hi m_hi
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi32(low6, high6));
 }
 
 template <class Block, bool kFifthBit>
@@ -91,9 +95,14 @@ HWY_INLINE void VnniDotK4(const Block* blk, const BlockQ8_K& x, const __m128i bs
     isum = Dpwssd(isum, pairs, _mm512_permutexvar_epi16(idx[c], scales));
   }
   const __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bsum8);
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(x.d * HalfToFloat(&blk->d)), acc);
+  // d and dmin (adjacent fp16) converted together, times the activation scale.
+  uint32_t d_dmin_bits;
+  std::memcpy(&d_dmin_bits, &blk->d, 4);
+  const __m128 d_dmin =
+      _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_dmin_bits))), _mm_set1_ps(x.d));
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(d_dmin), acc);
   min_acc =
-      _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(x.d * HalfToFloat(&blk->dmin)), min_acc);
+      _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_permute_ps(d_dmin, _MM_SHUFFLE(1, 1, 1, 1)), min_acc);
 }
 
 HWY_INLINE void VnniDotQ6K(const BlockQ6_K* blk, const BlockQ8_K& x, const __m512i* idx,
