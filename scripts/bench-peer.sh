@@ -19,6 +19,9 @@
 #             number, e.g. "budget2048:--policies arkv --kv-budget 2048"  [none]
 #   ARKV      arkv binary                                 [build/release/apps/arkv/arkv]
 #   OUT       folder for the raw JSON and the table       [a new folder under /tmp]
+# On a machine shared with other work, llama.cpp's OpenMP threads spin at
+# every barrier while the other thread is descheduled; OMP_WAIT_POLICY=passive
+# (passed through to llama-bench) makes them sleep instead. Say which you used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,7 +84,8 @@ table="$out/table.md"
   echo "| model | test | threads | arkv tok/s | llama.cpp tok/s | arkv / llama.cpp (per-round range) |"
   echo "|---|---|---:|---:|---:|---:|"
 } >"$table"
-echo "bench-peer: $(lscpu | sed -n 's/^Model name: *//p'), $rounds rounds, raw data in $out" >&2
+echo "bench-peer: $(lscpu | sed -n 's/^Model name: *//p'), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+  "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, $rounds rounds, raw data in $out" >&2
 for model in "$@"; do
   for t in $threads; do
     for test in $tests; do
