@@ -1,14 +1,25 @@
-// Weight matmul throughput per weight type and precision: matvec (1 token,
-// decode) and matmul (32 tokens, prefill), reported as weight bytes per
-// second (what bounds decode) and GFLOP/s (2 flops per weight per token).
-// precision 0 = kFloat (f32 activations), 1 = kGgml (llama.cpp's activation
-// quantization and integer dot products; the time includes quantizing x).
+// Weight matmul throughput per weight type and precision, next to the
+// machine's read bandwidth:
+//  BM_ReadBandwidth  sum of 1 GiB of floats on 1 and 2 threads: the ceiling.
+//  BM_Decode         matvec over 1 GiB of weights (far beyond the caches), as a
+//                    decode step streams a model: GB/s of weights read, to set
+//                    against BM_ReadBandwidth. vnni:0 withholds Highway's AVX3_DL
+//                    target (AVX512-VNNI) to show what it brings.
+//  BM_MatMul         matvec (1 token) and matmul (32 tokens, prefill) on a small
+//                    in-cache matrix: weight bytes per second and GFLOP/s (2 flops
+//                    per weight per token).
+// precision / ggml 0 = kFloat (f32 activations), 1 = kGgml (llama.cpp's
+// activation quantization and integer dot products; the time includes
+// quantizing x).
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <tuple>
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <hwy/targets.h>
 
 #include "core/aligned.h"
 #include "core/thread_pool.h"
@@ -65,6 +76,96 @@ void BM_MatMul(benchmark::State& state) {
       2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n_tokens) * 1e-9,
       benchmark::Counter::kIsIterationInvariantRate);
 }
+
+constexpr size_t kStreamBytes = size_t{1} << 30;
+
+// One 1 GiB buffer shared by the streaming benchmarks (allocated once).
+uint8_t* StreamBuffer() {
+  static AlignedPtr<uint8_t> buf = AllocAligned<uint8_t>(kStreamBytes);
+  return buf.get();
+}
+
+// Args: threads. Sums 1 GiB of floats split over the threads: the read
+// bandwidth a matvec can reach at best.
+void BM_ReadBandwidth(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const auto* data = reinterpret_cast<const float*>(StreamBuffer());
+  const int64_t n = static_cast<int64_t>(kStreamBytes / sizeof(float));
+  ThreadPool pool(threads);
+  std::vector<double> partial(static_cast<size_t>(threads) * 8);  // one cache line each
+  for (auto _ : state) {
+    const int64_t per = (n + threads - 1) / threads;
+    pool.ParallelFor(threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        float s[16] = {};
+        const int64_t lo = t * per, hi = std::min(n, lo + per);
+        for (int64_t i = lo; i + 16 <= hi; i += 16) {
+          for (int j = 0; j < 16; ++j) s[j] += data[i + j];
+        }
+        double total = 0;
+        for (float v : s) total += v;
+        partial[static_cast<size_t>(t) * 8] = total;
+      }
+    });
+    benchmark::DoNotOptimize(partial.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(kStreamBytes));
+}
+BENCHMARK(BM_ReadBandwidth)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// Args: type index, threads, vnni. A matrix of 4096 columns and as many rows
+// as fit in 1 GiB (256 distinct quantized rows repeated: values do not
+// change the speed), one token, kGgml.
+void BM_Decode(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  const int64_t cols = 4096;
+  const size_t row_bytes = RowBytes(type, cols);
+  const int64_t rows = static_cast<int64_t>(kStreamBytes / row_bytes);
+  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
+  uint8_t* w = StreamBuffer();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
+  }
+  if (state.range(2) == 0) {
+    if ((hwy::SupportedTargets() & HWY_AVX3) == 0) {
+      state.SkipWithError("no AVX3 target to compare with");
+      return;
+    }
+    hwy::SetSupportedTargetsForTest(HWY_AVX3);
+  }
+  ThreadPool pool(static_cast<int>(state.range(1)));
+  std::vector<float> x(cols), y(rows);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  const WeightView view{type, w, cols, rows, row_bytes};
+  for (auto _ : state) {
+    MatMul(view, x.data(), cols, 1, y.data(), rows, pool, MatMulPrecision::kGgml);
+    benchmark::DoNotOptimize(y[0]);
+    benchmark::ClobberMemory();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  state.SetLabel(std::string(GetTypeTraits(type).name));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * rows *
+                          static_cast<int64_t>(row_bytes));
+}
+
+void DecodeArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"type", "threads", "vnni"});
+  for (int64_t t = 1; t < static_cast<int64_t>(std::size(kTypes)); ++t) {
+    for (int64_t threads : {1, 2}) {
+      for (int64_t vnni : {1, 0}) b->Args({t, threads, vnni});
+    }
+  }
+}
+BENCHMARK(BM_Decode)->Apply(DecodeArgs)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void MatMulArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"type", "n", "tokens", "threads", "ggml"});

@@ -37,8 +37,10 @@ class ThreadPool final : public Parallel {
   // more than many of them take. generation_ is bumped (under mu_, so a
   // sleeper cannot miss it) to publish each job; pending_ counts the workers
   // still inside it.
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // The counters that threads write while others read the job description
+  // sit on cache lines of their own (no false sharing with thunk_ .. chunk_).
+  alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable wake_;
@@ -46,11 +48,11 @@ class ThreadPool final : public Parallel {
   int sleepers_ = 0;             // guarded by mu_
   bool caller_waiting_ = false;  // guarded by mu_
   // The current job, published by the release store of generation_.
-  Thunk thunk_ = nullptr;
+  alignas(64) Thunk thunk_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   int64_t chunk_ = 1;
-  std::atomic<int64_t> next_{0};
+  alignas(64) std::atomic<int64_t> next_{0};
 };
 
 // Number of hardware threads, at least 1.

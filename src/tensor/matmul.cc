@@ -16,22 +16,11 @@ namespace {
 
 internal::MatMulRowsFn KernelFor(GgmlType type) {
   switch (type) {
-    case GgmlType::kF32:
-      return internal::MatMulRowsF32;
-    case GgmlType::kF16:
-      return internal::MatMulRowsF16;
-    case GgmlType::kBF16:
-      return internal::MatMulRowsBF16;
-    case GgmlType::kQ8_0:
-      return internal::MatMulRowsQ8_0;
-    case GgmlType::kQ4_0:
-      return internal::MatMulRowsQ4_0;
-    case GgmlType::kQ4_K:
-      return internal::MatMulRowsQ4_K;
-    case GgmlType::kQ5_K:
-      return internal::MatMulRowsQ5_K;
-    case GgmlType::kQ6_K:
-      return internal::MatMulRowsQ6_K;
+#define ARKV_KERNEL_CASE(T) \
+  case GgmlType::k##T:      \
+    return internal::MatMulRows##T;
+    ARKV_WEIGHT_TYPES(ARKV_KERNEL_CASE)
+#undef ARKV_KERNEL_CASE
     default:
       return nullptr;
   }
@@ -39,16 +28,11 @@ internal::MatMulRowsFn KernelFor(GgmlType type) {
 
 internal::IntMatMulRowsFn IntKernelFor(GgmlType type) {
   switch (type) {
-    case GgmlType::kQ8_0:
-      return internal::IntMatMulRowsQ8_0;
-    case GgmlType::kQ4_0:
-      return internal::IntMatMulRowsQ4_0;
-    case GgmlType::kQ4_K:
-      return internal::IntMatMulRowsQ4_K;
-    case GgmlType::kQ5_K:
-      return internal::IntMatMulRowsQ5_K;
-    case GgmlType::kQ6_K:
-      return internal::IntMatMulRowsQ6_K;
+#define ARKV_INT_KERNEL_CASE(T) \
+  case GgmlType::k##T:          \
+    return internal::IntMatMulRows##T;
+    ARKV_QUANT_WEIGHT_TYPES(ARKV_INT_KERNEL_CASE)
+#undef ARKV_INT_KERNEL_CASE
     default:
       return nullptr;
   }

@@ -77,15 +77,7 @@ struct DecodeBF16 {
   }
 };
 
-void MatMulRowsF32Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeF32>(a, r0, r1);
-}
-void MatMulRowsF16Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeF16>(a, r0, r1);
-}
-void MatMulRowsBF16Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeBF16>(a, r0, r1);
-}
+ARKV_PLAIN_WEIGHT_TYPES(ARKV_KERNEL_IMPL)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arkv
@@ -93,20 +85,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace arkv {
-HWY_EXPORT(MatMulRowsF32Impl);
-HWY_EXPORT(MatMulRowsF16Impl);
-HWY_EXPORT(MatMulRowsBF16Impl);
-
-namespace internal {
-void MatMulRowsF32(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsF32Impl)(a, r0, r1);
-}
-void MatMulRowsF16(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsF16Impl)(a, r0, r1);
-}
-void MatMulRowsBF16(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsBF16Impl)(a, r0, r1);
-}
-}  // namespace internal
+ARKV_PLAIN_WEIGHT_TYPES(ARKV_KERNEL_DISPATCH)
 }  // namespace arkv
 #endif  // HWY_ONCE

@@ -92,15 +92,10 @@ struct DecodeQ6_K {
   }
 };
 
-void MatMulRowsQ4_KImpl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeKQuant<BlockQ4_K, false>>(a, r0, r1);
-}
-void MatMulRowsQ5_KImpl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeKQuant<BlockQ5_K, true>>(a, r0, r1);
-}
-void MatMulRowsQ6_KImpl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeQ6_K>(a, r0, r1);
-}
+using DecodeQ4_K = DecodeKQuant<BlockQ4_K, false>;
+using DecodeQ5_K = DecodeKQuant<BlockQ5_K, true>;
+
+ARKV_KQUANT_WEIGHT_TYPES(ARKV_KERNEL_IMPL)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arkv
@@ -108,20 +103,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace arkv {
-HWY_EXPORT(MatMulRowsQ4_KImpl);
-HWY_EXPORT(MatMulRowsQ5_KImpl);
-HWY_EXPORT(MatMulRowsQ6_KImpl);
-
-namespace internal {
-void MatMulRowsQ4_K(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsQ4_KImpl)(a, r0, r1);
-}
-void MatMulRowsQ5_K(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsQ5_KImpl)(a, r0, r1);
-}
-void MatMulRowsQ6_K(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsQ6_KImpl)(a, r0, r1);
-}
-}  // namespace internal
+ARKV_KQUANT_WEIGHT_TYPES(ARKV_KERNEL_DISPATCH)
 }  // namespace arkv
 #endif  // HWY_ONCE

@@ -52,12 +52,7 @@ struct DecodeQ4_0 {
   }
 };
 
-void MatMulRowsQ8_0Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeQ8_0>(a, r0, r1);
-}
-void MatMulRowsQ4_0Impl(const internal::MatMulArgs& a, int64_t r0, int64_t r1) {
-  MatMulRowsT<DecodeQ4_0>(a, r0, r1);
-}
+ARKV_QUANT32_WEIGHT_TYPES(ARKV_KERNEL_IMPL)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arkv
@@ -65,16 +60,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace arkv {
-HWY_EXPORT(MatMulRowsQ8_0Impl);
-HWY_EXPORT(MatMulRowsQ4_0Impl);
-
-namespace internal {
-void MatMulRowsQ8_0(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsQ8_0Impl)(a, r0, r1);
-}
-void MatMulRowsQ4_0(const MatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(MatMulRowsQ4_0Impl)(a, r0, r1);
-}
-}  // namespace internal
+ARKV_QUANT32_WEIGHT_TYPES(ARKV_KERNEL_DISPATCH)
 }  // namespace arkv
 #endif  // HWY_ONCE

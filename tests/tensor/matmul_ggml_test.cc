@@ -300,6 +300,20 @@ TEST(MatMulGgml, MatchesIntegerReferenceForEveryTypeShapeAndThreadCount) {
   }
 }
 
+// The 32-element block types take any multiple of 32 columns: odd block
+// counts (the 512-bit kernels pair blocks), single blocks, and row counts
+// that leave a partial row tile, on one and two threads.
+TEST(MatMulGgml, OddBlockCountsOfThe32BlockTypes) {
+  ThreadPool pools[] = {ThreadPool(1), ThreadPool(2)};
+  const Shape shapes[] = {{32, 3, 1}, {96, 9, 1}, {96, 9, 5}, {288, 6, 7}, {2080, 5, 2}};
+  uint32_t seed = 301;
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    for (const Shape& s : shapes) {
+      for (ThreadPool& pool : pools) CheckGgml(type, s, pool, seed++, "odd blocks");
+    }
+  }
+}
+
 TEST(MatMulGgml, EveryCompiledTarget) {
   ThreadPool pool(2);
   for (int64_t target : hwy::SupportedAndGeneratedTargets()) {

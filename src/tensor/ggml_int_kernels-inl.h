@@ -1,5 +1,5 @@
 // Per-target body of the integer matmul (MatMulPrecision::kGgml) shared by the
-// quantized weight types. Included once per Highway target by matmul_int.cc
+// quantized weight types. Included once per Highway target by ggml_int_kernels.cc
 // (foreach_target), hence the toggling include guard.
 //
 // The arithmetic is llama.cpp's (ggml_vec_dot_*_q8_*): per weight block, the
@@ -19,11 +19,11 @@
 // multiplied by their integer sub-block scale) of elements [e, e + N) for
 // N = Lanes(D16), covering the block exactly once in any order.
 
-#if defined(ARKV_TENSOR_MATMUL_INT_INL_H_) == defined(HWY_TARGET_TOGGLE)
-#ifdef ARKV_TENSOR_MATMUL_INT_INL_H_
-#undef ARKV_TENSOR_MATMUL_INT_INL_H_
+#if defined(ARKV_TENSOR_GGML_INT_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
+#undef ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
 #else
-#define ARKV_TENSOR_MATMUL_INT_INL_H_
+#define ARKV_TENSOR_GGML_INT_KERNELS_INL_H_
 #endif
 
 #include <algorithm>
@@ -33,6 +33,8 @@
 
 #include "core/aligned.h"
 #include "hwy/highway.h"
+#include "tensor/ggml_int_vnni-inl.h"
+#include "tensor/ggml_int_vnni_k-inl.h"
 #include "tensor/matmul-inl.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/quant_blocks.h"
@@ -125,6 +127,23 @@ inline constexpr int64_t kIntTileRows = 3;  // 12 + 4 + 1 (of 16 on AVX2)
 #endif
 inline constexpr int64_t kIntTileTokens = 4;
 
+// The inner products of the batched kernel run on the widest int16 vectors
+// (32 lanes on AVX-512): the decoded weights sit in memory as plain int16, so
+// the 16-lane limit of the decoders does not apply there.
+using DP16 = hn::ScalableTag<int16_t>;
+using DP32 = hn::RepartitionToWide<DP16>;
+using DPF = hn::Rebind<float, DP32>;
+HWY_INLINE hn::Vec<DP32> MulAccWide(hn::Vec<DP16> a, hn::Vec<DP16> b, hn::Vec<DP32> sum) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return hn::Vec<DP32>{Dpwssd(sum.raw, a.raw, b.raw)};  // one vpdpwssd
+#else
+  const DP32 d32;
+  hn::Vec<DP32> odd = hn::Zero(d32);
+  sum = hn::ReorderWidenMulAccumulate(d32, a, b, sum, odd);
+  return hn::Add(sum, odd);
+#endif
+}
+
 // Batched matmul (prefill). For each group of kIntTileRows rows, every weight
 // block is decoded once into an L1 buffer of int16 and serves all tokens;
 // each activation vector loaded feeds kIntTileRows products and each weight
@@ -141,7 +160,6 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
   const D16 d16;
   const DW32 d32;
   const DWF df;
-  const int64_t n16 = static_cast<int64_t>(hn::Lanes(d16));
   const int64_t n = static_cast<int64_t>(hn::Lanes(df));
   const int64_t n_blocks = a.w.cols / Dec::kBlockElems;
   const int64_t n_groups = (a.n_tokens + kT - 1) / kT;
@@ -166,10 +184,15 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
     }
   }
 
+  const DP16 dp16;
+  const DP32 dp32;
+  const DPF dpf;
+  const int64_t np16 = static_cast<int64_t>(hn::Lanes(dp16));
+  const int64_t np = static_cast<int64_t>(hn::Lanes(dpf));
   HWY_ALIGN int16_t wbuf[kR][Dec::kBlockElems];
   WBlockInfo info[kR];
   const size_t n_partial = static_cast<size_t>(n_groups * kR * kT);
-  AlignedPtr<float> partial = AllocAligned<float>(n_partial * static_cast<size_t>(n));
+  AlignedPtr<float> partial = AllocAligned<float>(n_partial * static_cast<size_t>(np));
   AlignedPtr<float> min_acc = AllocAligned<float>(Dec::kHasMins ? kR * n_pad : 1);
 
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kR) {
@@ -177,7 +200,7 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
     for (int64_t r = 0; r < kR; ++r) {
       rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
     }
-    std::memset(partial.get(), 0, n_partial * static_cast<size_t>(n) * sizeof(float));
+    std::memset(partial.get(), 0, n_partial * static_cast<size_t>(np) * sizeof(float));
     if constexpr (Dec::kHasMins) {
       std::memset(min_acc.get(), 0, static_cast<size_t>(kR * n_pad) * sizeof(float));
     }
@@ -214,25 +237,27 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
           xs[t] = acts[token * n_blocks + b].qs;
           dxt[t] = dxb[token];
         }
-        VW32 isum[kR][kT];
+        hn::Vec<DP32> isum[kR][kT];
         for (int64_t r = 0; r < kR; ++r) {
-          for (int64_t t = 0; t < kT; ++t) isum[r][t] = hn::Zero(d32);
+          for (int64_t t = 0; t < kT; ++t) isum[r][t] = hn::Zero(dp32);
         }
-        for (int64_t e = 0; e < Dec::kBlockElems; e += n16) {
-          V16 xv[kT];
-          for (int64_t t = 0; t < kT; ++t) xv[t] = LoadI8AsI16(xs[t] + e);
+        for (int64_t e = 0; e < Dec::kBlockElems; e += np16) {
+          hn::Vec<DP16> xv[kT];
+          for (int64_t t = 0; t < kT; ++t) {
+            xv[t] = hn::PromoteTo(dp16, hn::LoadU(hn::Rebind<int8_t, DP16>(), xs[t] + e));
+          }
           for (int64_t r = 0; r < kR; ++r) {
-            const V16 wv = hn::Load(d16, wbuf[r] + e);
-            for (int64_t t = 0; t < kT; ++t) isum[r][t] = MulAcc(wv, xv[t], isum[r][t]);
+            const hn::Vec<DP16> wv = hn::Load(dp16, wbuf[r] + e);
+            for (int64_t t = 0; t < kT; ++t) isum[r][t] = MulAccWide(wv, xv[t], isum[r][t]);
           }
         }
-        float* part = partial.get() + g * kR * kT * n;
+        float* part = partial.get() + g * kR * kT * np;
         for (int64_t r = 0; r < kR; ++r) {
           for (int64_t t = 0; t < kT; ++t) {
-            float* p = part + (r * kT + t) * n;
-            hn::Store(hn::MulAdd(hn::ConvertTo(df, isum[r][t]), hn::Set(df, dxt[t] * info[r].d),
-                                 hn::Load(df, p)),
-                      df, p);
+            float* p = part + (r * kT + t) * np;
+            hn::Store(hn::MulAdd(hn::ConvertTo(dpf, isum[r][t]), hn::Set(dpf, dxt[t] * info[r].d),
+                                 hn::Load(dpf, p)),
+                      dpf, p);
           }
         }
       }
@@ -241,8 +266,8 @@ void IntMatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
       for (int64_t r = 0; r < kR && r0 + r < row_end; ++r) {
         for (int64_t t = 0; t < kT && g * kT + t < a.n_tokens; ++t) {
           const int64_t token = g * kT + t;
-          const float* p = partial.get() + ((g * kR + r) * kT + t) * n;
-          float sum = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, p)));
+          const float* p = partial.get() + ((g * kR + r) * kT + t) * np;
+          float sum = hn::GetLane(hn::SumOfLanes(dpf, hn::Load(dpf, p)));
           if constexpr (Dec::kHasMins) sum -= min_acc[r * n_pad + token];
           a.y[token * a.y_stride + r0 + r] = sum;
         }
@@ -409,12 +434,24 @@ template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {
+#if HWY_TARGET == HWY_AVX3_DL
+      VnniMatVecRows<Dec>(a, row_begin, row_end);
+#else
       Q32MatVecRows<Dec>(a, row_begin, row_end);
+#endif
     } else {
+#if HWY_TARGET == HWY_AVX3_DL
+      VnniMatMulRowsBatched<Dec>(a, row_begin, row_end);
+#else
       Q32MatMulRowsBatched<Dec>(a, row_begin, row_end);
+#endif
     }
   } else if (a.n_tokens == 1) {
+#if HWY_TARGET == HWY_AVX3_DL
+    VnniKMatVecRows<Dec>(a, row_begin, row_end);
+#else
     IntMatVecRows<Dec>(a, row_begin, row_end);
+#endif
   } else {
     IntMatMulRowsBatched<Dec>(a, row_begin, row_end);
   }
@@ -424,4 +461,4 @@ void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t
 }  // namespace arkv
 HWY_AFTER_NAMESPACE();
 
-#endif  // ARKV_TENSOR_MATMUL_INT_INL_H_
+#endif  // ARKV_TENSOR_GGML_INT_KERNELS_INL_H_

@@ -1,13 +1,13 @@
 // Integer matmul kernels (MatMulPrecision::kGgml) of the quantized weight
 // types: Q8_0 and Q4_0 against Q8_0 activations, Q4_K, Q5_K and Q6_K against
-// Q8_K activations, each decoding its weights to int16 (see matmul_int-inl.h).
+// Q8_K activations, each decoding its weights to int16 (see ggml_int_kernels-inl.h).
 #include "tensor/quant_blocks.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "tensor/matmul_int.cc"
+#define HWY_TARGET_INCLUDE "tensor/ggml_int_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "tensor/matmul_int-inl.h"
+#include "tensor/ggml_int_kernels-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arkv {
@@ -15,6 +15,7 @@ namespace HWY_NAMESPACE {
 
 // Q8_0: w = qs (ggml_vec_dot_q8_0_q8_0).
 struct IntQ8_0 {
+  using Block = BlockQ8_0;
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
   static HWY_INLINE float Scale(const uint8_t* block) {
@@ -30,6 +31,7 @@ struct IntQ8_0 {
 // Q4_0: w = nibble - 8 (ggml_vec_dot_q4_0_q8_0). Byte j holds element j in
 // its low nibble and element j + 16 in its high nibble.
 struct IntQ4_0 {
+  using Block = BlockQ4_0;
   static constexpr int64_t kBlockElems = kQK;
   static constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
   static HWY_INLINE float Scale(const uint8_t* block) {
@@ -68,9 +70,11 @@ struct IntQ4_0 {
 
 // Q4_K and Q5_K: w = sc[s] * q per 32-element sub-block s; the mins enter
 // through the activation block sums (ggml_vec_dot_q4_K_q8_K / q5_K).
-template <class Block, bool kFifthBit>
+template <class BlockType, bool kHasFifthBit>
 struct IntKQuant {
+  using Block = BlockType;
   using Act = BlockQ8_K;
+  static constexpr bool kFifthBit = kHasFifthBit;
   static constexpr int64_t kBlockElems = kQK_K;
   static constexpr size_t kBlockBytes = sizeof(Block);
   static constexpr bool kHasMins = true;
@@ -108,6 +112,7 @@ struct IntKQuant {
 // Q6_K: w = scales[s] * (q - 32) per 16-element sub-block s
 // (ggml_vec_dot_q6_K_q8_K); see BlockQ6_K for where the 6 bits live.
 struct IntQ6_K {
+  using Block = BlockQ6_K;
   using Act = BlockQ8_K;
   static constexpr int64_t kBlockElems = kQK_K;
   static constexpr size_t kBlockBytes = sizeof(BlockQ6_K);
@@ -146,21 +151,10 @@ struct IntQ6_K {
   }
 };
 
-void IntMatMulRowsQ8_0Impl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ8_0>(a, r0, r1);
-}
-void IntMatMulRowsQ4_0Impl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ4_0>(a, r0, r1);
-}
-void IntMatMulRowsQ4_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntKQuant<BlockQ4_K, false>>(a, r0, r1);
-}
-void IntMatMulRowsQ5_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntKQuant<BlockQ5_K, true>>(a, r0, r1);
-}
-void IntMatMulRowsQ6_KImpl(const internal::IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  IntMatMulRowsT<IntQ6_K>(a, r0, r1);
-}
+using IntQ4_K = IntKQuant<BlockQ4_K, false>;
+using IntQ5_K = IntKQuant<BlockQ5_K, true>;
+
+ARKV_QUANT_WEIGHT_TYPES(ARKV_INT_KERNEL_IMPL)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace arkv
@@ -168,28 +162,6 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace arkv {
-HWY_EXPORT(IntMatMulRowsQ8_0Impl);
-HWY_EXPORT(IntMatMulRowsQ4_0Impl);
-HWY_EXPORT(IntMatMulRowsQ4_KImpl);
-HWY_EXPORT(IntMatMulRowsQ5_KImpl);
-HWY_EXPORT(IntMatMulRowsQ6_KImpl);
-
-namespace internal {
-void IntMatMulRowsQ8_0(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ8_0Impl)(a, r0, r1);
-}
-void IntMatMulRowsQ4_0(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ4_0Impl)(a, r0, r1);
-}
-void IntMatMulRowsQ4_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ4_KImpl)(a, r0, r1);
-}
-void IntMatMulRowsQ5_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ5_KImpl)(a, r0, r1);
-}
-void IntMatMulRowsQ6_K(const IntMatMulArgs& a, int64_t r0, int64_t r1) {
-  HWY_DYNAMIC_DISPATCH(IntMatMulRowsQ6_KImpl)(a, r0, r1);
-}
-}  // namespace internal
+ARKV_QUANT_WEIGHT_TYPES(ARKV_INT_KERNEL_DISPATCH)
 }  // namespace arkv
 #endif  // HWY_ONCE
