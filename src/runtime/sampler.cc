@@ -26,6 +26,13 @@ Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.see
 }
 
 int32_t Sampler::Sample(const float* logits, int n_vocab) {
+  // NaN would break the sort's ordering (undefined behaviour) and +inf the
+  // softmax; either means the model's output is broken.
+  for (int i = 0; i < n_vocab; ++i) {
+    if (std::isnan(logits[i]) || logits[i] == INFINITY) {
+      Fail("cannot sample: logit {} of {} is {}", i, n_vocab, logits[i]);
+    }
+  }
   if (config_.temperature <= 0.0f) return Argmax(logits, n_vocab);
   candidates_.resize(n_vocab);
   for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};

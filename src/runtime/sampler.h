@@ -23,7 +23,8 @@ struct SamplerConfig {
 class Sampler {
  public:
   explicit Sampler(const SamplerConfig& config);
-  // Picks a token from logits[0..n_vocab).
+  // Picks a token from logits[0..n_vocab); throws arkv::Error on a NaN or
+  // +infinity logit (-infinity is a token never drawn).
   int32_t Sample(const float* logits, int n_vocab);
 
  private:
