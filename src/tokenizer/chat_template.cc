@@ -72,8 +72,9 @@ std::string RenderChatMl(const ChatTemplate& t, std::span<const ChatMessage> mes
   if ((messages.empty() || messages[0].role != "system") && !t.default_system.empty()) {
     out += block("system", t.default_system);
   }
-  // Qwen3 shows the reasoning only of assistant turns after the last user turn.
-  size_t last_user = 0;
+  // Qwen3 shows the reasoning only of assistant turns after the last user
+  // turn (the template's last_query_index, the last message when no user turn).
+  size_t last_user = messages.empty() ? 0 : messages.size() - 1;
   for (size_t i = 0; i < messages.size(); ++i) {
     if (messages[i].role == "user") {
       last_user = i;
