@@ -36,8 +36,19 @@ TruncatedPrompt TruncateMiddle(const Tokenizer& tokenizer, std::string_view prom
     return t;
   }
   const size_t half = static_cast<size_t>(max_tokens / 2);
+  // skip_special_tokens drops BOS and the like before decoding, so a
+  // SentencePiece space prefix is stripped from the first real token.
+  auto decode = [&](std::span<const int32_t> part) {
+    std::vector<int32_t> kept;
+    for (int32_t id : part) {
+      if (!tokenizer.IsControl(id)) {
+        kept.push_back(id);
+      }
+    }
+    return tokenizer.Decode(kept);
+  };
   const std::span<const int32_t> all(ids);
-  t.text = tokenizer.Decode(all.first(half)) + tokenizer.Decode(all.last(half));
+  t.text = decode(all.first(half)) + decode(all.last(half));
   t.truncated = true;
   return t;
 }
