@@ -1,5 +1,6 @@
 #include "eval_longbench.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -84,10 +85,14 @@ void RunLongBenchCommand(const ModelOptions& model_opts, const KvOptions& kv,
   std::fprintf(stderr, "arkv eval: LongBench, %zu datasets, chat template %s, %d threads\n",
                o.datasets.size(), o.chat ? o.chat->name.c_str() : "none", pool.size());
   ProgressLine progress("arkv eval: ");
+  // Saved at most every 10 s (the document grows with every answer) and at the end.
+  auto last_save = std::chrono::steady_clock::now() - std::chrono::hours(1);
   auto save = [&](const eval::LongBenchRun& run) {
-    if (json_file.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (json_file.empty() || now - last_save < std::chrono::seconds(10)) {
       return;
     }
+    last_save = now;
     // Written beside and renamed, so an interruption never leaves half a file.
     const std::string tmp = json_file + ".tmp";
     WriteTextFile(tmp, eval::LongBenchJson(run, model, info));
@@ -101,6 +106,7 @@ void RunLongBenchCommand(const ModelOptions& model_opts, const KvOptions& kv,
   std::fputs(eval::FormatLongBenchTable(run).c_str(), stdout);
   std::printf("(%.1f s)\n", run.seconds);
   if (!json_file.empty()) {
+    last_save = {};
     save(run);
     std::fprintf(stderr, "arkv eval: wrote %s\n", json_file.c_str());
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -37,7 +38,13 @@ LongBenchSummary SummarizeLongBench(const LongBenchRun& run) {
   std::map<std::string, std::map<std::string, Sum>> sums;
   std::map<std::string, std::map<std::string, std::map<std::string, Sum>>> bucket_sums;
   std::map<std::string, Sum> bytes;
+  const std::set<std::string> selected(run.options.datasets.begin(), run.options.datasets.end());
   for (const LongBenchRecord& r : run.records) {
+    // A resumed file may hold answers this invocation did not ask for.
+    if (!selected.count(r.dataset) ||
+        (run.options.samples > 0 && r.index >= run.options.samples)) {
+      continue;
+    }
     Sum& cell = sums[r.config][r.dataset];
     ++cell.n;
     cell.score += r.score;

@@ -1,5 +1,6 @@
 #include "eval/longbench_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -71,9 +72,11 @@ std::string FormatDuration(double seconds) {
 
 std::string FormatLongBenchProgress(const LongBenchProgress& p, int bar_width) {
   const double frac = p.total > 0 ? static_cast<double>(p.done) / p.total : 1.0;
-  const int filled = static_cast<int>(frac * bar_width);
-  std::string bar = "[" + std::string(static_cast<size_t>(filled), '#') +
-                    std::string(static_cast<size_t>(bar_width - filled), '.') + "]";
+  const int filled = std::clamp(static_cast<int>(frac * bar_width), 0, bar_width);
+  std::string bar(static_cast<size_t>(bar_width) + 2, '.');
+  bar.front() = '[';
+  bar.back() = ']';
+  std::fill_n(bar.begin() + 1, filled, '#');
   return fmt::format("{} {:3.0f}% {}/{} {} {}/{}, {} elapsed, ETA {}", bar, 100.0 * frac, p.done,
                      p.total, p.dataset, p.sample, p.n_samples, FormatDuration(p.elapsed),
                      p.eta < 0 ? std::string("?") : FormatDuration(p.eta));
@@ -93,6 +96,14 @@ LongBenchRun RunLongBench(const Model& model, const Tokenizer& tokenizer,
   std::set<std::tuple<std::string, std::string, int>> finished;
   for (const LongBenchRecord& r : run.records) {
     finished.emplace(r.config, r.dataset, r.index);
+    // An answer resumed for a sample whose id changed belongs to other data.
+    const auto it = samples.find(r.dataset);
+    if (it != samples.end() && r.index >= 0 &&
+        r.index < static_cast<int>(it->second.size()) && it->second[r.index].id != r.id) {
+      Fail("the resumed answers do not match the data: sample {} of {} is '{}' now, '{}' in "
+           "the resumed run",
+           r.index, r.dataset, it->second[r.index].id, r.id);
+    }
   }
   std::vector<std::unique_ptr<Session>> sessions;
   for (const EvalConfig& c : run.configs) {
