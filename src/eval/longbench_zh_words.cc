@@ -45,29 +45,6 @@ Friso& Instance() {
   return *instance;
 }
 
-bool IsSpace(uint32_t c) {
-  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 ||
-         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
-         c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-// The characters of text[begin, end) friso did not return, one word each.
-void AddGap(std::string_view text, size_t begin, size_t end, std::vector<std::string>& out) {
-  size_t pos = begin;
-  while (pos < end) {
-    size_t next = pos;
-    uint32_t cpt = 0;
-    if (!unicode::DecodeOne(text, next, cpt)) {
-      next = pos + 1;
-      cpt = unicode::kReplacementChar;
-    }
-    if (!IsSpace(cpt)) {
-      out.emplace_back(text.substr(pos, next - pos));
-    }
-    pos = next;
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> LongBenchChineseWords(std::string_view text) {
@@ -78,22 +55,17 @@ std::vector<std::string> LongBenchChineseWords(std::string_view text) {
   friso_task_t task = friso_new_task();
   std::string buffer = valid;  // friso takes a mutable C string
   friso_set_text(task, buffer.data());
-  size_t consumed = 0;
   while (f.config->next_token(f.friso, f.config, task) != nullptr) {
     const friso_token_t tok = task->token;
-    const size_t offset = tok->offset < 0 ? consumed : static_cast<size_t>(tok->offset);
-    const size_t length = tok->length;
-    // Words are located in the original text (friso lower-cases Latin letters
-    // and truncates long words in its copy).
-    if (offset >= consumed && offset + length <= valid.size()) {
-      AddGap(valid, consumed, offset, words);
-      words.push_back(valid.substr(offset, length));
-      consumed = offset + length;
+    // Words are taken from the original text: friso's copy is lower-cased
+    // (Latin letters) and cut at 64 bytes.
+    const size_t offset = tok->offset < 0 ? valid.size() : static_cast<size_t>(tok->offset);
+    if (offset + tok->length <= valid.size()) {
+      words.push_back(valid.substr(offset, tok->length));
     } else {
       words.emplace_back(tok->word);
     }
   }
-  AddGap(valid, consumed, valid.size(), words);
   friso_free_task(task);
   return words;
 }

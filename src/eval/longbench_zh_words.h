@@ -4,9 +4,9 @@
 // jieba, but packages friso (libfriso, MMSEG with its own dictionary), used
 // here: words agree with jieba's on common vocabulary and differ on some
 // compounds and names, so qa_f1_zh and rouge_l_zh are close to LongBench's
-// values, not identical. Punctuation and other characters friso skips are
-// kept as one-character words, as jieba keeps them; whitespace is dropped
-// (both metrics discard it).
+// values, not identical. Punctuation and symbols are words of their own, as
+// in jieba (friso keeps unrecognized characters); whitespace is dropped (both
+// metrics discard it).
 #pragma once
 
 #include <string>
