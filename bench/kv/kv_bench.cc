@@ -138,33 +138,33 @@ BENCHMARK(BM_PrefillAttention)
     ->ArgNames({"past", "capture"})
     ->Unit(benchmark::kMillisecond);
 
-void BM_QuantizeRow(benchmark::State& state) {
-  const auto type = static_cast<QuantType>(state.range(0));
+void BM_EncodeRow(benchmark::State& state) {
+  const auto type = static_cast<SlotFormat>(state.range(0));
   std::mt19937 rng(2);
   const auto x = Random(kDim, rng);
-  std::vector<uint8_t> codes(QuantRowBytes(type, kDim));
+  std::vector<uint8_t> codes(RowBytes(type, kDim));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(QuantizeRow(type, x.data(), kDim, codes.data()));
+    benchmark::DoNotOptimize(EncodeRow(type, x.data(), kDim, codes.data()));
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * kDim);
 }
-BENCHMARK(BM_QuantizeRow)->DenseRange(0, 2)->ArgName("fp8_int8_int4");
+BENCHMARK(BM_EncodeRow)->DenseRange(0, 4)->ArgName("f16_f32_fp8_int8_int4");
 
-void BM_DequantizeRow(benchmark::State& state) {
-  const auto type = static_cast<QuantType>(state.range(0));
+void BM_DecodeRow(benchmark::State& state) {
+  const auto type = static_cast<SlotFormat>(state.range(0));
   std::mt19937 rng(3);
   const auto x = Random(kDim, rng);
-  std::vector<uint8_t> codes(QuantRowBytes(type, kDim));
-  const float scale = QuantizeRow(type, x.data(), kDim, codes.data());
+  std::vector<uint8_t> codes(RowBytes(type, kDim));
+  const float scale = EncodeRow(type, x.data(), kDim, codes.data());
   std::vector<float> y(kDim);
   for (auto _ : state) {
-    DequantizeRow(type, codes.data(), scale, kDim, y.data());
+    DecodeRow(type, codes.data(), scale, kDim, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.SetItemsProcessed(state.iterations() * kDim);
 }
-BENCHMARK(BM_DequantizeRow)->DenseRange(0, 2)->ArgName("fp8_int8_int4");
+BENCHMARK(BM_DecodeRow)->DenseRange(0, 4)->ArgName("f16_f32_fp8_int8_int4");
 
 }  // namespace
 }  // namespace arkv::kv

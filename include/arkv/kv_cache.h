@@ -27,7 +27,9 @@
 //   single chunk this is exactly the one-shot method.
 // - snapkv [ours]: during decoding a layer over C evicts its lowest-scored
 //   past token, so that the budget holds while generating.
-// - quant: every past token (outside the window) is Quantized after each batch.
+// - quant: nothing is quantized until a layer exceeds C; at each compression
+//   every kept past token is Quantized (ARKV.md baselines); tokens leaving the
+//   window in between stay Original until the next compression.
 // - Byte budgets [ours]: every layer holds its window, and the bytes beyond
 //   the windows are shared in proportion to the layers' OQ ratios (equally
 //   before scores exist); each layer's token capacity C_l is the largest whose

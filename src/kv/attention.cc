@@ -2,11 +2,11 @@
 // target (foreach_target) and chosen at run time (HWY_DYNAMIC_DISPATCH).
 //
 // Per tile of kTile keys of a span:
-//   1. K and V of the tile are dequantized in registers (fp16 via F16C where the
-//      target has it, fp8 e4m3 / int8 / int4 with their per-token scales) into
-//      f32 rows of dp floats: head_dim rounded up to whole vectors, zero padded,
-//      so that every head_dim (8..256, odd multiples included) works. Decoded
-//      values equal DecodeSlot's bit for bit.
+//   1. K and V of the tile are decoded in registers (codecs-inl.h: fp16 via
+//      F16C where the target has it, fp8 e4m3 / int8 / int4 with their
+//      per-token scales) into f32 rows of dp floats: head_dim rounded up to
+//      whole vectors, zero padded, so that every head_dim (8..256, odd
+//      multiples included) works. Decoded values equal DecodeSlot's.
 //   2. Scores: dot products over dp, two query rows by four keys at a time,
 //      finished by a transposing horizontal sum of the eight accumulators.
 //   3. Online softmax per row: causal mask, tile max, a vectorized exp.
@@ -21,9 +21,7 @@
 #include <vector>
 
 #include "core/aligned.h"
-#include "core/fp16.h"
 #include "kv/attention.h"
-#include "kv/codecs.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kv/attention.cc"
@@ -32,193 +30,18 @@
 #include "hwy/highway.h"
 // Exp, after highway.h.
 #include "hwy/contrib/math/math-inl.h"
+// The slot formats' SIMD decoders (DecodeTile).
+#include "kv/codecs-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arkv::kv {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-using DF = hn::ScalableTag<float>;
-using VF = hn::Vec<DF>;
-using DI = hn::RebindToSigned<DF>;
-using DU = hn::RebindToUnsigned<DF>;
-
 constexpr int kTile = 32;  // keys per tile: K and V of a tile stay in L1
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
-
-// ---------------------------------------------------------------------------
-// Row codecs. Load(df, codes, c, scale) decodes elements [c, c + N) of a row;
-// At(codes, c, scale) decodes element c (for the tail of a row).
-
-struct F32Codec {
-  static constexpr size_t kHeader = 0;  // bytes of scales before the K codes
-  static size_t RowBytes(int d) { return sizeof(float) * d; }
-  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF) {
-    return hn::LoadU(df, reinterpret_cast<const float*>(row) + c);
-  }
-  static float At(const uint8_t* row, int c, float) {
-    float x;
-    std::memcpy(&x, row + sizeof(float) * c, sizeof(x));
-    return x;
-  }
-};
-
-struct F16Codec {
-  static constexpr size_t kHeader = 0;
-  static size_t RowBytes(int d) { return sizeof(uint16_t) * d; }
-  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF) {
-    const uint8_t* p = row + sizeof(uint16_t) * c;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-    // F16C.
-    const hn::Rebind<hwy::float16_t, DF> dh;
-    return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
-#else
-    // Integer conversion. Highway's emulation maps inf/NaN to finite values;
-    // this one matches F16ToF32 for every half.
-    const DU du;
-    const hn::Rebind<uint16_t, DF> du16;
-    const auto h = hn::PromoteTo(du, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(p)));
-    const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du, 0x8000u)));
-    const auto em = hn::And(h, hn::Set(du, 0x7fffu));
-    const auto exp = hn::ShiftRight<10>(em);
-    const auto normal = hn::Add(hn::ShiftLeft<13>(em), hn::Set(du, 112u << 23));
-    const auto inf_nan = hn::Add(normal, hn::Set(du, 112u << 23));
-    // exp == 0: em is the mantissa, value = mantissa * 2^-24.
-    const auto sub = hn::BitCast(du, hn::Mul(hn::ConvertTo(df, hn::BitCast(DI(), em)),
-                                             hn::Set(df, 5.9604644775390625e-08f)));
-    auto bits = hn::IfThenElse(hn::Eq(exp, hn::Set(du, 0x1fu)), inf_nan, normal);
-    bits = hn::IfThenElse(hn::Eq(exp, hn::Zero(du)), sub, bits);
-    return hn::BitCast(df, hn::Or(bits, sign));
-#endif
-  }
-  static float At(const uint8_t* row, int c, float) {
-    uint16_t h;
-    std::memcpy(&h, row + sizeof(uint16_t) * c, sizeof(h));
-    return F16ToF32(h);
-  }
-};
-
-// Quantized rows: slot = f32 k_scale, f32 v_scale, K codes, V codes.
-struct Fp8Codec {
-  static constexpr size_t kHeader = 2 * sizeof(float);
-  static size_t RowBytes(int d) { return static_cast<size_t>(d); }
-  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
-    const hn::Rebind<uint8_t, DF> du8;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-    // The code's bits moved into an f16 (exponent bias 15 instead of 7) are the
-    // same value times 2^-8, subnormals included, which F16C widens exactly.
-    const hn::Rebind<uint16_t, DF> du16;
-    const hn::Rebind<hwy::float16_t, DF> dh;
-    const auto x = hn::ShiftLeft<7>(hn::PromoteTo(du16, hn::LoadU(du8, row + c)));
-    const auto h = hn::Add(x, hn::And(x, hn::Set(du16, 0x4000)));  // sign: bit 14 -> 15
-    const VF v = hn::Mul(hn::PromoteTo(df, hn::BitCast(dh, h)), hn::Set(df, 256.0f));
-    // Codes 0x7f and 0xff (NaN) are the only ones that give +-480.
-    const VF nan = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
-    return hn::Mul(scale, hn::IfThenElse(hn::Eq(hn::Abs(v), hn::Set(df, 480.0f)), nan, v));
-#else
-    const DI di;
-    const auto b = hn::BitCast(di, hn::PromoteTo(DU(), hn::LoadU(du8, row + c)));
-    const auto em = hn::And(b, hn::Set(di, 0x7f));
-    const auto sign = hn::BitCast(df, hn::ShiftLeft<24>(hn::And(b, hn::Set(di, 0x80))));
-    // Exponent e >= 1: 2^(e-7) * (1 + m/8) is the f32 with exponent e + 120 and
-    // the three mantissa bits on top. e == 0: m * 2^-9.
-    const VF normal = hn::BitCast(df, hn::Add(hn::ShiftLeft<20>(em), hn::Set(di, 120 << 23)));
-    const VF sub = hn::Mul(hn::ConvertTo(df, em), hn::Set(df, 1.0f / 512.0f));
-    VF v = hn::IfThenElse(hn::RebindMask(df, hn::Lt(em, hn::Set(di, 8))), sub, normal);
-    v = hn::IfThenElse(hn::RebindMask(df, hn::Eq(em, hn::Set(di, 0x7f))),
-                       hn::Set(df, std::numeric_limits<float>::quiet_NaN()), v);
-    return hn::Mul(scale, hn::Or(v, sign));
-#endif
-  }
-  static float At(const uint8_t* row, int c, float scale) { return scale * Fp8E4M3ToF32(row[c]); }
-};
-
-struct Int8Codec {
-  static constexpr size_t kHeader = 2 * sizeof(float);
-  static size_t RowBytes(int d) { return static_cast<size_t>(d); }
-  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
-    const hn::Rebind<int8_t, DF> di8;
-    const auto q = hn::PromoteTo(DI(), hn::LoadU(di8, reinterpret_cast<const int8_t*>(row) + c));
-    return hn::Mul(scale, hn::ConvertTo(df, q));
-  }
-  static float At(const uint8_t* row, int c, float scale) {
-    return scale * static_cast<float>(static_cast<int8_t>(row[c]));
-  }
-};
-
-// Element 2i in the low nibble of byte i, stored as code + 8.
-struct Int4Codec {
-  static constexpr size_t kHeader = 2 * sizeof(float);
-  static size_t RowBytes(int d) { return static_cast<size_t>(d + 1) / 2; }
-  static HWY_INLINE VF Load(DF df, const uint8_t* row, int c, VF scale) {
-#if HWY_TARGET == HWY_SCALAR
-    return hn::Set(df, At(row, c, hn::GetLane(scale)));
-#else
-    // Byte i widened to 64-bit lane i, its nibbles moved to the two 32-bit
-    // halves: the 32-bit lanes are then elements 2i and 2i + 1 (c is even).
-    const hn::Repartition<uint64_t, DF> d64;
-    const hn::Rebind<uint32_t, decltype(d64)> d32h;
-    const hn::Rebind<uint8_t, decltype(d64)> d8h;
-    const auto b = hn::PromoteTo(d64, hn::PromoteTo(d32h, hn::LoadU(d8h, row + c / 2)));
-    const auto pair =
-        hn::Or(hn::And(b, hn::Set(d64, 0xfu)), hn::ShiftLeft<28>(hn::And(b, hn::Set(d64, 0xf0u))));
-    const DI di;
-    const auto q = hn::Sub(hn::BitCast(di, pair), hn::Set(di, 8));
-    return hn::Mul(scale, hn::ConvertTo(df, q));
-#endif
-  }
-  static float At(const uint8_t* row, int c, float scale) {
-    const int nibble = (c & 1) ? (row[c / 2] >> 4) : (row[c / 2] & 0xf);
-    return scale * static_cast<float>(nibble - 8);
-  }
-};
-
-// One row of d values into dst[0, dp): whole vectors, then the tail, then zeros.
-template <class Codec>
-HWY_INLINE void DecodeRow(const uint8_t* codes, float scale, int d, int dp,
-                          float* HWY_RESTRICT dst) {
-  const DF df;
-  const int n = static_cast<int>(hn::Lanes(df));
-  const VF vscale = hn::Set(df, scale);
-  int c = 0;
-  for (; c + n <= d; c += n) hn::Store(Codec::Load(df, codes, c, vscale), df, dst + c);
-  for (; c < d; ++c) dst[c] = Codec::At(codes, c, scale);
-  for (; c < dp; ++c) dst[c] = 0.0f;
-}
-
-// Tokens [start, start + nk) of a span: K rows to kb, V rows to vb (stride dp).
-template <class Codec>
-void DecodeTileT(const SlotSpan& span, int start, int nk, int d, int dp, float* kb, float* vb) {
-  const size_t row_bytes = Codec::RowBytes(d);
-  for (int j = 0; j < nk; ++j) {
-    const uint8_t* slot = span.slot(start + j);
-    float ks = 1.0f, vs = 1.0f;
-    if constexpr (Codec::kHeader != 0) {
-      std::memcpy(&ks, slot, sizeof(float));
-      std::memcpy(&vs, slot + sizeof(float), sizeof(float));
-    }
-    const uint8_t* kc = slot + Codec::kHeader;
-    DecodeRow<Codec>(kc, ks, d, dp, kb + static_cast<size_t>(j) * dp);
-    DecodeRow<Codec>(kc + row_bytes, vs, d, dp, vb + static_cast<size_t>(j) * dp);
-  }
-}
-
-void DecodeTile(const SlotSpan& span, int start, int nk, int d, int dp, float* kb, float* vb) {
-  switch (span.format) {
-    case SlotFormat::kF16:
-      return DecodeTileT<F16Codec>(span, start, nk, d, dp, kb, vb);
-    case SlotFormat::kF32:
-      return DecodeTileT<F32Codec>(span, start, nk, d, dp, kb, vb);
-    case SlotFormat::kFp8:
-      return DecodeTileT<Fp8Codec>(span, start, nk, d, dp, kb, vb);
-    case SlotFormat::kInt8:
-      return DecodeTileT<Int8Codec>(span, start, nk, d, dp, kb, vb);
-    case SlotFormat::kInt4:
-      return DecodeTileT<Int4Codec>(span, start, nk, d, dp, kb, vb);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Scores.
@@ -568,37 +391,6 @@ HWY_EXPORT(AttendKvHeadImpl);
 void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                   const ProbCapture* capture) {
   HWY_DYNAMIC_DISPATCH(AttendKvHeadImpl)(spans, n_spans, block, capture);
-}
-
-SlotSpan SubSpan(const SlotSpan& span, int begin, int end) {
-  SlotSpan s = span;
-  s.pages = span.pages + begin / span.tokens_per_page;
-  s.positions = span.positions + begin;
-  s.n_tokens = end - begin;
-  return s;
-}
-
-void MergeSplits(int n_splits, const float* const* outs, const float* const* maxes,
-                 const float* const* sums, int rows, int group, int d, float* out,
-                 size_t out_token_stride) {
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int r = 0; r < rows; ++r) {
-    float m = kNegInf;
-    for (int s = 0; s < n_splits; ++s) m = std::max(m, maxes[s][r]);
-    float* dst = out + (r / group) * out_token_stride + static_cast<size_t>(r % group) * d;
-    for (int c = 0; c < d; ++c) dst[c] = 0.0f;
-    if (m == kNegInf) continue;
-    float total = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-      if (maxes[s][r] == kNegInf) continue;
-      const float w = std::exp(maxes[s][r] - m) * sums[s][r];
-      total += w;
-      const float* src = outs[s] + static_cast<size_t>(r) * d;
-      for (int c = 0; c < d; ++c) dst[c] += w * src[c];
-    }
-    const float inv = 1.0f / total;
-    for (int c = 0; c < d; ++c) dst[c] *= inv;
-  }
 }
 
 }  // namespace arkv::kv

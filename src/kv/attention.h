@@ -5,10 +5,16 @@
 // online softmax with f32 accumulation. No dense copy of the cache is made.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "kv/token_store.h"
+
+namespace arkv {
+class ThreadPool;
+}
 
 namespace arkv::kv {
 
@@ -47,6 +53,28 @@ struct ProbCapture {
 // spans[0..n_spans). capture may be null.
 void AttendKvHead(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                   const ProbCapture* capture);
+
+// The stores of one KV head as attention reads them: Original, then Quantized.
+using HeadSpans = std::array<SlotSpan, 2>;
+
+// A batch's queries for one layer: q and out are [n_tokens][n_heads][head_dim].
+struct LayerQueries {
+  const float* q = nullptr;
+  const int32_t* positions = nullptr;  // [n_tokens]
+  int n_tokens = 0;
+  int n_heads = 0;
+  int head_dim = 0;
+  float scale = 1.0f;
+  float* out = nullptr;
+};
+
+// The batch over every KV head of a layer (heads[h] serves query heads
+// h * G .. h * G + G - 1). captures: one per KV head (first_query is set per
+// block of queries), or empty. Tasks are (KV head, block of queries); one
+// query without capture and with fewer KV heads than threads splits each
+// head's keys at page boundaries among tasks and merges them (MergeSplits).
+void AttendLayer(std::span<const HeadSpans> heads, const LayerQueries& queries,
+                 std::span<const ProbCapture> captures, ThreadPool& threads);
 
 // Tokens [begin, end) of a span; begin must be a multiple of tokens_per_page.
 SlotSpan SubSpan(const SlotSpan& span, int begin, int end);

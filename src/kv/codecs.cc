@@ -2,10 +2,12 @@
 
 #include <array>
 #include <bit>
+#include <cstring>
 #include <cmath>
 #include <limits>
 
 #include "core/error.h"
+#include "core/fp16.h"
 
 namespace arkv::kv {
 namespace {
@@ -62,81 +64,127 @@ uint8_t F32ToFp8E4M3(float x) {
 }
 
 float Fp8E4M3ToF32(uint8_t code) { return kFp8Table[code]; }
-const float* Fp8E4M3Table() { return kFp8Table.data(); }
 
-size_t QuantRowBytes(QuantType type, int n) {
+SlotFormat OriginalFormat(OriginalType type) {
+  return type == OriginalType::kF32 ? SlotFormat::kF32 : SlotFormat::kF16;
+}
+
+SlotFormat QuantizedFormat(QuantType type) {
   switch (type) {
     case QuantType::kFp8E4M3:
+      return SlotFormat::kFp8;
     case QuantType::kInt8:
-      return static_cast<size_t>(n);
+      return SlotFormat::kInt8;
     case QuantType::kInt4:
-      return static_cast<size_t>(n + 1) / 2;
+      return SlotFormat::kInt4;
   }
   Fail("unknown quant type {}", static_cast<int>(type));
 }
 
-float QuantizeRow(QuantType type, const float* x, int n, uint8_t* codes) {
+float EncodeRow(SlotFormat format, const float* x, int n, uint8_t* row) {
+  if (format == SlotFormat::kF16) {
+    for (int i = 0; i < n; ++i) {
+      const uint16_t h = F32ToF16(x[i]);
+      std::memcpy(row + sizeof(h) * i, &h, sizeof(h));
+    }
+    return 1.0f;
+  }
+  if (format == SlotFormat::kF32) {
+    std::memcpy(row, x, sizeof(float) * n);
+    return 1.0f;
+  }
   const float amax = AbsMax(x, n);
-  switch (type) {
-    case QuantType::kFp8E4M3: {
-      if (!(amax > 0.0f) || !std::isfinite(amax)) {
-        for (int i = 0; i < n; ++i) codes[i] = 0;
-        return 0.0f;
-      }
+  if (format == SlotFormat::kInt4) {
+    for (size_t b = 0; b < RowBytes(format, n); ++b) row[b] = 0x88;  // both nibbles decode to 0
+  }
+  if (!(amax > 0.0f) || !std::isfinite(amax)) {
+    if (format != SlotFormat::kInt4) std::memset(row, 0, RowBytes(format, n));
+    return 0.0f;
+  }
+  switch (format) {
+    case SlotFormat::kFp8: {
       const float scale = amax / kFp8E4M3Max;
       const float inv = 1.0f / scale;
-      for (int i = 0; i < n; ++i) codes[i] = F32ToFp8E4M3(x[i] * inv);
+      for (int i = 0; i < n; ++i) row[i] = F32ToFp8E4M3(x[i] * inv);
       return scale;
     }
-    case QuantType::kInt8: {
-      if (!(amax > 0.0f) || !std::isfinite(amax)) {
-        for (int i = 0; i < n; ++i) codes[i] = 0;
-        return 0.0f;
-      }
+    case SlotFormat::kInt8: {
       const float scale = amax / 127.0f;
       const float inv = 1.0f / scale;
       for (int i = 0; i < n; ++i) {
         const float q = std::fmin(127.0f, std::fmax(-127.0f, RoundEven(x[i] * inv)));
-        codes[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+        row[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
       }
       return scale;
     }
-    case QuantType::kInt4: {
-      const size_t bytes = QuantRowBytes(type, n);
-      for (size_t b = 0; b < bytes; ++b) codes[b] = 0x88;  // both nibbles decode to 0
-      if (!(amax > 0.0f) || !std::isfinite(amax)) return 0.0f;
+    case SlotFormat::kInt4: {
       const float scale = amax / 7.0f;
       const float inv = 1.0f / scale;
       for (int i = 0; i < n; ++i) {
         const float q = std::fmin(7.0f, std::fmax(-7.0f, RoundEven(x[i] * inv)));
         const uint8_t nibble = static_cast<uint8_t>(static_cast<int>(q) + 8);
-        uint8_t& byte = codes[i / 2];
+        uint8_t& byte = row[i / 2];
         byte = (i & 1) ? static_cast<uint8_t>((byte & 0x0f) | (nibble << 4))
                        : static_cast<uint8_t>((byte & 0xf0) | nibble);
       }
       return scale;
     }
+    default:
+      break;
   }
-  Fail("unknown quant type {}", static_cast<int>(type));
+  Fail("unknown slot format {}", static_cast<int>(format));
 }
 
-void DequantizeRow(QuantType type, const uint8_t* codes, float scale, int n, float* out) {
-  switch (type) {
-    case QuantType::kFp8E4M3:
-      for (int i = 0; i < n; ++i) out[i] = scale * kFp8Table[codes[i]];
-      return;
-    case QuantType::kInt8:
-      for (int i = 0; i < n; ++i)
-        out[i] = scale * static_cast<float>(static_cast<int8_t>(codes[i]));
-      return;
-    case QuantType::kInt4:
-      for (int i = 0; i < n; ++i) {
-        const int nibble = (i & 1) ? (codes[i / 2] >> 4) : (codes[i / 2] & 0xf);
-        out[i] = scale * static_cast<float>(nibble - 8);
-      }
-      return;
+namespace {
+
+template <SlotFormat F>
+void DecodeRowT(const uint8_t* row, float scale, int n, float* out) {
+  if constexpr (HasScales(F)) {
+    for (int i = 0; i < n; ++i) out[i] = scale * RowElement<F>(row, i);
+  } else {
+    for (int i = 0; i < n; ++i) out[i] = RowElement<F>(row, i);
   }
-  Fail("unknown quant type {}", static_cast<int>(type));
+}
+
+}  // namespace
+
+void DecodeRow(SlotFormat format, const uint8_t* row, float scale, int n, float* out) {
+  switch (format) {
+    case SlotFormat::kF16:
+      return DecodeRowT<SlotFormat::kF16>(row, scale, n, out);
+    case SlotFormat::kF32:
+      return DecodeRowT<SlotFormat::kF32>(row, scale, n, out);
+    case SlotFormat::kFp8:
+      return DecodeRowT<SlotFormat::kFp8>(row, scale, n, out);
+    case SlotFormat::kInt8:
+      return DecodeRowT<SlotFormat::kInt8>(row, scale, n, out);
+    case SlotFormat::kInt4:
+      return DecodeRowT<SlotFormat::kInt4>(row, scale, n, out);
+  }
+  Fail("unknown slot format {}", static_cast<int>(format));
+}
+
+void EncodeSlot(SlotFormat format, const float* k, const float* v, int head_dim, uint8_t* slot) {
+  const size_t header = SlotHeaderBytes(format);
+  const size_t row = RowBytes(format, head_dim);
+  const float k_scale = EncodeRow(format, k, head_dim, slot + header);
+  const float v_scale = EncodeRow(format, v, head_dim, slot + header + row);
+  if (header != 0) {
+    std::memcpy(slot, &k_scale, sizeof(float));
+    std::memcpy(slot + sizeof(float), &v_scale, sizeof(float));
+  }
+}
+
+void DecodeSlot(SlotFormat format, const uint8_t* slot, int head_dim, float* k, float* v) {
+  const size_t header = SlotHeaderBytes(format);
+  const size_t row = RowBytes(format, head_dim);
+  float k_scale = 1.0f, v_scale = 1.0f;
+  if (header != 0) {
+    std::memcpy(&k_scale, slot, sizeof(float));
+    std::memcpy(&v_scale, slot + sizeof(float), sizeof(float));
+  }
+  DecodeRow(format, slot + header, k_scale, head_dim, k);
+  DecodeRow(format, slot + header + row, v_scale, head_dim, v);
 }
 
 }  // namespace arkv::kv

@@ -50,8 +50,11 @@ void DecodeCompress(const LayerContext& ctx, const HeadTokens& tokens, size_t or
 }
 
 bool OverCapacity(const LayerContext& ctx, size_t n) {
-  return ctx.capacity > 0 && n > static_cast<size_t>(ctx.capacity);
+  return ctx.limits.capacity && n > static_cast<size_t>(*ctx.limits.capacity);
 }
+
+// C of a layer that is over capacity.
+size_t Capacity(const LayerContext& ctx) { return static_cast<size_t>(*ctx.limits.capacity); }
 
 bool IsPrompt(BatchKind kind) { return kind != BatchKind::kDecode; }
 
@@ -71,10 +74,10 @@ class WindowPolicy final : public Policy {
     const size_t n = tokens.positions.size();
     if (!OverCapacity(ctx, n)) return;
     // The recent window has priority over the sinks.
-    const size_t cap = static_cast<size_t>(ctx.capacity);
+    const size_t cap = Capacity(ctx);
     const size_t sinks =
         std::min(static_cast<size_t>(sinks_), cap - std::min(cap, WindowCount(ctx, n)));
-    const size_t recent_from = n - (static_cast<size_t>(ctx.capacity) - sinks);
+    const size_t recent_from = n - (cap - sinks);
     for (size_t i = sinks; i < recent_from; ++i) next[i] = TokenState::kEvicted;
   }
 
@@ -94,7 +97,7 @@ class SnapKvPolicy final : public Policy {
     const size_t n = tokens.positions.size();
     if (!OverCapacity(ctx, n)) return;
     const size_t past = n - WindowCount(ctx, n);
-    const size_t keep = static_cast<size_t>(ctx.capacity) - WindowCount(ctx, n);
+    const size_t keep = Capacity(ctx) - WindowCount(ctx, n);
     SelectPast(tokens, past, keep, keep, next);
   }
 };
@@ -110,7 +113,7 @@ class EvictPolicy final : public Policy {
     if (!OverCapacity(ctx, n)) return;
     const size_t w = WindowCount(ctx, n);
     const size_t past = n - w;
-    const size_t keep = IsPrompt(ctx.kind) ? static_cast<size_t>(ctx.capacity) - w
+    const size_t keep = IsPrompt(ctx.kind) ? Capacity(ctx) - w
                                            : ComputeDecodeSplit(n, w, 0, keep_fraction_).keep;
     SelectPast(tokens, past, keep, keep, next);
   }
@@ -119,25 +122,28 @@ class EvictPolicy final : public Policy {
   double keep_fraction_;
 };
 
-// The paper's Quant: ARKV's scores and budget, every kept past token Quantized.
+// The paper's Quant: ARKV's scores and budget; at each compression every kept
+// past token is Quantized.
 class QuantPolicy final : public Policy {
  public:
   explicit QuantPolicy(double keep_fraction) : keep_fraction_(keep_fraction) {}
   bool NeedsScores() const override { return true; }
-  double OriginRatio(double) const override { return 0.0; }
+  bool Quantizes() const override { return true; }
+  double OriginalShare(double) const override { return 0.0; }
   void Decide(const LayerContext& ctx, const HeadTokens& tokens,
               std::vector<TokenState>& next) const override {
     const size_t n = tokens.positions.size();
+    // Nothing is quantized until the layer exceeds C (ARKV.md, baselines);
+    // tokens that leave the window in between stay Original until then.
+    if (!OverCapacity(ctx, n)) return;
     const size_t w = WindowCount(ctx, n);
     const size_t past = n - w;
-    if (OverCapacity(ctx, n)) {
-      if (IsPrompt(ctx.kind)) {
-        SelectPast(tokens, past, static_cast<size_t>(ctx.capacity) - w, 0, next);
-      } else {
-        DecodeCompress(ctx, tokens, 0, keep_fraction_, next);
-      }
+    if (IsPrompt(ctx.kind)) {
+      SelectPast(tokens, past, Capacity(ctx) - w, 0, next);
+    } else {
+      DecodeCompress(ctx, tokens, 0, keep_fraction_, next);
     }
-    // Only the window stays Original.
+    // Every kept past token is Quantized; only the window stays Original.
     for (size_t i = 0; i < past; ++i) {
       if (next[i] == TokenState::kOriginal) next[i] = TokenState::kQuantized;
     }
@@ -155,17 +161,19 @@ class ArkvPolicy final : public Policy {
   explicit ArkvPolicy(double keep_fraction) : keep_fraction_(keep_fraction) {}
   bool NeedsScores() const override { return true; }
   bool UsesOqScores() const override { return true; }
-  double OriginRatio(double oq_ratio) const override { return oq_ratio; }
+  bool Quantizes() const override { return true; }
+  double OriginalShare(double oq_ratio) const override { return oq_ratio; }
   void Decide(const LayerContext& ctx, const HeadTokens& tokens,
               std::vector<TokenState>& next) const override {
     const size_t n = tokens.positions.size();
     if (!OverCapacity(ctx, n)) return;
     const size_t w = WindowCount(ctx, n);
     if (IsPrompt(ctx.kind)) {
-      const size_t keep = static_cast<size_t>(ctx.capacity) - w;
+      const size_t keep = Capacity(ctx) - w;
       SelectPast(tokens, n - w, keep, keep, next);
     } else {
-      DecodeCompress(ctx, tokens, static_cast<size_t>(ctx.origin_budget), keep_fraction_, next);
+      DecodeCompress(ctx, tokens, static_cast<size_t>(ctx.limits.origin_budget), keep_fraction_,
+                     next);
     }
   }
 
@@ -196,14 +204,14 @@ std::unique_ptr<Policy> MakePolicy(const CacheConfig& config) {
 
 void EnforceOriginalCap(const LayerContext& ctx, const HeadTokens& tokens,
                         std::vector<TokenState>& next) {
-  if (ctx.original_cap < 0) return;
+  if (!ctx.limits.original_cap) return;
   const size_t n = tokens.positions.size();
   const size_t past = n - WindowCount(ctx, n);
   std::vector<size_t> originals;
   for (size_t i = 0; i < past; ++i) {
     if (next[i] == TokenState::kOriginal) originals.push_back(i);
   }
-  const size_t cap = static_cast<size_t>(ctx.original_cap);
+  const size_t cap = static_cast<size_t>(*ctx.limits.original_cap);
   if (originals.size() <= cap) return;
   const std::vector<double> scores = PastScores(tokens, past);
   // Lowest score first (the oldest first on ties).

@@ -16,15 +16,14 @@
 #include <vector>
 
 #include "arkv/kv_cache.h"
+#include "kv/budget.h"
 #include "kv/scoring.h"
 
 namespace arkv::kv {
 
 struct LayerContext {
   BatchKind kind = BatchKind::kDecode;
-  int64_t capacity = 0;       // C (per KV head), 0: unlimited
-  int64_t origin_budget = 0;  // ARKV origin_budget_l (Original past tokens at prefill)
-  int64_t original_cap = -1;  // byte budgets: most Original past tokens; -1: none
+  LayerLimits limits;  // from the budget planner
   int window = 32;
 };
 
@@ -41,8 +40,11 @@ class Policy {
   virtual bool NeedsScores() const = 0;
   // Whether the per-layer OQ scores (and Original budgets) matter.
   virtual bool UsesOqScores() const { return false; }
-  // The quantization ratio this policy gives a layer of ratio `oq_ratio`.
-  virtual double OriginRatio(double oq_ratio) const { return 1.0; }
+  // Whether the policy ever turns Original tokens Quantized.
+  virtual bool Quantizes() const { return false; }
+  // The share of a layer's past this policy keeps Original, given ARKV's
+  // ratio_l of the layer (1 before the prompt is scored).
+  virtual double OriginalShare(double oq_ratio) const { return 1.0; }
   // next[i]: the next state of token i (position order). Never turns a
   // Quantized token Original.
   virtual void Decide(const LayerContext& ctx, const HeadTokens& tokens,
@@ -52,7 +54,7 @@ class Policy {
 std::unique_ptr<Policy> MakePolicy(const CacheConfig& config);
 
 // Byte budgets: quantizes the lowest-scored Original past tokens until at most
-// ctx.original_cap remain (no-op when original_cap < 0). Scores as in
+// ctx.limits.original_cap remain (no-op without a cap). Scores as in
 // HeadTokens; unscored heads quantize the oldest first.
 void EnforceOriginalCap(const LayerContext& ctx, const HeadTokens& tokens,
                         std::vector<TokenState>& next);

@@ -197,11 +197,19 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
   return result;
 }
 
-std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
-                                              size_t window, size_t prompt_len) {
-  if (cache_size < window) {
-    Fail("cache size {} is smaller than the window {}", cache_size, window);
+OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus) {
+  OqScore sum;
+  for (const OqScore& x : head_scores) {
+    sum.entropy += x.entropy;
+    sum.variance += x.variance;
+    sum.kurtosis += x.kurtosis;
   }
+  sum.score = std::pow(sum.entropy, 1.0 / taus.tau1) * std::pow(sum.variance, 1.0 / taus.tau2) *
+              std::pow(sum.kurtosis, 1.0 / taus.tau3);
+  return sum;
+}
+
+std::vector<double> OqRatios(std::span<const double> oq_scores) {
   double max_finite = 0;
   for (size_t l = 0; l < oq_scores.size(); ++l) {
     const double s = oq_scores[l];
@@ -212,16 +220,40 @@ std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores,
       max_finite = std::max(max_finite, s);
     }
   }
-  const size_t available = cache_size - window;
-  const size_t cap = std::min(available, prompt_len > window ? prompt_len - window : 0);
-  std::vector<LayerBudget> budgets(oq_scores.size());
+  std::vector<double> ratios(oq_scores.size());
   for (size_t l = 0; l < oq_scores.size(); ++l) {
     const double s = oq_scores[l];
+    ratios[l] = (max_finite > 0 && std::isfinite(s)) ? s / max_finite : 1.0;
+  }
+  return ratios;
+}
+
+size_t OriginBudget(double ratio, size_t cache_size, size_t window,
+                    std::optional<size_t> prompt_len) {
+  if (cache_size < window) {
+    Fail("cache size {} is smaller than the window {}", cache_size, window);
+  }
+  const size_t available = cache_size - window;
+  size_t cap = available;
+  if (prompt_len) {
+    cap = std::min(available, *prompt_len > window ? *prompt_len - window : 0);
+  }
+  const double rounded = RoundHalfEven(ratio * static_cast<double>(available));
+  return std::min(static_cast<size_t>(std::max(rounded, 0.0)), cap);
+}
+
+std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
+                                              size_t window, size_t prompt_len) {
+  if (cache_size < window) {
+    Fail("cache size {} is smaller than the window {}", cache_size, window);
+  }
+  const std::vector<double> ratios = OqRatios(oq_scores);
+  std::vector<LayerBudget> budgets(oq_scores.size());
+  for (size_t l = 0; l < oq_scores.size(); ++l) {
     LayerBudget& b = budgets[l];
-    b.ratio = (max_finite > 0 && std::isfinite(s)) ? s / max_finite : 1.0;
+    b.ratio = ratios[l];
     b.quant_ratio = 1.0 - b.ratio;
-    const double rounded = RoundHalfEven(b.ratio * static_cast<double>(available));
-    b.origin_budget = std::min(static_cast<size_t>(rounded), cap);
+    b.origin_budget = OriginBudget(b.ratio, cache_size, window, prompt_len);
   }
   return budgets;
 }

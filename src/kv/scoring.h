@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -71,6 +72,23 @@ struct OqScore {
 // positive finite number.
 template <typename T>
 OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatures& taus = {});
+
+// The OQ score of a layer from the scores of its KV heads (each computed over
+// that head's query heads): the three factors summed, then combined as in
+// ComputeOqScore. (Unlike ComputeOqScore, a summed entropy that rounding made
+// slightly negative is not clipped at 0, so the score is NaN, and
+// ComputeOriginBudgets gives such a layer ratio 1.)
+OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus);
+
+// ratio_l = oq_l / max_l' oq_l' over the finite scores; 1 for a layer whose
+// score is not finite and for every layer when the largest finite score is 0.
+std::vector<double> OqRatios(std::span<const double> oq_scores);
+
+// origin_budget = clip(round(ratio * (C - W)), 0, min(C - W, T - W)), round
+// half to even, T - W floored at 0; without a prompt length (nothing scored
+// yet) only the C - W bound applies. Requires C >= W and ratio in [0, 1].
+size_t OriginBudget(double ratio, size_t cache_size, size_t window,
+                    std::optional<size_t> prompt_len);
 
 // Budget of one layer, from ComputeOriginBudgets.
 struct LayerBudget {

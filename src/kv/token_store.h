@@ -1,11 +1,8 @@
 // Token slots of one format over pool pages: the storage of one state (Original
 // or Quantized) of one layer and KV head. Slot i lives in page i / per_page at
 // byte (i % per_page) * slot_bytes; removing tokens compacts the slots and
-// returns the pages no longer needed to the pool at once.
-//
-// Slot layouts (d = head_dim):
-//   Original f16/f32:   K[d] then V[d]
-//   Quantized:          f32 k_scale, f32 v_scale, K codes, V codes
+// returns the pages no longer needed to the pool at once. The bytes of a slot
+// are described in codecs.h.
 #pragma once
 
 #include <cstddef>
@@ -13,16 +10,10 @@
 #include <span>
 #include <vector>
 
-#include "arkv/kv_config.h"
 #include "arkv/kv_page_pool.h"
+#include "kv/codecs.h"
 
 namespace arkv::kv {
-
-enum class SlotFormat : uint8_t { kF16, kF32, kFp8, kInt8, kInt4 };
-
-SlotFormat OriginalFormat(OriginalType type);
-SlotFormat QuantizedFormat(QuantType type);
-size_t SlotBytes(SlotFormat format, int head_dim);
 
 // A read-only view of a SlotStore for kernels (valid until the store changes).
 struct SlotSpan {
@@ -80,10 +71,5 @@ class SlotStore {
   std::vector<uint8_t*> pages_;
   std::vector<int32_t> positions_;
 };
-
-// Writes a token's K and V rows (f32, head_dim each) into a slot of `format`.
-void EncodeSlot(SlotFormat format, const float* k, const float* v, int head_dim, uint8_t* slot);
-// Reads a slot's K and V rows back as f32.
-void DecodeSlot(SlotFormat format, const uint8_t* slot, int head_dim, float* k, float* v);
 
 }  // namespace arkv::kv

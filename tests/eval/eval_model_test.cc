@@ -149,7 +149,9 @@ TEST_F(EvalModelTest, BudgetAboveContextGivesZeroKlAndIdenticalGenerations) {
   }
 }
 
-TEST_F(EvalModelTest, QuantWithBudgetAboveContextEvictsNothing) {
+// The paper's Quant quantizes only when a layer exceeds C (ARKV.md baselines):
+// with a budget above the context it is the full cache.
+TEST_F(EvalModelTest, QuantWithBudgetAboveContextChangesNothing) {
   const int n_ctx = 96;
   auto reference = MakeSession(kv::CacheConfig{});
   auto quant = MakeSession(Policy(kv::PolicyKind::kQuant, kv::Budget::Tokens(4 * n_ctx)));
@@ -159,9 +161,9 @@ TEST_F(EvalModelTest, QuantWithBudgetAboveContextEvictsNothing) {
   const kv::CacheShape shape = model_->cache_shape();
   const double per_window = static_cast<double>(shape.n_layers) * shape.n_kv_heads * (n_ctx - 1);
   EXPECT_EQ(s[1].evictions, 0);
-  EXPECT_EQ(s[1].mean_original_tokens + s[1].mean_quantized_tokens, per_window);
-  EXPECT_GT(s[1].mean_quantized_tokens, 0.0);
-  EXPECT_GT(s[1].kl.mean, 0.0);  // fp8 rounding is visible, and measured
+  EXPECT_EQ(s[1].mean_original_tokens, per_window);
+  EXPECT_EQ(s[1].mean_quantized_tokens, 0.0);
+  EXPECT_EQ(s[1].kl.mean, 0.0);
 }
 
 TEST_F(EvalModelTest, RetrievalGeneratorPlacesTheNeedleAtTheRequestedDepth) {

@@ -94,14 +94,14 @@ TEST(Fp8E4M3, SaturatesAndNeverProducesNanForFiniteInput) {
 }
 
 struct RowCase {
-  QuantType type;
+  SlotFormat type;
   const char* name;
 };
 
 class RowCodecTest : public ::testing::TestWithParam<RowCase> {};
 
 TEST_P(RowCodecTest, RoundTripWithinMeasuredBound) {
-  const QuantType type = GetParam().type;
+  const SlotFormat type = GetParam().type;
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> unit(-1, 1);
   std::uniform_real_distribution<double> mag(-6, 6);
@@ -113,23 +113,23 @@ TEST_P(RowCodecTest, RoundTripWithinMeasuredBound) {
     std::vector<float> x(n), y(n);
     for (float& e : x) e = unit(rng) * m;
     if (trial % 7 == 0) x[trial % n] *= 50;  // an outlier sets the scale
-    std::vector<uint8_t> codes(QuantRowBytes(type, n));
-    const float scale = QuantizeRow(type, x.data(), n, codes.data());
-    DequantizeRow(type, codes.data(), scale, n, y.data());
+    std::vector<uint8_t> codes(RowBytes(type, n));
+    const float scale = EncodeRow(type, x.data(), n, codes.data());
+    DecodeRow(type, codes.data(), scale, n, y.data());
     double amax = 0;
     for (float e : x) amax = std::max(amax, std::fabs(static_cast<double>(e)));
     for (int i = 0; i < n; ++i) {
       const double err = std::fabs(static_cast<double>(x[i]) - y[i]);
       double bound;
       switch (type) {
-        case QuantType::kFp8E4M3:
+        case SlotFormat::kFp8:
           // Half a step of 3 mantissa bits, or half the subnormal step 2^-9.
           bound = std::max(std::fabs(x[i]) * std::ldexp(1.0, -4), scale * std::ldexp(1.0, -10));
           break;
-        case QuantType::kInt8:
+        case SlotFormat::kInt8:
           bound = amax / 127 / 2;
           break;
-        case QuantType::kInt4:
+        case SlotFormat::kInt4:
           bound = amax / 7 / 2;
           break;
       }
@@ -145,23 +145,23 @@ TEST_P(RowCodecTest, RoundTripWithinMeasuredBound) {
 }
 
 TEST_P(RowCodecTest, ZeroRowAndSingleValue) {
-  const QuantType type = GetParam().type;
+  const SlotFormat type = GetParam().type;
   std::vector<float> x(9, 0.0f), y(9, 1.0f);
-  std::vector<uint8_t> codes(QuantRowBytes(type, 9));
-  EXPECT_EQ(QuantizeRow(type, x.data(), 9, codes.data()), 0.0f);
-  DequantizeRow(type, codes.data(), 0.0f, 9, y.data());
+  std::vector<uint8_t> codes(RowBytes(type, 9));
+  EXPECT_EQ(EncodeRow(type, x.data(), 9, codes.data()), 0.0f);
+  DecodeRow(type, codes.data(), 0.0f, 9, y.data());
   for (float e : y) EXPECT_EQ(e, 0.0f);
   x[4] = -3.5f;  // amax maps to the largest code exactly
-  const float scale = QuantizeRow(type, x.data(), 9, codes.data());
-  DequantizeRow(type, codes.data(), scale, 9, y.data());
+  const float scale = EncodeRow(type, x.data(), 9, codes.data());
+  DecodeRow(type, codes.data(), scale, 9, y.data());
   EXPECT_NEAR(y[4], -3.5f, 3.5f * 1e-6f);
   EXPECT_EQ(y[3], 0.0f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, RowCodecTest,
-                         ::testing::Values(RowCase{QuantType::kFp8E4M3, "fp8"},
-                                           RowCase{QuantType::kInt8, "int8"},
-                                           RowCase{QuantType::kInt4, "int4"}),
+                         ::testing::Values(RowCase{SlotFormat::kFp8, "fp8"},
+                                           RowCase{SlotFormat::kInt8, "int8"},
+                                           RowCase{SlotFormat::kInt4, "int4"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
