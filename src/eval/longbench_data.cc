@@ -93,8 +93,7 @@ std::string LongBenchFilePath(const std::string& dir, std::string_view dataset) 
 }
 
 std::string EnsureLongBenchData(std::string_view repo, const hub::DownloadOptions& options) {
-  const std::string archive =
-      hub::ResolveDatasetFile(repo, kLongBenchArchive, options);
+  const std::string archive = hub::ResolveDatasetFile(repo, kLongBenchArchive, options);
   const fs::path folder = fs::path(archive).parent_path() / "unpacked";
   const fs::path marker = folder / ".arkv-unpacked";
   std::error_code ec;

@@ -104,9 +104,10 @@ const LongBenchDataset& FindLongBenchDataset(std::string_view name) {
   for (const LongBenchDataset& d : kDatasets) {
     names += (names.empty() ? "" : ", ") + std::string(d.name);
   }
-  Fail("unknown LongBench dataset '{}' (expected one of {}, or a LongBench-E name such as "
-       "qasper_e)",
-       name, names);
+  Fail(
+      "unknown LongBench dataset '{}' (expected one of {}, or a LongBench-E name such as "
+      "qasper_e)",
+      name, names);
 }
 
 std::vector<std::string> LongBenchDatasetNames(bool longbench_e) {
@@ -172,8 +173,8 @@ int DefaultMaxPromptTokens(int n_ctx_train, int max_new_tokens) {
     int n_ctx;
     int max_prompt;
   };
-  constexpr Step kSteps[] = {{131072, 120000}, {32768, 31500}, {16384, 15500}, {8192, 7500},
-                             {4096, 3500}};
+  constexpr Step kSteps[] = {
+      {131072, 120000}, {32768, 31500}, {16384, 15500}, {8192, 7500}, {4096, 3500}};
   for (const Step& s : kSteps) {
     if (n_ctx_train >= s.n_ctx) {
       return s.max_prompt;

@@ -14,15 +14,15 @@
 namespace arkv::eval {
 
 enum class LongBenchMetric {
-  kQaF1,           // qa_f1_score: token F1 after normalize_answer
-  kQaF1Zh,         // qa_f1_zh_score: F1 over Chinese words
-  kRouge,          // rouge_score: ROUGE-L F (summary level)
-  kRougeZh,        // rouge_zh_score: ROUGE-L F over Chinese words
-  kClassification, // classification_score
-  kRetrieval,      // retrieval_score ("Paragraph N")
-  kRetrievalZh,    // retrieval_zh_score ("段落N")
-  kCount,          // count_score
-  kCodeSim,        // code_sim_score: fuzzywuzzy ratio of the first code line
+  kQaF1,            // qa_f1_score: token F1 after normalize_answer
+  kQaF1Zh,          // qa_f1_zh_score: F1 over Chinese words
+  kRouge,           // rouge_score: ROUGE-L F (summary level)
+  kRougeZh,         // rouge_zh_score: ROUGE-L F over Chinese words
+  kClassification,  // classification_score
+  kRetrieval,       // retrieval_score ("Paragraph N")
+  kRetrievalZh,     // retrieval_zh_score ("段落N")
+  kCount,           // count_score
+  kCodeSim,         // code_sim_score: fuzzywuzzy ratio of the first code line
 };
 
 enum class LongBenchTaskType {
@@ -35,15 +35,16 @@ enum class LongBenchTaskType {
 };
 
 struct LongBenchDataset {
-  std::string_view name;         // file stem: "narrativeqa", "2wikimqa", ...
-  std::string_view prompt;       // dataset2prompt: {context} and {input} placeholders
-  int max_new_tokens = 0;        // dataset2maxlen
+  std::string_view name;    // file stem: "narrativeqa", "2wikimqa", ...
+  std::string_view prompt;  // dataset2prompt: {context} and {input} placeholders
+  int max_new_tokens = 0;   // dataset2maxlen
   LongBenchMetric metric = LongBenchMetric::kQaF1;
   LongBenchTaskType task_type = LongBenchTaskType::kSingleDocQa;
-  std::string_view language;     // "en", "zh", "code"
-  bool chat_template = true;     // false: trec, triviaqa, samsum, lsht, lcc, repobench-p
-  bool first_line_only = false;  // eval.py scores only the first line (trec, triviaqa, samsum, lsht)
-  bool in_longbench_e = false;   // has a "{name}_e" file
+  std::string_view language;  // "en", "zh", "code"
+  bool chat_template = true;  // false: trec, triviaqa, samsum, lsht, lcc, repobench-p
+  bool first_line_only =
+      false;                    // eval.py scores only the first line (trec, triviaqa, samsum, lsht)
+  bool in_longbench_e = false;  // has a "{name}_e" file
 };
 
 // All 21 datasets in LongBench's order.

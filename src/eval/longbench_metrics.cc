@@ -52,8 +52,8 @@ locale_t Utf8Locale() {
 // Python's str.isspace().
 bool IsSpace(char32_t c) {
   return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 ||
-         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
-         c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 // Python's \w in a str pattern.
@@ -73,7 +73,8 @@ bool IsAsciiPunct(char32_t c) { return c < 128 && std::ispunct(static_cast<int>(
 bool IsZhPunct(char32_t c) {
   static const std::set<char32_t> kSet = [] {
     const Text cn = Decode(
-        "！？｡。＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､、〃》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〾〿–—‘’‛“”„‟…‧﹏.");
+        "！？｡。＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､、〃》「」『』【】"
+        "〔〕〖〗〘〙〚〛〜〝〞〟〰〾〿–—‘’‛“”„‟…‧﹏.");
     return std::set<char32_t>(cn.begin(), cn.end());
   }();
   return IsAsciiPunct(c) || kSet.count(c) != 0;
@@ -295,7 +296,8 @@ double SequenceMatcherRatio(const Text& a, const Text& b) {
     return Match{besti, bestj, bestsize};
   };
   size_t matched = 0;
-  std::vector<std::array<int, 4>> todo = {{0, static_cast<int>(a.size()), 0, static_cast<int>(b.size())}};
+  std::vector<std::array<int, 4>> todo = {
+      {0, static_cast<int>(a.size()), 0, static_cast<int>(b.size())}};
   while (!todo.empty()) {
     const auto [alo, ahi, blo, bhi] = todo.back();
     todo.pop_back();

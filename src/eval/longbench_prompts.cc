@@ -55,8 +55,8 @@ TruncatedPrompt TruncateMiddle(const Tokenizer& tokenizer, std::string_view prom
 
 LongBenchPrompt BuildLongBenchPrompt(const Tokenizer& tokenizer,
                                      const std::optional<ChatTemplate>& chat,
-                                     const LongBenchDataset& dataset,
-                                     const LongBenchSample& sample, int max_prompt_tokens) {
+                                     const LongBenchDataset& dataset, const LongBenchSample& sample,
+                                     int max_prompt_tokens) {
   const TruncatedPrompt t =
       TruncateMiddle(tokenizer, FillLongBenchTemplate(dataset.prompt, sample), max_prompt_tokens);
   LongBenchPrompt p;

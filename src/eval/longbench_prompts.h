@@ -44,7 +44,7 @@ struct LongBenchPrompt {
 // model it does not know unchanged). Qwen3 templates get thinking switched off.
 LongBenchPrompt BuildLongBenchPrompt(const Tokenizer& tokenizer,
                                      const std::optional<ChatTemplate>& chat,
-                                     const LongBenchDataset& dataset,
-                                     const LongBenchSample& sample, int max_prompt_tokens);
+                                     const LongBenchDataset& dataset, const LongBenchSample& sample,
+                                     int max_prompt_tokens);
 
 }  // namespace arkv::eval

@@ -41,8 +41,7 @@ LongBenchSummary SummarizeLongBench(const LongBenchRun& run) {
   const std::set<std::string> selected(run.options.datasets.begin(), run.options.datasets.end());
   for (const LongBenchRecord& r : run.records) {
     // A resumed file may hold answers this invocation did not ask for.
-    if (!selected.count(r.dataset) ||
-        (run.options.samples > 0 && r.index >= run.options.samples)) {
+    if (!selected.count(r.dataset) || (run.options.samples > 0 && r.index >= run.options.samples)) {
       continue;
     }
     Sum& cell = sums[r.config][r.dataset];
@@ -89,8 +88,7 @@ LongBenchSummary SummarizeLongBench(const LongBenchRun& run) {
     s.kv_bytes[c] = bytes[c].n > 0 ? bytes[c].bytes / bytes[c].n : std::nan("");
     for (const auto& [d, buckets] : bucket_sums[c]) {
       for (const auto& [name, sum] : buckets) {
-        s.length_buckets[c][d][name] =
-            LongBenchCell{sum.n, Round2(100.0 * sum.score / sum.n), 0.0};
+        s.length_buckets[c][d][name] = LongBenchCell{sum.n, Round2(100.0 * sum.score / sum.n), 0.0};
       }
     }
   }
@@ -146,9 +144,8 @@ std::string FormatLongBenchTable(const LongBenchRun& run) {
   row("KV KiB held", [&](const std::string& c) { return s.kv_bytes.at(c) / 1024.0; });
   const auto full = std::find(s.configs.begin(), s.configs.end(), "full");
   if (full != s.configs.end()) {
-    row("% of full score", [&](const std::string& c) {
-      return 100.0 * s.average.at(c) / s.average.at(*full);
-    });
+    row("% of full score",
+        [&](const std::string& c) { return 100.0 * s.average.at(c) / s.average.at(*full); });
     row("x less KV than full",
         [&](const std::string& c) { return s.kv_bytes.at(*full) / s.kv_bytes.at(c); });
   }
@@ -194,9 +191,9 @@ std::string LongBenchJson(const LongBenchRun& run, const Model& model, const Run
   doc["command_line"] = info.command_line;
   doc["task"] = "longbench";
   doc["fingerprint"] = json::parse(LongBenchFingerprint(run, info));
-  doc["model"] = {{"path", info.model_path}, {"sha256", info.model_sha256},
-                  {"arch", mc.arch},         {"name", mc.name},
-                  {"n_params", model.n_params()}, {"n_ctx_train", mc.n_ctx_train}};
+  doc["model"] = {
+      {"path", info.model_path}, {"sha256", info.model_sha256},  {"arch", mc.arch},
+      {"name", mc.name},         {"n_params", model.n_params()}, {"n_ctx_train", mc.n_ctx_train}};
   json configs = json::array();
   for (const EvalConfig& c : run.configs) {
     configs.push_back({{"label", c.label},
@@ -274,9 +271,10 @@ std::vector<LongBenchRecord> ReadLongBenchResume(const std::string& text,
   const json found = doc.value("fingerprint", json::object());
   for (const auto& [key, value] : expected.items()) {
     if (!found.contains(key) || found[key] != value) {
-      Fail("{} holds a run with a different {} ({} there, {} now); remove it or give another "
-           "--json file",
-           path, key, found.contains(key) ? found[key].dump() : "none", value.dump());
+      Fail(
+          "{} holds a run with a different {} ({} there, {} now); remove it or give another "
+          "--json file",
+          path, key, found.contains(key) ? found[key].dump() : "none", value.dump());
     }
   }
   std::vector<LongBenchRecord> records;

@@ -98,11 +98,12 @@ LongBenchRun RunLongBench(const Model& model, const Tokenizer& tokenizer,
     finished.emplace(r.config, r.dataset, r.index);
     // An answer resumed for a sample whose id changed belongs to other data.
     const auto it = samples.find(r.dataset);
-    if (it != samples.end() && r.index >= 0 &&
-        r.index < static_cast<int>(it->second.size()) && it->second[r.index].id != r.id) {
-      Fail("the resumed answers do not match the data: sample {} of {} is '{}' now, '{}' in "
-           "the resumed run",
-           r.index, r.dataset, it->second[r.index].id, r.id);
+    if (it != samples.end() && r.index >= 0 && r.index < static_cast<int>(it->second.size()) &&
+        it->second[r.index].id != r.id) {
+      Fail(
+          "the resumed answers do not match the data: sample {} of {} is '{}' now, '{}' in "
+          "the resumed run",
+          r.index, r.dataset, it->second[r.index].id, r.id);
     }
   }
   std::vector<std::unique_ptr<Session>> sessions;
@@ -132,8 +133,9 @@ LongBenchRun RunLongBench(const Model& model, const Tokenizer& tokenizer,
     }
   }
   double work_done = 0.0;
-  const int32_t newline =
-      tokenizer.Encode("\n", false, false).empty() ? -1 : tokenizer.Encode("\n", false, false).back();
+  const int32_t newline = tokenizer.Encode("\n", false, false).empty()
+                              ? -1
+                              : tokenizer.Encode("\n", false, false).back();
 
   for (const std::string& name : o.datasets) {
     const LongBenchDataset& d = FindLongBenchDataset(name);

@@ -31,9 +31,10 @@ Friso& Instance() {
     f->config = friso_new_config();
     std::string ini = kFrisoIni;
     if (friso_init_from_ifile(f->friso, f->config, ini.data()) != 1) {
-      Fail("cannot load the friso Chinese word segmenter from {} (install the Debian packages "
-           "libfriso0 and friso-dict)",
-           kFrisoIni);
+      Fail(
+          "cannot load the friso Chinese word segmenter from {} (install the Debian packages "
+          "libfriso0 and friso-dict)",
+          kFrisoIni);
     }
     f->config->add_syn = 0;    // no synonyms added as extra words
     f->config->en_sseg = 0;    // no secondary split of mixed words

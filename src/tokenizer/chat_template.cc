@@ -51,8 +51,9 @@ std::string RenderLlama3(const ChatTemplate& t, std::span<const ChatMessage> mes
       system = Trim(messages[0].content);
       first = 1;
     }
-    out += block("system", fmt::format("Cutting Knowledge Date: December 2023\nToday Date: {}\n\n{}",
-                                       t.date, system));
+    out += block(
+        "system",
+        fmt::format("Cutting Knowledge Date: December 2023\nToday Date: {}\n\n{}", t.date, system));
   }
   for (size_t i = first; i < messages.size(); ++i) {
     out += block(messages[i].role, Trim(messages[i].content));
@@ -176,15 +177,17 @@ ChatTemplate DetectChatTemplate(std::string_view text, std::string_view flag) {
         text.find("<|im_start|>system\\n' + ") == std::string_view::npos &&
         text.find("<|im_start|>system\\n\" + ") == std::string_view::npos) {
       // A fixed default system message arkv does not know: refuse rather than drop it.
-      Fail("the model's ChatML template inserts a default system message arkv does not know; "
-           "pass {} with one of {} to choose the rendering",
-           flag, kNames);
+      Fail(
+          "the model's ChatML template inserts a default system message arkv does not know; "
+          "pass {} with one of {} to choose the rendering",
+          flag, kNames);
     }
     return ChatTemplateByName("chatml");
   }
-  Fail("the model's chat template is not one arkv can render (it starts '{}'); pass {} with one "
-       "of {} if the model follows one of those formats",
-       text.substr(0, 60), flag, kNames);
+  Fail(
+      "the model's chat template is not one arkv can render (it starts '{}'); pass {} with one "
+      "of {} if the model follows one of those formats",
+      text.substr(0, 60), flag, kNames);
 }
 
 std::string RenderChat(const ChatTemplate& t, std::span<const ChatMessage> messages,

@@ -55,8 +55,9 @@ void WriteJsonl(const fs::path& path, const std::vector<json>& records) {
 
 json Record(const std::string& id, const std::string& context, const std::string& input,
             const std::vector<std::string>& answers, const json& classes = nullptr) {
-  return {{"_id", id},         {"context", context}, {"input", input},     {"answers", answers},
-          {"all_classes", classes}, {"length", 300},  {"language", "en"}, {"dataset", "x"}};
+  return {{"_id", id},          {"context", context},     {"input", input},
+          {"answers", answers}, {"all_classes", classes}, {"length", 300},
+          {"language", "en"},   {"dataset", "x"}};
 }
 
 class LongBenchCli : public ::testing::Test {
@@ -74,13 +75,15 @@ class LongBenchCli : public ::testing::Test {
                                          Record("n1", story, "What color?", {"red"}),
                                          Record("n2", story, "Who?", {"Lily"})});
     WriteJsonl(d / "trec.jsonl",
-               {Record("t0", "Question: Who is Lily?\nType: Individual\n", "Question: Where?\nType:",
-                       {"City"}, json::array({"City", "Individual"})),
+               {Record("t0", "Question: Who is Lily?\nType: Individual\n",
+                       "Question: Where?\nType:", {"City"}, json::array({"City", "Individual"})),
                 Record("t1", "Question: Who?\nType: Individual\n", "Question: What?\nType:",
                        {"Individual"}, json::array({"City", "Individual"}))});
-    WriteJsonl(d / "passage_count.jsonl", {Record("c0", story, "", {"2"}), Record("c1", story, "", {"1"})});
-    WriteJsonl(d / "multifieldqa_zh.jsonl", {Record("z0", "小明喜欢吃苹果。", "小明喜欢什么？", {"吃苹果"}),
-                                             Record("z1", "小红去北京。", "小红去哪里？", {"北京"})});
+    WriteJsonl(d / "passage_count.jsonl",
+               {Record("c0", story, "", {"2"}), Record("c1", story, "", {"1"})});
+    WriteJsonl(d / "multifieldqa_zh.jsonl",
+               {Record("z0", "小明喜欢吃苹果。", "小明喜欢什么？", {"吃苹果"}),
+                Record("z1", "小红去北京。", "小红去哪里？", {"北京"})});
     WriteJsonl(d / "lcc.jsonl", {Record("l0", "def f(x):\n    return x\n", "", {"print(f(1))"}),
                                  Record("l1", "x = 1\n", "", {"y = 2"})});
     WriteJsonl(d / "gov_report.jsonl", {Record("g0", story, "", {"Lily plays with Max."}),
@@ -104,10 +107,10 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
   const std::string out = "--json " + json_path.string() + " --plot " + (dir_ / "lb.svg").string();
   const Result first = RunArkv(Args("--samples 1 " + out), dir_);
   ASSERT_EQ(first.exit_code, 0) << first.err;
-  for (const char* row : {"narrativeqa (n=1)", "trec (n=1)", "passage_count (n=1)",
-                          "multifieldqa_zh (n=1)", "lcc (n=1)", "gov_report (n=1)", "single-doc QA",
-                          "few-shot", "synthetic", "code", "summarization", "average",
-                          "KV KiB held", "x less KV than full", "arkv@32", "friso"}) {
+  for (const char* row :
+       {"narrativeqa (n=1)", "trec (n=1)", "passage_count (n=1)", "multifieldqa_zh (n=1)",
+        "lcc (n=1)", "gov_report (n=1)", "single-doc QA", "few-shot", "synthetic", "code",
+        "summarization", "average", "KV KiB held", "x less KV than full", "arkv@32", "friso"}) {
     EXPECT_NE(first.out.find(row), std::string::npos) << row << "\n" << first.out;
   }
   EXPECT_NE(first.err.find("ETA"), std::string::npos) << first.err;
@@ -131,7 +134,8 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
     for (const auto& [name, cell] : r["datasets"].items()) {
       double expected = 0.0;
       for (const json& s : doc["samples"]) {
-        if (s["config"] == r["label"] && s["dataset"] == name) expected = 100 * s["score"].get<double>();
+        if (s["config"] == r["label"] && s["dataset"] == name)
+          expected = 100 * s["score"].get<double>();
       }
       EXPECT_NEAR(cell["score"].get<double>(), std::round(expected * 100) / 100, 1e-9) << name;
       EXPECT_GT(cell["kv_bytes_mean"].get<double>(), 0.0);

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "eval/longbench_datasets.h"
 #include "core/error.h"
+#include "eval/longbench_datasets.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 
@@ -125,12 +125,14 @@ TEST_F(LongBenchTokenTest, ChatTemplateExceptForTheFewShotAndCodeSets) {
   const LongBenchSample s = Sample("Lily had a cat.", "Who had a cat?");
   const LongBenchPrompt with_chat =
       BuildLongBenchPrompt(tok, chat, FindLongBenchDataset("multifieldqa_en"), s, 1000);
-  const std::string filled = FillLongBenchTemplate(FindLongBenchDataset("multifieldqa_en").prompt, s);
+  const std::string filled =
+      FillLongBenchTemplate(FindLongBenchDataset("multifieldqa_en").prompt, s);
   EXPECT_TRUE(with_chat.chat);
   EXPECT_EQ(with_chat.tokens,
             tok.Encode("<|im_start|>user\n" + filled + "<|im_end|>\n<|im_start|>assistant\n", true,
                        false));
-  const LongBenchPrompt trec = BuildLongBenchPrompt(tok, chat, FindLongBenchDataset("trec"), s, 1000);
+  const LongBenchPrompt trec =
+      BuildLongBenchPrompt(tok, chat, FindLongBenchDataset("trec"), s, 1000);
   EXPECT_FALSE(trec.chat);
   EXPECT_EQ(trec.tokens,
             tok.Encode(FillLongBenchTemplate(FindLongBenchDataset("trec").prompt, s), true, false));
