@@ -86,6 +86,13 @@ class LongBenchCli : public ::testing::Test {
                 Record("z1", "小红去北京。", "小红去哪里？", {"北京"})});
     WriteJsonl(d / "lcc.jsonl", {Record("l0", "def f(x):\n    return x\n", "", {"print(f(1))"}),
                                  Record("l1", "x = 1\n", "", {"y = 2"})});
+    std::string dialogue;
+    for (int i = 0; i < 30; ++i) dialogue += "Lily liked to play in the park with her dog Max.\n";
+    WriteJsonl(d / "samsum.jsonl",
+               {Record("s0", "Dialogue: " + dialogue + "\nSummary: Lily plays with Max.\n",
+                       "Dialogue: Lily: Where is Max?\nTom: In the park.\nSummary: ",
+                       {"Tom says Max is in the park."}),
+                Record("s1", "Dialogue: " + dialogue, "Summary: ", {"Max."})});
     WriteJsonl(d / "gov_report.jsonl", {Record("g0", story, "", {"Lily plays with Max."}),
                                         Record("g1", story, "", {"A girl and a dog."})});
   }
@@ -94,7 +101,7 @@ class LongBenchCli : public ::testing::Test {
   }
   std::string Args(const std::string& extra, int max_prompt = 200) const {
     return "eval -m " + model_ + " --tasks longbench --longbench " + (dir_ / "data").string() +
-           " --datasets narrativeqa,trec,passage_count,multifieldqa_zh,lcc,gov_report"
+           " --datasets narrativeqa,trec,passage_count,multifieldqa_zh,lcc,gov_report,samsum"
            " --policies full,arkv --kv-budget 32 -t 2 --no-hash --max-prompt " +
            std::to_string(max_prompt) + " " + extra;
   }
@@ -118,7 +125,7 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
 
   const json doc = ReadJson(json_path);
   ASSERT_TRUE(doc.is_object());
-  ASSERT_EQ(doc["samples"].size(), 12u);  // 6 datasets x 1 sample x 2 configs
+  ASSERT_EQ(doc["samples"].size(), 14u);  // 7 datasets x 1 sample x 2 configs
   std::map<std::string, double> first_seconds;
   for (const json& s : doc["samples"]) {
     EXPECT_EQ(s["index"], 0);
@@ -126,6 +133,12 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
     const double score = s["score"].get<double>();
     EXPECT_TRUE(score >= 0.0 && score <= 1.0) << s.dump();
     EXPECT_LE(s["prompt_tokens"].get<int>(), 200 + 1);
+    if (s["dataset"] == "samsum") {
+      // samsum stops after its first newline token (which the answer keeps).
+      const std::string p = s["prediction"].get<std::string>();
+      EXPECT_LT(s["generated_tokens"].get<int>(), 128) << p;
+      EXPECT_EQ(p.find('\n'), p.size() - 1) << p;
+    }
     first_seconds[s["config"].get<std::string>() + "/" + s["dataset"].get<std::string>()] =
         s["seconds"].get<double>();
   }
@@ -150,11 +163,11 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
   const Result second = RunArkv(Args("--samples 2 " + out), dir_);
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.err.find("resuming from"), std::string::npos) << second.err;
-  EXPECT_NE(second.err.find("12 answers done"), std::string::npos) << second.err;
-  EXPECT_NE(second.err.find("12/12"), std::string::npos) << second.err;  // 12 new answers
+  EXPECT_NE(second.err.find("14 answers done"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("14/14"), std::string::npos) << second.err;  // 12 new answers
   EXPECT_NE(second.out.find("narrativeqa (n=2)"), std::string::npos) << second.out;
   const json resumed = ReadJson(json_path);
-  ASSERT_EQ(resumed["samples"].size(), 24u);
+  ASSERT_EQ(resumed["samples"].size(), 28u);
   for (const json& s : resumed["samples"]) {
     if (s["index"] != 0) continue;
     const std::string key = s["config"].get<std::string>() + "/" + s["dataset"].get<std::string>();
@@ -162,11 +175,11 @@ TEST_F(LongBenchCli, TableJsonPlotAndResume) {
     EXPECT_EQ(s["seconds"].get<double>(), first_seconds.at(key)) << key;
   }
 
-  // Everything done: nothing is answered again and the file keeps its 24 answers.
+  // Everything done: nothing is answered again and the file keeps its 28 answers.
   const Result third = RunArkv(Args("--samples 2 " + out), dir_);
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_EQ(third.err.find("ETA"), std::string::npos) << third.err;  // no progress: no work
-  EXPECT_EQ(ReadJson(json_path)["samples"].size(), 24u);
+  EXPECT_EQ(ReadJson(json_path)["samples"].size(), 28u);
 
   // A different prompt budget cannot continue that run.
   const Result other = RunArkv(Args("--samples 2 " + out, 150), dir_);
