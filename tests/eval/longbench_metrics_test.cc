@@ -97,6 +97,11 @@ TEST(LongBenchMetricsTest, FuzzRatioIsDifflibWithPythonRounding) {
   EXPECT_EQ(FuzzRatio("", ""), 100);
   EXPECT_EQ(FuzzRatio("", "x"), 0);
   EXPECT_EQ(FuzzRatio("日本語", "日本"), 80);  // code points: 2 * 2 / 5
+  // difflib's autojunk: in a b of 200 characters, 'a' (197 times, more than
+  // 200/100 + 1) starts no match, so "a" matches nothing (0); in 199
+  // characters it matches once: 100 * 2 / 200 = 1
+  EXPECT_EQ(FuzzRatio("a", "xyz" + std::string(197, 'a')), 0);
+  EXPECT_EQ(FuzzRatio("a", "xyz" + std::string(196, 'a')), 1);
 }
 
 TEST(LongBenchMetricsTest, CodeSimTakesTheFirstCodeLine) {
