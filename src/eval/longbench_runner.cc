@@ -112,36 +112,38 @@ LongBenchRun RunLongBench(const Model& model, const Tokenizer& tokenizer,
         model, kv::CreateSequenceCache(model.cache_shape(), c.cache), pool, o.prefill_chunk));
   }
 
-  // Work left, in prompt + answer tokens, for the ETA (prompts are estimated
-  // from the text until built: 4 bytes a token).
+  auto max_prompt_of = [&](const LongBenchDataset& d) {
+    return o.max_prompt > 0 ? o.max_prompt
+                            : DefaultMaxPromptTokens(model.config().n_ctx_train, d.max_new_tokens);
+  };
+  // The ETA weighs each answer by its prompt and answer tokens, the prompt
+  // estimated from its text (4 bytes a token, capped by the budget) so that
+  // work done and work left are counted alike.
+  auto work_of = [&](const LongBenchDataset& d, const LongBenchSample& s) {
+    const double prompt = static_cast<double>(s.context.size() + s.input.size()) / 4.0;
+    return std::min(prompt, static_cast<double>(max_prompt_of(d))) + d.max_new_tokens;
+  };
   LongBenchProgress p;
   double work_total = 0.0;
   for (const std::string& name : o.datasets) {
     const LongBenchDataset& d = FindLongBenchDataset(name);
-    const int max_prompt =
-        o.max_prompt > 0 ? o.max_prompt
-                         : DefaultMaxPromptTokens(model.config().n_ctx_train, d.max_new_tokens);
     const std::vector<LongBenchSample>& list = samples.at(name);
     for (size_t i = 0; i < list.size(); ++i) {
       for (const EvalConfig& c : run.configs) {
         if (!finished.count({c.label, name, static_cast<int>(i)})) {
           ++p.total;
-          const double est = static_cast<double>(list[i].context.size() + list[i].input.size()) / 4;
-          work_total += std::min(est, static_cast<double>(max_prompt)) + d.max_new_tokens;
+          work_total += work_of(d, list[i]);
         }
       }
     }
   }
   double work_done = 0.0;
-  const int32_t newline = tokenizer.Encode("\n", false, false).empty()
-                              ? -1
-                              : tokenizer.Encode("\n", false, false).back();
+  const std::vector<int32_t> newline_ids = tokenizer.Encode("\n", false, false);
+  const int32_t newline = newline_ids.empty() ? -1 : newline_ids.back();
 
   for (const std::string& name : o.datasets) {
     const LongBenchDataset& d = FindLongBenchDataset(name);
-    const int max_prompt =
-        o.max_prompt > 0 ? o.max_prompt
-                         : DefaultMaxPromptTokens(model.config().n_ctx_train, d.max_new_tokens);
+    const int max_prompt = max_prompt_of(d);
     const std::vector<LongBenchSample>& list = samples.at(name);
     const bool samsum = d.name == "samsum";
     for (size_t i = 0; i < list.size(); ++i) {
@@ -174,7 +176,7 @@ LongBenchRun RunLongBench(const Model& model, const Tokenizer& tokenizer,
         r.length = s.length;
         run.records.push_back(std::move(r));
         ++p.done;
-        work_done += static_cast<double>(prompt->tokens.size()) + d.max_new_tokens;
+        work_done += work_of(d, s);
         run.seconds = Now() - t0;
         if (checkpoint) {
           checkpoint(run);
