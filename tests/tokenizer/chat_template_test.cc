@@ -5,6 +5,8 @@
 // of the Qwen2.5 and Qwen3 templates, verbatim.
 #include "tokenizer/chat_template.h"
 
+#include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "gguf/gguf.h"
+#include "tokenizer/tokenizer.h"
 
 namespace arkv {
 namespace {
@@ -238,6 +242,29 @@ TEST(ChatTemplateTest, UnknownTemplatesAndNamesAreClearErrors) {
   }
   const std::vector<ChatMessage> tool = {{"tool", "{}"}};
   EXPECT_THROW(RenderChat(ChatTemplateByName("chatml"), tool), Error);
+}
+
+// The rendered special-token texts become single special tokens when the
+// prompt is tokenized with parse_special (Llama 3's vocabulary, from
+// llama.cpp's test files): one BOS, the header and end-of-turn tokens.
+TEST(ChatTemplateTest, Llama3PromptTokenizesToItsSpecialTokens) {
+  const std::string path = std::string(ARKV_TOKENIZER_VOCAB_DIR) + "/ggml-vocab-llama-bpe.gguf";
+  if (!std::ifstream(path)) {
+    GTEST_SKIP() << "vocabulary absent: " << path;
+  }
+  const auto file = gguf::GgufFile::Open(path);
+  const auto tok = Tokenizer::FromGguf(*file);
+  const std::vector<int32_t> ids =
+      tok->Encode(RenderChat(ChatTemplateByName("llama3.1"), kConversation), false, true);
+  const int32_t bos = tok->FindToken("<|begin_of_text|>");
+  const int32_t eot = tok->FindToken("<|eot_id|>");
+  const int32_t header = tok->FindToken("<|start_header_id|>");
+  ASSERT_GE(bos, 0);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids[0], bos);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), bos), 1);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), eot), 4);     // system, user, assistant, user
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), header), 5);  // and the generation prompt
 }
 
 }  // namespace
