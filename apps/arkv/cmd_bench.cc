@@ -8,14 +8,15 @@
 #include "eval/bench_runner.h"
 #include "eval/svg_plot.h"
 #include "eval_cli.h"
-#include "kv_options.h"
+#include "kv_flags.h"
+#include "model_flags.h"
 
 namespace arkv::cli {
 namespace {
 
 struct BenchCommandOptions {
-  ModelOptions model;
-  KvOptions kv;
+  ModelFlags model;
+  KvFlags kv;
   eval::BenchOptions bench;
   std::string json_file;
   std::string plot_file;
@@ -23,11 +24,11 @@ struct BenchCommandOptions {
 };
 
 void RunBenchCommand(BenchCommandOptions& o) {
-  o.bench.base = BaseCacheConfig(o.kv);
+  o.bench.base = o.kv.BaseConfig();
   o.bench.prefill_chunk = o.kv.prefill_chunk;
   o.bench.Validate();
   eval::ExpandPolicyBudgets(o.bench.policies, o.bench.budgets, o.bench.base, false);
-  LoadedModel loaded = LoadModelWithHash(o.model, o.hash);
+  const LoadedModel loaded = LoadModel(o.model, o.hash);
   ThreadPool pool(ThreadCount(o.model));
   std::fprintf(stderr, "arkv bench: %s (%.2fB parameters), %d threads\n", loaded.path.c_str(),
                loaded.model->n_params() / 1e9, pool.size());
@@ -54,14 +55,10 @@ void AddBenchCommand(CLI::App& app) {
   BenchCommandOptions& o = *opts;
   CLI::App* cmd = app.add_subcommand(
       "bench", "prefill and decode tokens/s per KV policy at chosen context lengths");
-  AddModelOptions(*cmd, o.model);
+  AddModelFlags(*cmd, o.model);
   cmd->add_option("--ctx", o.bench.contexts, "prompt lengths in tokens (default 512)")
       ->delimiter(',');
-  cmd->add_option("--policies", o.bench.policies, "policies (default full,arkv)")->delimiter(',');
-  cmd->add_option("--kv-budget", o.bench.budgets,
-                  "budgets for the non-full policies, tokens or bytes (default 256)")
-      ->delimiter(',');
-  AddSharedKvFlags(*cmd, o.kv);
+  AddKvFlags(*cmd, o.kv, KvFlagLists{&o.bench.policies, &o.bench.budgets});
   cmd->add_option("-n,--decode-tokens", o.bench.decode_tokens,
                   "tokens decoded after each prompt (default 32)");
   cmd->add_option("-r,--repetitions", o.bench.repetitions, "repetitions (default 3)");

@@ -13,14 +13,15 @@
 #include "eval/svg_plot.h"
 #include "eval_cli.h"
 #include "eval_longbench.h"
-#include "kv_options.h"
+#include "kv_flags.h"
+#include "model_flags.h"
 
 namespace arkv::cli {
 namespace {
 
 struct EvalCommandOptions {
-  ModelOptions model;
-  KvOptions kv;
+  ModelFlags model;
+  KvFlags kv;
   eval::EvalOptions eval;
   std::string text_file;
   std::string haystack_file;
@@ -44,7 +45,7 @@ void RunEvalCommand(EvalCommandOptions& o) {
   if (o.samples >= 0) {
     o.eval.retrieval_samples = o.samples;
   }
-  o.eval.base = BaseCacheConfig(o.kv);
+  o.eval.base = o.kv.BaseConfig();
   o.eval.prefill_chunk = o.kv.prefill_chunk;
   o.eval.rule = eval::ParsePplRule(o.rule);
   o.eval.Validate();
@@ -54,7 +55,7 @@ void RunEvalCommand(EvalCommandOptions& o) {
     Fail("tasks ppl, kld and agree need a text: give -f FILE");
   }
 
-  LoadedModel loaded = LoadModelWithHash(o.model, !o.no_hash);
+  const LoadedModel loaded = LoadModel(o.model, !o.no_hash);
   const Model& model = *loaded.model;
   auto tokenizer = Tokenizer::FromGguf(model.file());
   std::vector<int32_t> tokens;
@@ -106,28 +107,21 @@ void AddEvalCommand(CLI::App& app) {
   EvalCommandOptions& o = *opts;
   CLI::App* cmd = app.add_subcommand(
       "eval", "compare KV policies and budgets on identical inputs (ppl, kld, retrieval, agree)");
-  AddModelOptions(*cmd, o.model);
+  AddModelFlags(*cmd, o.model);
   cmd->add_option("-f,--file", o.text_file,
                   "text file (ppl, kld, agree; haystack of needle tasks)");
   cmd->add_option("--tasks", o.eval.tasks,
                   "ppl,kld,retrieval,agree (default ppl,kld), or longbench alone")
       ->delimiter(',');
-  cmd->add_option("--policies", o.eval.policies,
-                  "policies to compare (default full,window,snapkv,evict,quant,arkv)")
-      ->delimiter(',');
-  cmd->add_option("--kv-budget", o.eval.budgets,
-                  "budgets, each tokens per layer (128) or bytes for the whole cache (48KiB); "
-                  "every non-full policy runs once per budget (default 128)")
-      ->delimiter(',');
-  AddSharedKvFlags(*cmd, o.kv);
+  AddKvFlags(*cmd, o.kv, KvFlagLists{&o.eval.policies, &o.eval.budgets});
   cmd->add_option("-c,--ctx-size", o.eval.n_ctx, "tokens per evaluation window (default 512)")
-      ->check(CLI::Range(4, 1 << 20));
+      ->check(InRange(4, 1 << 20));
   cmd->add_option("--prefix", o.eval.prefix,
                   "tokens prefilled before decode-mode scoring (default ctx/2+1: llama.cpp's "
                   "scored tokens)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   cmd->add_option("--windows", o.eval.windows, "windows of the text to score, 0 = all (default 8)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   cmd->add_option("--rule", o.rule,
                   "perplexity rule: decode (through the cache), chunked (llama-perplexity's "
                   "batched rule) or both (default decode)");

@@ -8,7 +8,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "gguf/gguf.h"
-#include "kv_options.h"
+#include "kv_flags.h"
+#include "model_flags.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 
@@ -16,8 +17,8 @@ namespace arkv::cli {
 namespace {
 
 struct GenerateOptions {
-  ModelOptions model;
-  KvOptions kv;
+  ModelFlags model;
+  KvFlags kv;
   std::string prompt;
   std::string prompt_file;
   std::string prompt_ids;
@@ -31,7 +32,9 @@ void RunGenerate(const GenerateOptions& o) {
   const int sources = !o.prompt.empty() + !o.prompt_file.empty() + !o.prompt_ids.empty();
   if (sources > 1) Fail("give only one of -p, -f and --prompt-ids");
   o.sampler.Validate();
-  std::unique_ptr<Model> model = LoadModel(o.model);
+  const kv::CacheConfig kv_config = o.kv.ToConfig();  // bad flags fail before loading
+  const LoadedModel loaded = LoadModel(o.model);
+  const std::unique_ptr<Model>& model = loaded.model;
   auto tokenizer = Tokenizer::FromGguf(model->file());
   std::vector<int32_t> prompt;
   if (!o.prompt_ids.empty()) {
@@ -48,8 +51,9 @@ void RunGenerate(const GenerateOptions& o) {
   }
   const std::string description = model->file().GetString("general.description", "");
   if (description.find("RANDOM WEIGHTS") != std::string::npos) {
-    std::fprintf(stderr, "arkv: note: %s has random weights (arkv make-model); its text is meaningless\n",
-                 o.model.path.c_str());
+    std::fprintf(stderr,
+                 "arkv: note: %s has random weights (arkv make-model); its text is meaningless\n",
+                 loaded.path.c_str());
   }
   const int64_t n_total = static_cast<int64_t>(prompt.size()) + o.n_predict;
   if (n_total > model->config().n_ctx_train) {
@@ -59,7 +63,8 @@ void RunGenerate(const GenerateOptions& o) {
                  static_cast<long long>(n_total), model->config().n_ctx_train);
   }
   ThreadPool pool(ThreadCount(o.model));
-  Session session(*model, CreateCache(*model, o.kv), pool, o.kv.prefill_chunk);
+  Session session(*model, kv::CreateSequenceCache(model->cache_shape(), kv_config), pool,
+                  o.kv.prefill_chunk);
   Sampler sampler(o.sampler);
 
   StreamDecoder decoder(*tokenizer);
@@ -98,12 +103,12 @@ void RunGenerate(const GenerateOptions& o) {
 void AddGenerateCommand(CLI::App& app) {
   auto opts = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app.add_subcommand("generate", "generate text from a prompt (streamed)");
-  AddModelOptions(*cmd, opts->model);
+  AddModelFlags(*cmd, opts->model);
   cmd->add_option("-p,--prompt", opts->prompt, "prompt text");
   cmd->add_option("-f,--file", opts->prompt_file, "read the prompt from a file");
   cmd->add_option("--prompt-ids", opts->prompt_ids, "prompt as token ids: 1,2,3");
   cmd->add_option("-n,--n-predict", opts->n_predict, "tokens to generate (default 128)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   cmd->add_flag("--ignore-eos", opts->ignore_eos, "do not stop at end-of-generation tokens");
   cmd->add_flag("--no-display-prompt", opts->no_display_prompt, "print only the generated text");
   cmd->add_option("--temp", opts->sampler.temperature, "temperature; 0 = greedy (default 0.8)");
@@ -111,7 +116,7 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("--top-p", opts->sampler.top_p, "top-p filter; 1 = off (default 0.95)");
   cmd->add_option("--min-p", opts->sampler.min_p, "min-p filter; 0 = off (default 0.05)");
   cmd->add_option("-s,--seed", opts->sampler.seed, "sampling seed (default 0)");
-  AddKvOptions(*cmd, opts->kv);
+  AddKvFlags(*cmd, opts->kv);
   cmd->callback([opts] { RunGenerate(*opts); });
 }
 

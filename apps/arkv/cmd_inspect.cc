@@ -28,7 +28,8 @@ std::string Scalar(const gguf::Value& v) {
     case gguf::ValueType::kArray: {
       const gguf::Array& a = v.AsArray("");
       std::string s = fmt::format("[{} x {}]", a.items.size(), gguf::ValueTypeName(a.elem_type));
-      for (size_t i = 0; i < a.items.size() && i < 4; ++i) s += (i ? ", " : " ") + Scalar(a.items[i]);
+      for (size_t i = 0; i < a.items.size() && i < 4; ++i)
+        s += (i ? ", " : " ") + Scalar(a.items[i]);
       if (a.items.size() > 4) s += ", ...";
       return s;
     }

@@ -7,25 +7,29 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
-#include "kv_options.h"
+#include "kv_flags.h"
+#include "model_flags.h"
 #include "runtime/session.h"
 
 namespace arkv::cli {
 namespace {
 
 struct LogitsOptions {
-  ModelOptions model;
-  KvOptions kv;
+  ModelFlags model;
+  KvFlags kv;
   std::string ids_file;
   std::string out;
 };
 
 void RunLogits(const LogitsOptions& o) {
   const std::vector<int32_t> ids = ReadIdFile(o.ids_file);
+  const kv::CacheConfig kv_config = o.kv.ToConfig();  // bad flags fail before loading
   if (ids.empty()) Fail("{} holds no token ids", o.ids_file);
-  std::unique_ptr<Model> model = LoadModel(o.model);
+  const LoadedModel loaded = LoadModel(o.model);
+  const std::unique_ptr<Model>& model = loaded.model;
   ThreadPool pool(ThreadCount(o.model));
-  Session session(*model, CreateCache(*model, o.kv), pool, static_cast<int>(ids.size()));
+  Session session(*model, kv::CreateSequenceCache(model->cache_shape(), kv_config), pool,
+                  static_cast<int>(ids.size()));
   const std::span<const float> logits = session.EvaluateAll(ids);
   std::FILE* f = std::fopen(o.out.c_str(), "wb");
   if (f == nullptr) Fail("cannot create {}: {}", o.out, std::strerror(errno));
@@ -42,11 +46,11 @@ void AddLogitsCommand(CLI::App& app) {
   auto opts = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand(
       "logits", "write the logits of every position of a token sequence (one batch)");
-  AddModelOptions(*cmd, opts->model);
+  AddModelFlags(*cmd, opts->model);
   cmd->add_option("--ids", opts->ids_file, "file of token ids (whitespace or comma separated)")
       ->required();
   cmd->add_option("--out", opts->out, "output file: raw float32 [n_tokens][n_vocab]")->required();
-  AddKvOptions(*cmd, opts->kv);
+  AddKvFlags(*cmd, opts->kv);
   cmd->callback([opts] { RunLogits(*opts); });
 }
 

@@ -36,9 +36,10 @@ void RunMakeModel(const MakeModelOptions& o) {
   s.tied_output = o.tied;
   s.Validate();
   ThreadPool pool(o.threads > 0 ? o.threads : HardwareThreads());
-  std::fprintf(stderr, "arkv: writing %s: %s, %d layers, n_embd %d, %.3fB parameters, %s (random weights)\n",
-               o.out.c_str(), s.arch.c_str(), s.n_layers, s.n_embd, s.n_params() / 1e9,
-               std::string(GetTypeTraits(s.type).name).c_str());
+  std::fprintf(
+      stderr, "arkv: writing %s: %s, %d layers, n_embd %d, %.3fB parameters, %s (random weights)\n",
+      o.out.c_str(), s.arch.c_str(), s.n_layers, s.n_embd, s.n_params() / 1e9,
+      std::string(GetTypeTraits(s.type).name).c_str());
   WriteSyntheticModel(s, o.out, pool);
 }
 
@@ -51,7 +52,8 @@ void AddMakeModelCommand(CLI::App& app) {
   cmd->add_option("-o,--out", o->out, "output GGUF file")->required();
   cmd->add_option("--preset", o->preset, "starting shapes: tiny (default) or 1b");
   cmd->add_option("--arch", o->arch, "llama (default), qwen2 or qwen3");
-  cmd->add_option("--type", o->type, "weight type: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k (default f32)");
+  cmd->add_option("--type", o->type,
+                  "weight type: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k (default f32)");
   cmd->add_option("--layers", o->layers, "layers");
   cmd->add_option("--embd", o->embd, "embedding width");
   cmd->add_option("--ff", o->ff, "feed-forward width");

@@ -39,7 +39,8 @@ void RunTokenize(const TokenizeOptions& o) {
 void AddTokenizeCommand(CLI::App& app) {
   auto opts = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app.add_subcommand("tokenize", "print the token ids of a text");
-  cmd->add_option("-m,--model", opts->model, "GGUF model (only its vocabulary is read)")->required();
+  cmd->add_option("-m,--model", opts->model, "GGUF model (only its vocabulary is read)")
+      ->required();
   cmd->add_option("-p,--prompt", opts->prompt, "text to tokenize");
   cmd->add_option("-f,--file", opts->file, "read the text from a file");
   cmd->add_flag("--no-bos", opts->no_bos, "do not add BOS/EOS as the vocabulary asks");

@@ -2,45 +2,44 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
-#include "hub/hub.h"
 
 namespace arkv::cli {
 
-void AddModelOptions(CLI::App& cmd, ModelOptions& opts) {
-  cmd.add_option("-m,--model", opts.path, "GGUF model file");
-  cmd.add_option("--hf", opts.hf_spec,
-                 "download OWNER/REPO[:FILE.gguf] from Hugging Face (cached) instead of -m");
-  cmd.add_option("-t,--threads", opts.threads, "threads (default: all hardware threads)")
-      ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--matmul", opts.matmul,
-                 "weight products: ggml (activations quantized as llama.cpp does; default) or "
-                 "float (f32 activations, exactly dequantized weights)");
+namespace {
+
+// An error message when the flag's value is not a number in [min, max].
+std::string CheckNumber(const std::string& text, double min, double max) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || !std::isfinite(value)) {
+    return fmt::format("'{}' is not a number", text);
+  }
+  if (value < min) return fmt::format("must be >= {}, got {}", min, text);
+  if (value > max) return fmt::format("must be <= {}, got {}", max, text);
+  return {};
 }
 
-std::unique_ptr<Model> LoadModel(const ModelOptions& opts) {
-  if (!opts.path.empty() && !opts.hf_spec.empty()) Fail("give either -m or --hf, not both");
-  std::string path = opts.path;
-  if (path.empty()) {
-    if (opts.hf_spec.empty()) Fail("no model: give -m MODEL.gguf or --hf OWNER/REPO[:FILE.gguf]");
-    path = hub::ResolveModel(opts.hf_spec, hub::DownloadOptions{});
-  }
-  arkv::ModelOptions options;
-  if (opts.matmul == "float") {
-    options.matmul_precision = MatMulPrecision::kFloat;
-  } else if (opts.matmul != "ggml") {
-    Fail("--matmul must be ggml or float (got '{}')", opts.matmul);
-  }
-  return Model::Load(path, options);
+}  // namespace
+
+CLI::Validator AtLeast(double min) {
+  return CLI::Validator(
+      [min](std::string& text) {
+        return CheckNumber(text, min, std::numeric_limits<double>::infinity());
+      },
+      fmt::format(">= {}", min));
 }
 
-int ThreadCount(const ModelOptions& opts) {
-  return opts.threads > 0 ? opts.threads : HardwareThreads();
+CLI::Validator InRange(double min, double max) {
+  return CLI::Validator([min, max](std::string& text) { return CheckNumber(text, min, max); },
+                        fmt::format("in [{}, {}]", min, max));
 }
 
 std::vector<int32_t> ParseIdList(const std::string& text) {

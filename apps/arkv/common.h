@@ -1,5 +1,4 @@
-// Helpers shared by the subcommands: model selection (-m or --hf), thread
-// count, token id lists and files.
+// Helpers shared by the subcommands: flag checks, token id lists and files.
 #pragma once
 
 #include <cstdint>
@@ -9,23 +8,14 @@
 
 #include <CLI/CLI.hpp>
 
-#include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace arkv::cli {
 
-struct ModelOptions {
-  std::string path;     // -m
-  std::string hf_spec;  // --hf OWNER/REPO[:FILE]
-  int threads = 0;      // -t, 0 = all hardware threads
-  std::string matmul = "ggml";  // --matmul: ggml (llama.cpp's arithmetic) or float (exact)
-};
-
-// Adds -m/--model, --hf and -t/--threads to a subcommand.
-void AddModelOptions(CLI::App& cmd, ModelOptions& opts);
-// Resolves -m/--hf to a local path (downloading if needed) and loads it.
-std::unique_ptr<Model> LoadModel(const ModelOptions& opts);
-int ThreadCount(const ModelOptions& opts);
+// Flag checks whose errors are one short line ("must be >= 1, got 0"), where
+// CLI11's own print the range of the type.
+CLI::Validator AtLeast(double min);
+CLI::Validator InRange(double min, double max);
 
 // "1,2,3" or "1 2 3" -> ids; throws on anything that is not an integer.
 std::vector<int32_t> ParseIdList(const std::string& text);

@@ -1,31 +1,10 @@
-// Flags and helpers shared by `arkv eval` and `arkv bench`: the KV parameters
-// every compared policy shares, the model's path and hash, the progress line.
+// Helpers shared by `arkv eval` and `arkv bench`: the command line for the
+// report, the progress line, writing report files.
 #pragma once
 
-#include <memory>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
-#include "arkv/kv_config.h"
-#include "common.h"
-#include "kv_options.h"
-
 namespace arkv::cli {
-
-// --kv-window, --kv-sinks, --arkv-tau, --arkv-gamma, --arkv-keep, --kv-quant,
-// --kv-original, --prefill-chunk (the policy and budget are lists elsewhere).
-void AddSharedKvFlags(CLI::App& cmd, KvOptions& kv);
-// The parameters of `kv` without policy or budget.
-kv::CacheConfig BaseCacheConfig(const KvOptions& kv);
-
-struct LoadedModel {
-  std::string path;
-  std::string sha256;  // empty when not computed
-  std::unique_ptr<Model> model;
-};
-// Resolves -m / --hf, loads the model and (if hash) its SHA-256.
-LoadedModel LoadModelWithHash(const ModelOptions& opts, bool hash);
 
 // The program's arguments as one line (from /proc/self/cmdline).
 std::string ProcessCommandLine();

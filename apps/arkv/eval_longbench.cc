@@ -10,6 +10,7 @@
 #include "eval/longbench_report.h"
 #include "eval/longbench_runner.h"
 #include "eval/svg_plot.h"
+#include "common.h"
 #include "eval_cli.h"
 #include "gguf/gguf.h"
 #include "hub/hub.h"
@@ -17,7 +18,7 @@
 
 namespace arkv::cli {
 
-void RunLongBenchCommand(const ModelOptions& model_opts, const KvOptions& kv,
+void RunLongBenchCommand(const ModelFlags& model_opts, const KvFlags& kv,
                          const std::vector<std::string>& policies,
                          const std::vector<std::string>& budgets, int samples,
                          const LongBenchCommandOptions& lb, const std::string& json_file,
@@ -25,7 +26,7 @@ void RunLongBenchCommand(const ModelOptions& model_opts, const KvOptions& kv,
   eval::LongBenchOptions o;
   o.policies = policies;
   o.budgets = budgets;
-  o.base = BaseCacheConfig(kv);
+  o.base = kv.BaseConfig();
   o.prefill_chunk = kv.prefill_chunk;
   o.samples = samples;
   o.max_prompt = lb.max_prompt;
@@ -55,7 +56,7 @@ void RunLongBenchCommand(const ModelOptions& model_opts, const KvOptions& kv,
     data[d] = eval::ReadLongBenchJsonl(eval::LongBenchFilePath(data_dir, d), samples);
   }
 
-  LoadedModel loaded = LoadModelWithHash(model_opts, !no_hash);
+  LoadedModel loaded = LoadModel(model_opts, !no_hash);
   const Model& model = *loaded.model;
   auto tokenizer = Tokenizer::FromGguf(model.file());
   if (lb.chat_template.empty()) {

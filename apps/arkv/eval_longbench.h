@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
-#include "kv_options.h"
+#include "kv_flags.h"
+#include "model_flags.h"
 
 namespace arkv::cli {
 
@@ -19,7 +19,7 @@ struct LongBenchCommandOptions {
 
 // Runs LongBench with the policies, budgets and KV flags of `arkv eval`.
 // samples <= 0: every sample.
-void RunLongBenchCommand(const ModelOptions& model, const KvOptions& kv,
+void RunLongBenchCommand(const ModelFlags& model, const KvFlags& kv,
                          const std::vector<std::string>& policies,
                          const std::vector<std::string>& budgets, int samples,
                          const LongBenchCommandOptions& lb, const std::string& json_file,

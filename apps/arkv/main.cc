@@ -8,7 +8,8 @@
 #include "core/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"arkv: LLM inference under a KV memory budget (ARKV adaptive mixed-precision cache)"};
+  CLI::App app{
+      "arkv: LLM inference under a KV memory budget (ARKV adaptive mixed-precision cache)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "arkv 0.1.0");
   arkv::cli::AddGenerateCommand(app);
@@ -21,8 +22,17 @@ int main(int argc, char** argv) {
   arkv::cli::AddBenchCommand(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // A bad flag or value: the project's one-line error and status 1, as for
+    // every other bad input (CLI11's own exit codes and help hints vary).
+    std::fprintf(stderr, "arkv: error: %s\n", e.what());
+    return 1;
   } catch (const arkv::Error& e) {
     std::fprintf(stderr, "arkv: error: %s\n", e.what());
     return 1;

@@ -16,7 +16,7 @@
 // - Prompt (kPromptChunk / kPromptEnd): a layer over C keeps its best C - W
 //   past tokens and the window (all Original for arkv/evict/snapkv; Quantized
 //   past for quant). Decode (kDecode): a layer over C is compressed per
-//   ARKV.md Decoding (keep = floor(0.75 * past), o = clip(origin_budget - W,
+//   ARKV.md Decoding (keep = floor(0.75 * past), o = clip(original_budget - W,
 //   0, keep)); evict keeps all `keep` Original, quant none.
 // - Chunked prefill [ours]: the engine sends each chunk but the last as
 //   kPromptChunk and the last as kPromptEnd; every prompt batch is compressed,

@@ -1,22 +1,13 @@
 // Configuration of an ARKV KV cache: the policy, its parameters and the budget.
 //
-// CLI flag -> field (see ParseBudget / ParsePolicyKind / ParseQuantType):
-//   --kv-policy full|window|snapkv|evict|quant|arkv  -> policy
-//   --kv-budget 512 | 64MiB | 48KiB | 1.5GB          -> budget (tokens per layer and
-//                                                       KV head, or bytes for the whole
-//                                                       sequence cache)
-//   --kv-window N                                    -> window (W, default 32)
-//   --arkv-tau t1,t2,t3                              -> tau1, tau2, tau3
-//   --arkv-gamma G                                   -> gamma
-//   --kv-quant fp8|int8|int4                         -> quant (codec of Quantized tokens)
-//   --kv-original f16|f32                            -> original (storage of Original tokens)
-//   --prefill-chunk N                                -> the engine's chunking; the cache
-//                                                       only sees BatchKind::kPromptChunk
-//   --kv-stats                                       -> SequenceCache::Stats() + FormatStats
+// The defaults below are the only ones: the arkv program's flags and help
+// texts are built from CacheConfig{} (apps/arkv/kv_flags.cc maps each flag to
+// its field), and ARKV.md's reference values are these.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,7 +59,15 @@ struct CacheConfig {
   QuantType quant = QuantType::kFp8E4M3;
 };
 
-// Throws arkv::Error naming the field when a value is out of range.
+// A problem with a configuration: the CacheConfig field ("window", "budget",
+// "tau1", ...) and what is wrong with its value ("must be at least 1, got 0").
+struct ConfigProblem {
+  std::string field;
+  std::string message;
+};
+// The first problem of `config`, if any.
+std::optional<ConfigProblem> FindConfigProblem(const CacheConfig& config);
+// Throws arkv::Error "KV config <field>: <message>" on the first problem.
 void ValidateConfig(const CacheConfig& config);
 
 // "512" -> 512 tokens; "64MiB", "48KiB", "1.5GB", "100kB", "4096B" -> bytes
@@ -83,6 +82,7 @@ void ParseTaus(std::string_view text, CacheConfig& config);
 
 std::string_view PolicyName(PolicyKind kind);
 std::string_view QuantTypeName(QuantType type);
+std::string_view OriginalTypeName(OriginalType type);
 std::string FormatBudget(const Budget& budget);
 
 }  // namespace arkv::kv

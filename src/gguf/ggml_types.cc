@@ -58,4 +58,37 @@ size_t RowBytes(GgmlType t, int64_t n) {
   return static_cast<size_t>(n / tr.block_size) * tr.type_size;
 }
 
+std::optional<uint32_t> LlamaFileType(GgmlType t) {
+  switch (t) {
+    case GgmlType::kF32:
+      return 0;
+    case GgmlType::kF16:
+      return 1;
+    case GgmlType::kQ4_0:
+      return 2;
+    case GgmlType::kQ4_1:
+      return 3;
+    case GgmlType::kQ8_0:
+      return 7;
+    case GgmlType::kQ5_0:
+      return 8;
+    case GgmlType::kQ5_1:
+      return 9;
+    case GgmlType::kQ2_K:
+      return 10;
+    case GgmlType::kQ3_K:
+      return 12;  // MOSTLY_Q3_K_M
+    case GgmlType::kQ4_K:
+      return 15;  // MOSTLY_Q4_K_M
+    case GgmlType::kQ5_K:
+      return 17;  // MOSTLY_Q5_K_M
+    case GgmlType::kQ6_K:
+      return 18;
+    case GgmlType::kBF16:
+      return 32;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace arkv

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace arkv {
@@ -30,5 +31,11 @@ inline TypeTraits GetTypeTraits(GgmlType t) { return GetTypeTraits(static_cast<u
 
 // Bytes of a row of n elements; n must be a multiple of the block size.
 size_t RowBytes(GgmlType t, int64_t n);
+
+// The `general.file_type` of a file whose weight matrices are all of type t:
+// llama.cpp's `enum llama_ftype` (ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_0 = 2,
+// MOSTLY_Q8_0 = 7, MOSTLY_BF16 = 32, ...), with the name llama.cpp guesses
+// for the k-quants (Q4_K -> MOSTLY_Q4_K_M = 15). nullopt for types without one.
+std::optional<uint32_t> LlamaFileType(GgmlType t);
 
 }  // namespace arkv

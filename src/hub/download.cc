@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/log.h"
 #include "hub/checksum.h"
 #include "hub/progress.h"
@@ -33,11 +35,6 @@ bool IsHex(std::string_view text, size_t length) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
   }
   return true;
-}
-
-std::string ToLowerAscii(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 std::string NormalizeEtag(std::string_view etag) {
@@ -138,6 +135,20 @@ struct FileCloser {
 
 enum class AttemptResult { kTransferred, kAlreadyComplete, kRestartFromZero };
 
+// Thrown from the response headers (aborting the transfer before any byte is
+// written) when a 206 cannot continue the part file: it starts elsewhere than
+// where the part file ends, or describes a file of another size.
+struct UnusableRange {
+  std::string content_range;
+};
+
+int64_t ModificationTimeNs(const std::string& path) {
+  std::error_code ec;
+  const fs::file_time_type time = fs::last_write_time(path, ec);
+  if (ec) return -1;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
 // One GET of the part file's missing bytes. Throws TransferError when the
 // transfer breaks off; what arrived stays in the part file.
 AttemptResult DownloadAttempt(const FileDownloadRequest& request, const RemoteFileInfo& info,
@@ -154,9 +165,9 @@ AttemptResult DownloadAttempt(const FileDownloadRequest& request, const RemoteFi
     if (response.status == 206) {
       // "Content-Range: bytes START-END/TOTAL"; resume only where we stopped.
       const std::string range = response.Header("content-range");
-      if (ParseContentRange(range).start != offset) {
-        Fail("cannot resume {}: asked for bytes from {}, server sent Content-Range '{}'",
-             request.label, offset, range);
+      const ContentRange got = ParseContentRange(range);
+      if (got.start != offset || (info.size >= 0 && got.total >= 0 && got.total != info.size)) {
+        throw UnusableRange{range};
       }
       part.reset(std::fopen(part_path.c_str(), "ab"));
     } else if (response.status == 200) {
@@ -191,6 +202,16 @@ AttemptResult DownloadAttempt(const FileDownloadRequest& request, const RemoteFi
   HttpResponse response;
   try {
     response = HttpGetStream(http, handler);
+  } catch (const UnusableRange& bad) {
+    if (offset == 0) {
+      Fail("cannot download {}: the server answered with Content-Range '{}' for the whole file",
+           request.label, bad.content_range);
+    }
+    Log(LogLevel::kInfo,
+        "{}: the server answered the resume from byte {} with Content-Range '{}'; downloading "
+        "from the start",
+        request.label, offset, bad.content_range);
+    return AttemptResult::kRestartFromZero;
   } catch (const TransferError&) {
     close_part();  // keep what arrived for the next attempt
     if (progress) progress->Finish();
@@ -268,13 +289,15 @@ std::optional<CacheEntry> ReadCacheEntry(const std::string& dest) {
   entry.commit = json.value("commit", "");
   entry.size = json.value("size", int64_t{-1});
   entry.complete = json.value("complete", false);
+  entry.mtime_ns = json.value("mtime_ns", int64_t{-1});
   return entry;
 }
 
 void WriteCacheEntry(const std::string& dest, const CacheEntry& entry) {
-  const nlohmann::json json = {{"url", entry.url},       {"etag", entry.etag},
-                               {"sha256", entry.sha256}, {"commit", entry.commit},
-                               {"size", entry.size},     {"complete", entry.complete}};
+  const nlohmann::json json = {{"url", entry.url},          {"etag", entry.etag},
+                               {"sha256", entry.sha256},    {"commit", entry.commit},
+                               {"size", entry.size},        {"complete", entry.complete},
+                               {"mtime_ns", entry.mtime_ns}};
   // Write-then-rename so that a crash never leaves half a metadata file.
   const std::string path = CacheEntryPath(dest);
   const std::string tmp = path + ".tmp";
@@ -289,11 +312,23 @@ void WriteCacheEntry(const std::string& dest, const CacheEntry& entry) {
 }
 
 bool IsCompleteInCache(const std::string& dest) {
-  const std::optional<CacheEntry> entry = ReadCacheEntry(dest);
+  std::optional<CacheEntry> entry = ReadCacheEntry(dest);
   if (!entry || !entry->complete) return false;
   std::error_code ec;
   const auto size = fs::file_size(dest, ec);
-  return !ec && static_cast<int64_t>(size) == entry->size;
+  if (ec || static_cast<int64_t>(size) != entry->size) return false;
+  const int64_t mtime = ModificationTimeNs(dest);
+  if (mtime >= 0 && mtime == entry->mtime_ns) return true;
+  // Written since it was verified (or copied without its time): check the
+  // content once more.
+  if (entry->sha256.empty() || Sha256File(dest) != entry->sha256) return false;
+  entry->mtime_ns = mtime;
+  try {
+    WriteCacheEntry(dest, *entry);
+  } catch (const Error&) {
+    // A read-only cache: the file is still good, only verified again next time.
+  }
+  return true;
 }
 
 [[noreturn]] void FailUnreachable(const TransferError& error, std::string_view what) {
@@ -371,7 +406,7 @@ RemoteFileInfo FetchRemoteFileInfo(const std::string& url, const std::string& to
           NormalizeEtag(linked ? response.Header("x-linked-etag") : response.Header("etag"));
       info.size =
           ParseSize(linked ? response.Header("x-linked-size") : response.Header("content-length"));
-      const std::string lower = ToLowerAscii(info.etag);
+      const std::string lower = ToLower(info.etag);
       if (IsHex(lower, 64)) {
         info.sha256 = lower;
       } else if (IsHex(lower, 40) && hop == 0 && UrlHost(current) == origin_host) {
@@ -413,8 +448,11 @@ void DownloadFile(const FileDownloadRequest& request) {
   const DownloadLock lock(dest);
 
   // A part file left by a download of another version of the file is useless.
+  // Without an ETag nothing proves that a part file is of the current version.
   const std::string part_path = PartPath(dest);
-  if (!cached || cached->etag != info.etag || cached->complete) RemoveQuietly(part_path);
+  if (!cached || info.etag.empty() || cached->etag != info.etag || cached->complete) {
+    RemoveQuietly(part_path);
+  }
   WriteCacheEntry(dest, CacheEntry{.url = request.url,
                                    .etag = info.etag,
                                    .sha256 = info.sha256,
@@ -446,8 +484,10 @@ void DownloadFile(const FileDownloadRequest& request) {
       const AttemptResult result = DownloadAttempt(request, info, part_path);
       if (result == AttemptResult::kRestartFromZero) {
         if (restarted) {
-          Fail("cannot download {}: the server rejected the byte range twice (HTTP 416)",
-               request.label);
+          Fail(
+              "cannot download {}: the server could not continue the download twice (HTTP 416 "
+              "or a wrong Content-Range)",
+              request.label);
         }
         restarted = true;
         RemoveQuietly(part_path);
@@ -478,7 +518,8 @@ void DownloadFile(const FileDownloadRequest& request) {
                                    .sha256 = sha256,
                                    .commit = info.commit,
                                    .size = FileSizeOrZero(dest),
-                                   .complete = true});
+                                   .complete = true,
+                                   .mtime_ns = ModificationTimeNs(dest)});
 }
 
 }  // namespace arkv::hub

@@ -34,6 +34,9 @@ struct CacheEntry {
   std::string commit;
   int64_t size = -1;
   bool complete = false;
+  // Modification time (ns since the epoch) when the content was last verified;
+  // -1 when unknown (then the content is verified again).
+  int64_t mtime_ns = -1;
 };
 
 struct FileDownloadRequest {
@@ -51,7 +54,10 @@ std::string PartPath(const std::string& dest);
 std::optional<CacheEntry> ReadCacheEntry(const std::string& dest);
 void WriteCacheEntry(const std::string& dest, const CacheEntry& entry);
 
-// True if `dest` exists, its metadata says complete and the sizes agree.
+// True if `dest` exists, its metadata says complete and the sizes agree, and
+// either its modification time is the one recorded when it was verified, or
+// its SHA-256 still matches (then the new time is recorded). Size alone never
+// proves the content.
 bool IsCompleteInCache(const std::string& dest);
 
 // Asks the server (HEAD, following redirects only until the Hub's X-Linked-*

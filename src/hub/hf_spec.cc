@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace arkv::hub {
 namespace {
@@ -44,18 +45,6 @@ bool IsQuantTag(std::string_view tag) {
 }
 
 }  // namespace
-
-bool EndsWithIgnoreCase(std::string_view text, std::string_view suffix) {
-  if (text.size() < suffix.size()) return false;
-  text.remove_prefix(text.size() - suffix.size());
-  for (size_t i = 0; i < suffix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(suffix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool IsSafeRelativePath(std::string_view path) {
   if (path.empty() || path.front() == '/') return false;

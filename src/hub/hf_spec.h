@@ -24,7 +24,4 @@ HfSpec ParseHfSpec(std::string_view spec);
 // "." or ".." components, no backslashes or control characters.
 bool IsSafeRelativePath(std::string_view path);
 
-// Case-insensitive suffix test, used for ".gguf".
-bool EndsWithIgnoreCase(std::string_view text, std::string_view suffix);
-
 }  // namespace arkv::hub

@@ -8,27 +8,12 @@
 #include <memory>
 #include <mutex>
 
+#include "core/strings.h"
+
 namespace arkv::hub {
 namespace {
 
 constexpr size_t kMaxErrorBody = 64 << 10;
-
-std::string ToLower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 void EnsureCurlInitialized() {
   static std::once_flag once;

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "hub/download.h"
 #include "hub/http.h"
 
@@ -41,12 +42,6 @@ std::string HomeDir() {
 bool IsTruthy(std::string_view value) {
   return value == "1" || value == "true" || value == "TRUE" || value == "yes" || value == "ON" ||
          value == "on";
-}
-
-std::string ToLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string BaseName(std::string_view path) {

@@ -17,17 +17,17 @@ struct LayerCosts {
   std::optional<int64_t> prompt_tokens;
 };
 
-int64_t OriginBudgetAt(const LayerCosts& costs, double share, int64_t capacity) {
+int64_t OriginalBudgetAt(const LayerCosts& costs, double share, int64_t capacity) {
   std::optional<size_t> prompt;
   if (costs.prompt_tokens) prompt = static_cast<size_t>(*costs.prompt_tokens);
-  return static_cast<int64_t>(OriginBudget(share, static_cast<size_t>(capacity),
-                                           static_cast<size_t>(costs.window), prompt));
+  return static_cast<int64_t>(OriginalBudget(share, static_cast<size_t>(capacity),
+                                             static_cast<size_t>(costs.window), prompt));
 }
 
-// Worst-case bytes of a layer of capacity c: at most W + origin_budget
+// Worst-case bytes of a layer of capacity c: at most W + original_budget
 // Original tokens when the policy quantizes, all Original otherwise.
 int64_t LayerBytesBound(const LayerCosts& costs, double share, int64_t c) {
-  const int64_t original = costs.quantizes ? costs.window + OriginBudgetAt(costs, share, c) : c;
+  const int64_t original = costs.quantizes ? costs.window + OriginalBudgetAt(costs, share, c) : c;
   return original * costs.token.original + (c - original) * costs.token.quantized;
 }
 
@@ -49,7 +49,7 @@ std::vector<int64_t> ByteCapacities(const LayerCosts& costs, std::span<const dou
   for (size_t l = 0; l < shares.size(); ++l) {
     const double weight = share_sum > 0.0 ? shares[l] / share_sum : 1.0 / n_layers;
     const int64_t bytes = window_bytes + static_cast<int64_t>(weight * static_cast<double>(spare));
-    int64_t lo = w;                                                              // fits
+    int64_t lo = w;                                                            // fits
     int64_t hi = w + bytes / std::max<int64_t>(1, costs.token.quantized) + 1;  // does not fit
     while (hi - lo > 1) {
       const int64_t mid = lo + (hi - lo) / 2;
@@ -98,9 +98,9 @@ std::vector<LayerLimits> PlanLayerLimits(const PlanInput& in) {
   }
   for (size_t l = 0; l < limits.size(); ++l) {
     limits[l].capacity = capacity[l];
-    limits[l].origin_budget = OriginBudgetAt(costs, in.original_shares[l], capacity[l]);
+    limits[l].original_budget = OriginalBudgetAt(costs, in.original_shares[l], capacity[l]);
     if (budget.unit == Budget::Unit::kBytes && in.quantizes) {
-      limits[l].original_cap = limits[l].origin_budget;
+      limits[l].original_cap = limits[l].original_budget;
     }
   }
   return limits;

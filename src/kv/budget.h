@@ -8,7 +8,7 @@
 // layers' Original shares (equally when they are all 0 or all equal), so that
 // the layers the OQ score marks as sensitive get more tokens as well as more
 // Original ones. A layer's capacity is the largest whose worst case (W +
-// origin_budget Original tokens, the rest Quantized) fits its share; what the
+// original_budget Original tokens, the rest Quantized) fits its share; what the
 // shares leave unused goes, one token at a time, to the layers whose next
 // token costs least. The total never exceeds the budget.
 #pragma once
@@ -27,10 +27,10 @@ namespace arkv::kv {
 struct LayerLimits {
   // C_l: most cached tokens; nullopt: unlimited (the full policy).
   std::optional<int64_t> capacity;
-  // ARKV's origin_budget_l (ARKV.md Prefill 3): Original past tokens kept at
+  // ARKV's Original budget (origin_budget_l of ARKV.md Prefill 3): past tokens kept at
   // prefill, clip(round(share * (C_l - W)), 0, min(C_l - W, T - W)); the T - W
   // bound applies once the prompt is scored.
-  int64_t origin_budget = 0;
+  int64_t original_budget = 0;
   // Byte budgets with a quantizing policy: most Original past tokens (the
   // lowest-scored others are Quantized). nullopt: no cap.
   std::optional<int64_t> original_cap;
@@ -40,7 +40,7 @@ struct PlanInput {
   CacheShape shape;
   CacheConfig config;
   // Policy::Quantizes(): whether Original past tokens may be traded for
-  // Quantized ones (byte budgets then cap them at origin_budget).
+  // Quantized ones (byte budgets then cap them at original_budget).
   bool quantizes = false;
   // Per layer: the share of the past the policy keeps Original
   // (Policy::OriginalShare of ARKV's ratio_l), in [0, 1].

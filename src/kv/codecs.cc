@@ -2,8 +2,8 @@
 
 #include <array>
 #include <bit>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"

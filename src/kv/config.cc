@@ -1,25 +1,34 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "arkv/kv_config.h"
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace arkv::kv {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+constexpr EnumName<PolicyKind> kPolicyNames[] = {
+    {"full", PolicyKind::kFull},     {"window", PolicyKind::kWindow},
+    {"snapkv", PolicyKind::kSnapKV}, {"evict", PolicyKind::kEvict},
+    {"quant", PolicyKind::kQuant},   {"arkv", PolicyKind::kArkv},
+    {"origin", PolicyKind::kEvict},  // the paper's name of evict
+};
+constexpr EnumName<QuantType> kQuantNames[] = {
+    {"fp8", QuantType::kFp8E4M3},  {"int8", QuantType::kInt8},        {"int4", QuantType::kInt4},
+    {"e4m3", QuantType::kFp8E4M3}, {"fp8_e4m3", QuantType::kFp8E4M3}, {"q8", QuantType::kInt8},
+    {"q4", QuantType::kInt4},
+};
+constexpr EnumName<OriginalType> kOriginalNames[] = {
+    {"f16", OriginalType::kF16},
+    {"f32", OriginalType::kF32},
+    {"fp16", OriginalType::kF16},
+    {"fp32", OriginalType::kF32},
+};
 
 // Parses a whole string as a finite double (no trailing characters).
 bool ParseDouble(std::string_view s, double& out) {
@@ -36,7 +45,7 @@ Budget ParseBudget(std::string_view text) {
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   const std::string_view number = s.substr(0, i);
-  const std::string unit = Lower(Trim(s.substr(i)));
+  const std::string unit = ToLower(Trim(s.substr(i)));
   double value = 0;
   if (number.empty() || !ParseDouble(number, value)) {
     Fail("bad KV budget '{}': expected a token count (512) or a size (64MiB, 1.5GB)", text);
@@ -70,29 +79,18 @@ Budget ParseBudget(std::string_view text) {
 }
 
 PolicyKind ParsePolicyKind(std::string_view name) {
-  const std::string n = Lower(Trim(name));
-  if (n == "full") return PolicyKind::kFull;
-  if (n == "window") return PolicyKind::kWindow;
-  if (n == "snapkv") return PolicyKind::kSnapKV;
-  if (n == "evict" || n == "origin") return PolicyKind::kEvict;
-  if (n == "quant") return PolicyKind::kQuant;
-  if (n == "arkv") return PolicyKind::kArkv;
-  Fail("unknown KV policy '{}' (expected full, window, snapkv, evict, quant or arkv)", name);
+  if (const auto kind = ParseEnum<PolicyKind>(kPolicyNames, name)) return *kind;
+  Fail("unknown KV policy '{}' (expected {})", name, NameList<PolicyKind>(kPolicyNames));
 }
 
 QuantType ParseQuantType(std::string_view name) {
-  const std::string n = Lower(Trim(name));
-  if (n == "fp8" || n == "fp8_e4m3" || n == "e4m3") return QuantType::kFp8E4M3;
-  if (n == "int8" || n == "q8") return QuantType::kInt8;
-  if (n == "int4" || n == "q4") return QuantType::kInt4;
-  Fail("unknown KV quantization '{}' (expected fp8, int8 or int4)", name);
+  if (const auto type = ParseEnum<QuantType>(kQuantNames, name)) return *type;
+  Fail("unknown KV quantization '{}' (expected {})", name, NameList<QuantType>(kQuantNames));
 }
 
 OriginalType ParseOriginalType(std::string_view name) {
-  const std::string n = Lower(Trim(name));
-  if (n == "f16" || n == "fp16") return OriginalType::kF16;
-  if (n == "f32" || n == "fp32") return OriginalType::kF32;
-  Fail("unknown KV storage type '{}' (expected f16 or f32)", name);
+  if (const auto type = ParseEnum<OriginalType>(kOriginalNames, name)) return *type;
+  Fail("unknown KV storage type '{}' (expected {})", name, NameList<OriginalType>(kOriginalNames));
 }
 
 void ParseTaus(std::string_view text, CacheConfig& config) {
@@ -102,13 +100,13 @@ void ParseTaus(std::string_view text, CacheConfig& config) {
     const size_t comma = rest.find(',');
     const std::string_view part = rest.substr(0, comma);
     if (!ParseDouble(part, t[i]) || !(t[i] > 0)) {
-      Fail("bad --arkv-tau '{}': expected three positive numbers t1,t2,t3", text);
+      Fail("bad OQ temperatures '{}': expected three positive numbers t1,t2,t3", text);
     }
     if (i < 2 && comma == std::string_view::npos) {
-      Fail("bad --arkv-tau '{}': expected three positive numbers t1,t2,t3", text);
+      Fail("bad OQ temperatures '{}': expected three positive numbers t1,t2,t3", text);
     }
     if (i == 2 && comma != std::string_view::npos) {
-      Fail("bad --arkv-tau '{}': expected three positive numbers t1,t2,t3", text);
+      Fail("bad OQ temperatures '{}': expected three positive numbers t1,t2,t3", text);
     }
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
@@ -117,34 +115,10 @@ void ParseTaus(std::string_view text, CacheConfig& config) {
   config.tau3 = t[2];
 }
 
-std::string_view PolicyName(PolicyKind kind) {
-  switch (kind) {
-    case PolicyKind::kFull:
-      return "full";
-    case PolicyKind::kWindow:
-      return "window";
-    case PolicyKind::kSnapKV:
-      return "snapkv";
-    case PolicyKind::kEvict:
-      return "evict";
-    case PolicyKind::kQuant:
-      return "quant";
-    case PolicyKind::kArkv:
-      return "arkv";
-  }
-  return "?";
-}
-
-std::string_view QuantTypeName(QuantType type) {
-  switch (type) {
-    case QuantType::kFp8E4M3:
-      return "fp8";
-    case QuantType::kInt8:
-      return "int8";
-    case QuantType::kInt4:
-      return "int4";
-  }
-  return "?";
+std::string_view PolicyName(PolicyKind kind) { return NameOf<PolicyKind>(kPolicyNames, kind); }
+std::string_view QuantTypeName(QuantType type) { return NameOf<QuantType>(kQuantNames, type); }
+std::string_view OriginalTypeName(OriginalType type) {
+  return NameOf<OriginalType>(kOriginalNames, type);
 }
 
 std::string FormatBudget(const Budget& budget) {
@@ -159,34 +133,51 @@ std::string FormatBudget(const Budget& budget) {
   return "?";
 }
 
-void ValidateConfig(const CacheConfig& c) {
+std::optional<ConfigProblem> FindConfigProblem(const CacheConfig& c) {
+  auto problem = [](std::string_view field, std::string message) {
+    return std::optional<ConfigProblem>(ConfigProblem{std::string(field), std::move(message)});
+  };
   if (static_cast<int>(c.policy) > static_cast<int>(PolicyKind::kArkv))
-    Fail("unknown KV policy value {}", static_cast<int>(c.policy));
+    return problem("policy", fmt::format("unknown value {}", static_cast<int>(c.policy)));
   if (static_cast<int>(c.original) > static_cast<int>(OriginalType::kF32))
-    Fail("unknown KV storage type value {}", static_cast<int>(c.original));
+    return problem("original", fmt::format("unknown value {}", static_cast<int>(c.original)));
   if (static_cast<int>(c.quant) > static_cast<int>(QuantType::kInt4))
-    Fail("unknown KV quantization value {}", static_cast<int>(c.quant));
-  if (c.window < 1) Fail("KV window must be at least 1, got {}", c.window);
-  if (c.sinks < 0) Fail("KV sinks must be >= 0, got {}", c.sinks);
-  for (double t : {c.tau1, c.tau2, c.tau3}) {
-    if (!(t > 0) || !std::isfinite(t)) Fail("ARKV temperatures must be positive, got {}", t);
+    return problem("quant", fmt::format("unknown value {}", static_cast<int>(c.quant)));
+  if (c.window < 1) return problem("window", fmt::format("must be at least 1, got {}", c.window));
+  if (c.sinks < 0) return problem("sinks", fmt::format("must be >= 0, got {}", c.sinks));
+  const std::pair<std::string_view, double> taus[] = {
+      {"tau1", c.tau1}, {"tau2", c.tau2}, {"tau3", c.tau3}};
+  for (const auto& [name, t] : taus) {
+    if (!(t > 0) || !std::isfinite(t)) {
+      return problem(name, fmt::format("must be a positive number, got {}", t));
+    }
   }
-  if (!(c.gamma >= 0) || !std::isfinite(c.gamma)) Fail("ARKV gamma must be >= 0, got {}", c.gamma);
+  if (!(c.gamma >= 0) || !std::isfinite(c.gamma))
+    return problem("gamma", fmt::format("must be a number >= 0, got {}", c.gamma));
   if (!(c.keep_fraction > 0 && c.keep_fraction <= 1))
-    Fail("KV keep fraction must be in (0, 1], got {}", c.keep_fraction);
+    return problem("keep_fraction", fmt::format("must be in (0, 1], got {}", c.keep_fraction));
   if (c.pool_kernel < 1 || c.pool_kernel % 2 == 0)
-    Fail("KV pool kernel must be odd and >= 1, got {}", c.pool_kernel);
+    return problem("pool_kernel", fmt::format("must be odd and >= 1, got {}", c.pool_kernel));
   if (c.budget.unit != Budget::Unit::kUnlimited && c.budget.value < 1)
-    Fail("KV budget must be positive, got {}", c.budget.value);
+    return problem("budget", fmt::format("must be positive, got {}", c.budget.value));
   if (c.policy != PolicyKind::kFull && c.budget.unit == Budget::Unit::kUnlimited)
-    Fail("KV policy '{}' needs a budget (--kv-budget)", PolicyName(c.policy));
+    return problem("budget", fmt::format("required by the KV policy '{}'", PolicyName(c.policy)));
   if (c.budget.unit == Budget::Unit::kTokens) {
-    if (c.policy != PolicyKind::kFull && c.budget.value < c.window)
-      Fail("KV budget of {} tokens cannot hold the window of {} tokens", c.budget.value, c.window);
-    if (c.policy == PolicyKind::kWindow && c.budget.value < c.sinks + c.window)
-      Fail("KV budget of {} tokens cannot hold {} sink tokens and the window of {}", c.budget.value,
-           c.sinks, c.window);
+    if (c.policy != PolicyKind::kFull && c.budget.value < c.window) {
+      return problem("budget", fmt::format("{} tokens cannot hold the window of {} tokens",
+                                           c.budget.value, c.window));
+    }
+    if (c.policy == PolicyKind::kWindow && c.budget.value < c.sinks + c.window) {
+      return problem("budget",
+                     fmt::format("{} tokens cannot hold {} sink tokens and the window of {}",
+                                 c.budget.value, c.sinks, c.window));
+    }
   }
+  return std::nullopt;
+}
+
+void ValidateConfig(const CacheConfig& config) {
+  if (const auto p = FindConfigProblem(config)) Fail("KV config {}: {}", p->field, p->message);
 }
 
 }  // namespace arkv::kv

@@ -107,15 +107,15 @@ class Cache final : public SequenceCache {
     // Scores are needed when EndBatch may select tokens: prompt batches, a
     // layer over its capacity, or a byte budget's Original cap.
     const LayerLimits& lim = L.limits;
-    const bool score = policy_->NeedsScores() &&
-                       (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity ||
-                        lim.original_cap.has_value());
+    const bool score =
+        policy_->NeedsScores() &&
+        (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity || lim.original_cap.has_value());
     if (!score) {
       AttendLayer(spans, queries, {}, threads);
       return;
     }
-    const Observation obs = PrepareObservation(L.heads, shape_.n_heads / hkv, n_tokens,
-                                               config_.window);
+    const Observation obs =
+        PrepareObservation(L.heads, shape_.n_heads / hkv, n_tokens, config_.window);
     AttendLayer(spans, queries, obs.captures, threads);
     const bool with_oq = n_tokens > 1 && policy_->UsesOqScores();
     L.scores = ScoreObservation(obs, L.heads, config_, with_oq, threads);

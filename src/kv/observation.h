@@ -24,8 +24,8 @@ namespace arkv::kv {
 
 // Capture buffers of one layer's Attend.
 struct Observation {
-  int group = 1;           // query heads per KV head
-  int window_queries = 0;  // w
+  int group = 1;                          // query heads per KV head
+  int window_queries = 0;                 // w
   std::vector<std::vector<float>> probs;  // per KV head: [group][w][keys in store order]
   std::vector<ProbCapture> captures;      // per KV head, into probs
 };

@@ -23,27 +23,28 @@ std::vector<double> PastScores(const HeadTokens& tokens, size_t past) {
   return s;
 }
 
-// Keeps the `keep` best past tokens (the first `origin` of them may stay
+// Keeps the `keep` best past tokens (the first `original` of them may stay
 // Original, the rest Quantized) and the window; evicts the other past tokens.
-void SelectPast(const HeadTokens& tokens, size_t past, size_t keep, size_t origin,
+void SelectPast(const HeadTokens& tokens, size_t past, size_t keep, size_t original,
                 std::vector<TokenState>& next) {
   const std::vector<double> scores = PastScores(tokens, past);
   const std::vector<size_t> top = TopKIndices(scores, std::min(keep, past));
   for (size_t i = 0; i < past; ++i) next[i] = TokenState::kEvicted;
   for (size_t r = 0; r < top.size(); ++r) {
     const size_t i = top[r];
-    next[i] = (r < origin) ? tokens.states[i] : TokenState::kQuantized;
+    next[i] = (r < original) ? tokens.states[i] : TokenState::kQuantized;
   }
 }
 
 // ARKV.md, Decoding steps 2-5: top-o past tokens stay Original (a Quantized one
 // stays Quantized), the next keep - o become Quantized, the rest are evicted.
-void DecodeCompress(const LayerContext& ctx, const HeadTokens& tokens, size_t origin_budget,
+void DecodeCompress(const LayerContext& ctx, const HeadTokens& tokens, size_t original_budget,
                     double keep_fraction, std::vector<TokenState>& next) {
   const size_t n = tokens.positions.size();
   const size_t w = WindowCount(ctx, n);
   const std::vector<double> scores = PastScores(tokens, n - w);
-  const std::vector<TokenState> split = SplitDecodeStates(scores, w, origin_budget, keep_fraction);
+  const std::vector<TokenState> split =
+      SplitDecodeStates(scores, w, original_budget, keep_fraction);
   for (size_t i = 0; i < n - w; ++i) {
     next[i] = (split[i] == TokenState::kOriginal) ? tokens.states[i] : split[i];
   }
@@ -113,8 +114,8 @@ class EvictPolicy final : public Policy {
     if (!OverCapacity(ctx, n)) return;
     const size_t w = WindowCount(ctx, n);
     const size_t past = n - w;
-    const size_t keep = IsPrompt(ctx.kind) ? Capacity(ctx) - w
-                                           : ComputeDecodeSplit(n, w, 0, keep_fraction_).keep;
+    const size_t keep =
+        IsPrompt(ctx.kind) ? Capacity(ctx) - w : ComputeDecodeSplit(n, w, 0, keep_fraction_).keep;
     SelectPast(tokens, past, keep, keep, next);
   }
 
@@ -172,7 +173,7 @@ class ArkvPolicy final : public Policy {
       const size_t keep = Capacity(ctx) - w;
       SelectPast(tokens, n - w, keep, keep, next);
     } else {
-      DecodeCompress(ctx, tokens, static_cast<size_t>(ctx.limits.origin_budget), keep_fraction_,
+      DecodeCompress(ctx, tokens, static_cast<size_t>(ctx.limits.original_budget), keep_fraction_,
                      next);
     }
   }

@@ -228,8 +228,8 @@ std::vector<double> OqRatios(std::span<const double> oq_scores) {
   return ratios;
 }
 
-size_t OriginBudget(double ratio, size_t cache_size, size_t window,
-                    std::optional<size_t> prompt_len) {
+size_t OriginalBudget(double ratio, size_t cache_size, size_t window,
+                      std::optional<size_t> prompt_len) {
   if (cache_size < window) {
     Fail("cache size {} is smaller than the window {}", cache_size, window);
   }
@@ -242,8 +242,9 @@ size_t OriginBudget(double ratio, size_t cache_size, size_t window,
   return std::min(static_cast<size_t>(std::max(rounded, 0.0)), cap);
 }
 
-std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
-                                              size_t window, size_t prompt_len) {
+std::vector<LayerBudget> ComputeOriginalBudgets(std::span<const double> oq_scores,
+                                                size_t cache_size, size_t window,
+                                                size_t prompt_len) {
   if (cache_size < window) {
     Fail("cache size {} is smaller than the window {}", cache_size, window);
   }
@@ -253,7 +254,7 @@ std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores,
     LayerBudget& b = budgets[l];
     b.ratio = ratios[l];
     b.quant_ratio = 1.0 - b.ratio;
-    b.origin_budget = OriginBudget(b.ratio, cache_size, window, prompt_len);
+    b.original_budget = OriginalBudget(b.ratio, cache_size, window, prompt_len);
   }
   return budgets;
 }
@@ -323,7 +324,7 @@ std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
   return order;
 }
 
-DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_budget,
+DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t original_budget,
                                double keep_fraction) {
   if (num_cached < window) {
     Fail("decode split: {} cached tokens are fewer than the window {}", num_cached, window);
@@ -335,16 +336,16 @@ DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_b
   split.past = num_cached - window;
   split.keep = static_cast<size_t>(std::floor(keep_fraction * static_cast<double>(split.past)));
   // The reference subtracts W from the (already past-only) budget; ARKV.md keeps that.
-  split.original = origin_budget > window ? std::min(origin_budget - window, split.keep) : 0;
+  split.original = original_budget > window ? std::min(original_budget - window, split.keep) : 0;
   split.quantized = split.keep - split.original;
   split.evicted = split.past - split.keep;
   return split;
 }
 
 std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
-                                          size_t origin_budget, double keep_fraction) {
+                                          size_t original_budget, double keep_fraction) {
   const DecodeSplit split =
-      ComputeDecodeSplit(past_scores.size() + window, window, origin_budget, keep_fraction);
+      ComputeDecodeSplit(past_scores.size() + window, window, original_budget, keep_fraction);
   std::vector<TokenState> states(split.past + window, TokenState::kEvicted);
   const std::vector<size_t> ranked = TopKIndices(past_scores, split.keep);
   for (size_t r = 0; r < ranked.size(); ++r) {

@@ -2,7 +2,7 @@
 // Pure functions over plain views: the OQ score of a layer, the per-layer
 // Original budgets, heavy-hitter scores, top-k selection and the decode-time
 // tri-state split. Everything is computed in double whatever the input type.
-// Depends on src/core and the standard library only.
+// Depends on src/core, the public configuration and the standard library only.
 #pragma once
 
 #include <cstddef>
@@ -11,15 +11,18 @@
 #include <span>
 #include <vector>
 
+#include "arkv/kv_config.h"
+
 namespace arkv::kv {
 
-// Reference defaults (ARKV.md, "Parameters and the reference defaults").
-inline constexpr double kDefaultTau1 = 7.774380648611771;  // entropy temperature
-inline constexpr double kDefaultTau2 = 5.407015096778621;  // variance temperature
-inline constexpr double kDefaultTau3 = 5.527702582901318;  // kurtosis temperature
-inline constexpr double kDefaultGamma = 263.8108280337562;
-inline constexpr double kDefaultKeepFraction = 0.75;
-inline constexpr size_t kDefaultPoolKernel = 5;
+// Reference defaults (ARKV.md, "Parameters and the reference defaults"), as
+// CacheConfig{} holds them.
+inline constexpr double kDefaultTau1 = CacheConfig{}.tau1;  // entropy temperature
+inline constexpr double kDefaultTau2 = CacheConfig{}.tau2;  // variance temperature
+inline constexpr double kDefaultTau3 = CacheConfig{}.tau3;  // kurtosis temperature
+inline constexpr double kDefaultGamma = CacheConfig{}.gamma;
+inline constexpr double kDefaultKeepFraction = CacheConfig{}.keep_fraction;
+inline constexpr size_t kDefaultPoolKernel = static_cast<size_t>(CacheConfig{}.pool_kernel);
 // Inside the log of the entropy, so that A == 0 contributes 0 instead of NaN.
 inline constexpr double kEntropyEpsilon = 1e-10;
 // Floor of the 2nd central moment in the kurtosis denominator.
@@ -67,7 +70,7 @@ struct OqScore {
 // unbiased one (divided by w - 1). With a single query (w == 1) the unbiased
 // variance is undefined (the reference gets NaN); here it is 0, so the layer
 // scores 0. No past keys (num_keys == 0) or no heads gives all zeros. NaN in
-// the input propagates to the score (ComputeOriginBudgets copes with it).
+// the input propagates to the score (ComputeOriginalBudgets copes with it).
 // Throws arkv::Error on a malformed view or a temperature that is not a
 // positive finite number.
 template <typename T>
@@ -77,36 +80,38 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
 // that head's query heads): the three factors summed, then combined as in
 // ComputeOqScore. (Unlike ComputeOqScore, a summed entropy that rounding made
 // slightly negative is not clipped at 0, so the score is NaN, and
-// ComputeOriginBudgets gives such a layer ratio 1.)
+// ComputeOriginalBudgets gives such a layer ratio 1.)
 OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus);
 
 // ratio_l = oq_l / max_l' oq_l' over the finite scores; 1 for a layer whose
 // score is not finite and for every layer when the largest finite score is 0.
 std::vector<double> OqRatios(std::span<const double> oq_scores);
 
-// origin_budget = clip(round(ratio * (C - W)), 0, min(C - W, T - W)), round
+// original_budget = clip(round(ratio * (C - W)), 0, min(C - W, T - W)), round
 // half to even, T - W floored at 0; without a prompt length (nothing scored
 // yet) only the C - W bound applies. Requires C >= W and ratio in [0, 1].
-size_t OriginBudget(double ratio, size_t cache_size, size_t window,
-                    std::optional<size_t> prompt_len);
+size_t OriginalBudget(double ratio, size_t cache_size, size_t window,
+                      std::optional<size_t> prompt_len);
 
-// Budget of one layer, from ComputeOriginBudgets.
+// Budget of one layer, from ComputeOriginalBudgets.
 struct LayerBudget {
-  double ratio = 0;          // oq_l / max_l' oq_l', in [0, 1]
-  double quant_ratio = 0;    // 1 - ratio
-  size_t origin_budget = 0;  // Original past tokens kept at prefill
+  double ratio = 0;            // oq_l / max_l' oq_l', in [0, 1]
+  double quant_ratio = 0;      // 1 - ratio
+  size_t original_budget = 0;  // Original past tokens kept at prefill
 };
 
-// Per-layer Original budgets from the OQ scores of all layers:
-//   ratio_l = oq_l / max oq, origin_budget_l = clip(round(ratio_l * (C - W)), 0,
+// Per-layer Original budgets (ARKV.md and the reference code call them
+// origin_budget) from the OQ scores of all layers:
+//   ratio_l = oq_l / max oq, original_budget_l = clip(round(ratio_l * (C - W)), 0,
 //   min(C - W, T - W)) (0 when T < W). round() is half to even, like Python's
 // round() in the reference code. Degenerate scores get the conservative
 // ratio 1 (all Original, no quantization): every layer when the largest
 // finite score is 0 (the reference's own fallback), and any layer whose score
 // is NaN or infinite (the maximum is taken over the finite scores).
 // Throws arkv::Error when C < W or a score is negative.
-std::vector<LayerBudget> ComputeOriginBudgets(std::span<const double> oq_scores, size_t cache_size,
-                                              size_t window, size_t prompt_len);
+std::vector<LayerBudget> ComputeOriginalBudgets(std::span<const double> oq_scores,
+                                                size_t cache_size, size_t window,
+                                                size_t prompt_len);
 
 // 1-D average pooling with stride 1, zero padding of (kernel - 1) / 2 on each
 // side, always divided by `kernel` (padding counted): out has in.size()
@@ -145,13 +150,13 @@ enum class TokenState : uint8_t { kOriginal, kQuantized, kEvicted };
 struct DecodeSplit {
   size_t past = 0;       // num_cached - W
   size_t keep = 0;       // floor(keep_fraction * past)
-  size_t original = 0;   // o = clip(origin_budget - W, 0, keep)
+  size_t original = 0;   // o = clip(original_budget - W, 0, keep)
   size_t quantized = 0;  // keep - o
   size_t evicted = 0;    // past - keep
 };
 
 // Throws arkv::Error when num_cached < W or keep_fraction is outside [0, 1].
-DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_budget,
+DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t original_budget,
                                double keep_fraction = kDefaultKeepFraction);
 
 // States of one KV head's cached tokens after a decode-time compression.
@@ -161,7 +166,7 @@ DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t origin_b
 // top-o past tokens Original, the next keep - o Quantized, the other past
 // tokens Evicted, the window Original (ranking as TopKIndices).
 std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
-                                          size_t origin_budget,
+                                          size_t original_budget,
                                           double keep_fraction = kDefaultKeepFraction);
 
 }  // namespace arkv::kv

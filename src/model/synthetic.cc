@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "gguf/gguf.h"
 #include "tensor/kernels.h"
 
@@ -121,14 +122,11 @@ SyntheticModelSpec SyntheticPreset(const std::string& name) {
 }
 
 GgmlType ParseWeightType(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string lower = ToLower(name);
   for (uint32_t id = 0; id < 64; ++id) {
     const TypeTraits t = GetTypeTraits(id);
     if (!t.known) continue;
-    std::string tn(t.name);
-    std::transform(tn.begin(), tn.end(), tn.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (tn == lower) {
+    if (ToLower(t.name) == lower) {
       if (!t.supported) Fail("weight type {} is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)", name);
       return static_cast<GgmlType>(id);
     }
@@ -145,7 +143,7 @@ void WriteSyntheticModel(const SyntheticModelSpec& s, const std::string& path, T
   w.AddString("general.name", fmt::format("arkv-synthetic-{}-{}L-{}", s.arch, s.n_layers, s.n_embd));
   w.AddString("general.description",
               "arkv make-model: RANDOM WEIGHTS for tests and benchmarks; its text is meaningless");
-  w.AddUint32("general.file_type", static_cast<uint32_t>(s.type));
+  if (const auto file_type = LlamaFileType(s.type)) w.AddUint32("general.file_type", *file_type);
   w.AddUint32(a + "block_count", s.n_layers);
   w.AddUint32(a + "context_length", s.n_ctx);
   w.AddUint32(a + "embedding_length", s.n_embd);

@@ -9,7 +9,7 @@ namespace arkv {
 
 void SamplerConfig::Validate() const {
   if (!std::isfinite(temperature)) Fail("temperature must be a finite number");
-  if (!(top_p > 0.0f)) Fail("top-p must be > 0 (got {})", top_p);
+  if (!(top_p > 0.0f && top_p <= 1.0f)) Fail("top-p must be in (0, 1] (got {})", top_p);
   if (!(min_p >= 0.0f && min_p <= 1.0f)) Fail("min-p must be in [0, 1] (got {})", min_p);
 }
 
@@ -26,6 +26,13 @@ Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.see
 }
 
 int32_t Sampler::Sample(const float* logits, int n_vocab) {
+  // NaN would break the sort's ordering (undefined behaviour) and +inf the
+  // softmax; either means the model's output is broken.
+  for (int i = 0; i < n_vocab; ++i) {
+    if (std::isnan(logits[i]) || logits[i] == INFINITY) {
+      Fail("cannot sample: logit {} of {} is {}", i, n_vocab, logits[i]);
+    }
+  }
   if (config_.temperature <= 0.0f) return Argmax(logits, n_vocab);
   candidates_.resize(n_vocab);
   for (int i = 0; i < n_vocab; ++i) candidates_[i] = {i, logits[i]};

@@ -12,7 +12,7 @@ namespace arkv {
 struct SamplerConfig {
   float temperature = 0.8f;  // <= 0: greedy (argmax, lowest id on ties)
   int top_k = 40;            // <= 0: disabled
-  float top_p = 0.95f;       // >= 1: disabled
+  float top_p = 0.95f;       // in (0, 1]; 1: disabled
   float min_p = 0.05f;       // <= 0: disabled
   uint64_t seed = 0;
 
@@ -23,7 +23,8 @@ struct SamplerConfig {
 class Sampler {
  public:
   explicit Sampler(const SamplerConfig& config);
-  // Picks a token from logits[0..n_vocab).
+  // Picks a token from logits[0..n_vocab); throws arkv::Error on a NaN or
+  // +infinity logit (-infinity is a token never drawn).
   int32_t Sample(const float* logits, int n_vocab);
 
  private:

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/log.h"
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
@@ -197,9 +198,7 @@ std::unique_ptr<Tokenizer> Tokenizer::FromVocab(VocabData v) {
   t->lstrip_.assign(n, 0);
   t->rstrip_.assign(n, 0);
   // llama.cpp keys these attributes on the model name (they are not in GGUF).
-  std::string name = v.model_name;
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string name = ToLower(v.model_name);
   if (name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos) {
     for (int32_t id : t->special_tokens_) {
       t->rstrip_[id] = 1;

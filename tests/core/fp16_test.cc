@@ -1,15 +1,72 @@
 #include "core/fp16.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 namespace arkv {
 namespace {
 
-// Reference: round a double to the nearest fp16 value by exhaustive search of
-// the neighbours of the truncated value (independent of the bit tricks).
+// The value of a finite fp16 bit pattern from its definition (no bit tricks):
+// 0x7c00 maps to 65536, where infinity sits in round-to-nearest.
+double HalfValue(uint32_t h) {
+  const int exponent = static_cast<int>(h >> 10 & 0x1f);
+  const int mantissa = static_cast<int>(h & 0x3ff);
+  const double magnitude =
+      exponent == 0 ? std::ldexp(mantissa, -24) : std::ldexp(1024 + mantissa, exponent - 25);
+  return h & 0x8000 ? -magnitude : magnitude;
+}
+
+// Reference rounding: the nearest of all non-negative halves (a search of the
+// sorted table), ties to the even pattern, beyond 65504 towards infinity.
+uint16_t NearestHalf(float f) {
+  static const std::vector<double> table = [] {
+    std::vector<double> t;
+    for (uint32_t h = 0; h <= 0x7c00; ++h) t.push_back(HalfValue(h));
+    return t;
+  }();
+  const double a = std::fabs(static_cast<double>(f));
+  const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
+  if (a >= table.back()) return sign | 0x7c00;
+  const size_t hi = std::lower_bound(table.begin(), table.end(), a) - table.begin();
+  if (table[hi] == a) return sign | static_cast<uint16_t>(hi);
+  const size_t lo = hi - 1;
+  const double d_lo = a - table[lo], d_hi = table[hi] - a;
+  const size_t best = d_lo < d_hi ? lo : d_hi < d_lo ? hi : (lo % 2 == 0 ? lo : hi);
+  return sign | static_cast<uint16_t>(best);
+}
+
+TEST(Fp16, DecodesEveryHalfAsItsDefinition) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = F16ToF32(static_cast<uint16_t>(h));
+    if ((h & 0x7c00) == 0x7c00) {
+      EXPECT_EQ(std::isnan(f), (h & 0x3ff) != 0) << "h=" << h;
+      if ((h & 0x3ff) == 0) {
+        EXPECT_EQ(f, h & 0x8000 ? -INFINITY : INFINITY) << "h=" << h;
+      }
+    } else {
+      EXPECT_EQ(static_cast<double>(f), HalfValue(h)) << "h=" << h;
+    }
+  }
+}
+
+// F32ToF16 against the reference on two million floats spread over every
+// binade from below the smallest subnormal to beyond the largest half.
+TEST(Fp16, EncodesLikeTheNearestHalfReference) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> binade(-27, 17);
+  std::uniform_real_distribution<float> unit(1.0f, 2.0f);
+  for (int i = 0; i < (1 << 21); ++i) {
+    float f = std::ldexp(unit(rng), binade(rng));
+    if (rng() & 1) f = -f;
+    ASSERT_EQ(F32ToF16(f), NearestHalf(f)) << "f=" << f;
+  }
+}
+
 TEST(Fp16, RoundTripEveryHalf) {
   for (uint32_t h = 0; h < 65536; ++h) {
     const float f = F16ToF32(static_cast<uint16_t>(h));

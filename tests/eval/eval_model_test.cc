@@ -3,6 +3,8 @@
 // exceeds the context, the retrieval generator's placement, and the JSON
 // report. Skips when ../shared is absent.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -117,6 +119,76 @@ TEST_F(EvalModelTest, SmallBudgetGivesPositiveKl) {
   EXPECT_LT(s[1].mean_final_bytes, s[0].mean_final_bytes);
 }
 
+// KL(P_full || P_policy) and both argmaxes computed here, step by step, on
+// separate sessions run by hand through the same windows: the scorer's mean and
+// max KL and its top-1 agreement must equal them. The case is chosen so that
+// the direction of the KL and the argmax comparison both matter.
+TEST_F(EvalModelTest, KlAndTopOneMatchAHandComputation) {
+  const int n_ctx = 64, prefix = 40, windows = 2;
+  kv::CacheConfig small = Policy(kv::PolicyKind::kWindow, kv::Budget::Tokens(8));
+  small.window = 4;  // budget 8: 4 sinks and the 4 most recent tokens
+  auto reference = MakeSession(kv::CacheConfig{});
+  auto policy = MakeSession(small);
+  Session* sessions[] = {reference.get(), policy.get()};
+  const std::vector<PolicyScore> s =
+      ScoreDecodeMode(sessions, 0, *tokens_, DecodeScoringOptions{n_ctx, prefix, windows, Bos()});
+
+  auto full_by_hand = MakeSession(kv::CacheConfig{});
+  auto policy_by_hand = MakeSession(small);
+  const size_t n_vocab = model_->config().n_vocab;
+  auto log_softmax = [&](std::span<const float> logits) {
+    const std::span<const float> row = logits.last(n_vocab);
+    double mx = row[0], z = 0;
+    for (float v : row) mx = std::max(mx, static_cast<double>(v));
+    for (float v : row) z += std::exp(v - mx);
+    std::vector<double> out(n_vocab);
+    for (size_t i = 0; i < n_vocab; ++i) out[i] = row[i] - mx - std::log(z);
+    return out;
+  };
+  auto kl = [&](const std::vector<double>& log_p, const std::vector<double>& log_q) {
+    double sum = 0;
+    for (size_t i = 0; i < n_vocab; ++i) sum += std::exp(log_p[i]) * (log_p[i] - log_q[i]);
+    return sum;
+  };
+  auto argmax = [](const std::vector<double>& v) {
+    return std::max_element(v.begin(), v.end()) - v.begin();
+  };
+  double kl_sum = 0, kl_max = 0, reverse_sum = 0;
+  int n = 0, same = 0;
+  for (int w = 0; w < windows; ++w) {
+    std::vector<int32_t> win(tokens_->begin() + w * n_ctx, tokens_->begin() + (w + 1) * n_ctx);
+    if (Bos() >= 0) win[0] = Bos();
+    full_by_hand->Reset();
+    policy_by_hand->Reset();
+    const std::span<const int32_t> head = std::span<const int32_t>(win).first(prefix);
+    std::vector<double> p = log_softmax(full_by_hand->Prefill(head));
+    std::vector<double> q = log_softmax(policy_by_hand->Prefill(head));
+    for (int t = prefix;; ++t) {
+      const double d = kl(p, q);
+      kl_sum += d;
+      kl_max = std::max(kl_max, d);
+      reverse_sum += kl(q, p);
+      same += argmax(p) == argmax(q);
+      ++n;
+      if (t == n_ctx - 1) break;
+      p = log_softmax(full_by_hand->Decode(win[t]));
+      q = log_softmax(policy_by_hand->Decode(win[t]));
+    }
+  }
+  ASSERT_EQ(n, windows * (n_ctx - prefix));
+  ASSERT_EQ(s[1].n_scored, n);
+  ASSERT_EQ(s[1].kl.n, n);
+  // The case discriminates: the argmaxes differ somewhere, and the reverse KL
+  // is far from the forward one.
+  ASSERT_LT(same, n);
+  ASSERT_GT(std::fabs(reverse_sum - kl_sum), 0.05 * kl_sum);
+  EXPECT_NEAR(s[1].kl.mean, kl_sum / n, 1e-9 * kl_sum / n);
+  EXPECT_NEAR(s[1].kl.max, kl_max, 1e-9 * kl_max);
+  EXPECT_EQ(s[1].top1_agreement, static_cast<double>(same) / n);
+  std::printf("[ eval ] window 8 tokens: KL mean %.4g (reverse %.4g), max %.4g, top-1 %d/%d\n",
+              kl_sum / n, reverse_sum / n, kl_max, same, n);
+}
+
 // `quant` is left out: by definition (ARKV.md, the paper's Quant) it keeps
 // every past token outside the window Quantized whatever the budget, so it
 // differs from the full cache even with room to spare; see the next test.
@@ -223,6 +295,58 @@ TEST_F(EvalModelTest, RetrievalGeneratorPlacesTheNeedleAtTheRequestedDepth) {
                Error);
   EXPECT_THROW(GenerateRetrieval(*tokenizer_, {RetrievalKind::kNeedle, 300, 1.5, 1, 4}, {}, Bos()),
                Error);
+}
+
+// Retrieval cells count what they hold: one cell per task and depth in that
+// order, `samples` outputs each, and `correct` equal to the outputs that match
+// the answer of the prompt regenerated here with the runner's seeds.
+TEST_F(EvalModelTest, RetrievalCellsCountTheirOutputs) {
+  EvalOptions o;
+  o.tasks = {"retrieval"};
+  o.policies = {"window"};
+  o.budgets = {"40"};
+  o.base.window = 16;
+  o.retrieval_tasks = {"passkey", "needle"};
+  o.depths = {0.0, 0.5};
+  o.retrieval_samples = 2;
+  o.retrieval_ctx = 220;
+  o.seed = 3;
+  o.prefill_chunk = 64;
+  const EvalReport r = RunEval(*model_, *tokenizer_, *tokens_, {}, o, pool_);
+  ASSERT_FALSE(r.results.empty());
+  for (const PolicyResult& res : r.results) {
+    ASSERT_EQ(res.retrieval.size(), 4u) << res.config.label;
+    int n = 0, correct = 0;
+    for (size_t c = 0; c < res.retrieval.size(); ++c) {
+      const RetrievalCell& cell = res.retrieval[c];
+      EXPECT_EQ(cell.task, o.retrieval_tasks[c / 2]);
+      EXPECT_EQ(cell.depth, o.depths[c % 2]);
+      ASSERT_EQ(cell.n, 2);
+      ASSERT_EQ(cell.outputs.size(), 2u);
+      int matches = 0;
+      for (int k = 0; k < 2; ++k) {
+        RetrievalSpec spec;
+        spec.kind = ParseRetrievalKind(cell.task);
+        spec.context_tokens = o.retrieval_ctx;
+        spec.depth = cell.depth;
+        spec.seed = o.seed * 1000003ull + static_cast<uint64_t>(k);
+        spec.n_keys = o.n_keys;
+        const RetrievalSample sample = GenerateRetrieval(*tokenizer_, spec, {}, Bos());
+        matches += ExactMatch(cell.outputs[k], sample.answer);
+        // The output is the greedy continuation of that very prompt.
+        auto session = MakeSession(res.config.cache, o.prefill_chunk);
+        const std::vector<int32_t> ids = GreedyGenerate(
+            *session, sample.prompt,
+            static_cast<int>(tokenizer_->Encode(" " + sample.answer, false, false).size()) + 4,
+            tokenizer_);
+        EXPECT_EQ(tokenizer_->Decode(ids), cell.outputs[k]) << res.config.label << " cell " << c;
+      }
+      EXPECT_EQ(cell.correct, matches) << res.config.label << " cell " << c;
+      n += cell.n;
+      correct += cell.correct;
+    }
+    EXPECT_EQ(res.RetrievalAccuracy(), static_cast<double>(correct) / n);
+  }
 }
 
 TEST_F(EvalModelTest, JsonReportHoldsEveryConfigurationField) {

@@ -79,4 +79,18 @@ TEST(GgmlTypes, RowBytes) {
 }
 
 }  // namespace
+// llama.cpp's llama_ftype numbers (llama.h), which its loader prints as the
+// file's type: a Q8_0 file must not read as MOSTLY_Q5_0 (8, Q8_0's ggml id).
+TEST(GgmlTypes, LlamaFileTypeIsLlamaCppsNumbering) {
+  EXPECT_EQ(LlamaFileType(GgmlType::kF32), 0u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kF16), 1u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kQ4_0), 2u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kQ8_0), 7u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kQ4_K), 15u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kQ5_K), 17u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kQ6_K), 18u);
+  EXPECT_EQ(LlamaFileType(GgmlType::kBF16), 32u);
+  EXPECT_FALSE(LlamaFileType(GgmlType::kIQ2_XXS).has_value());
+}
+
 }  // namespace arkv

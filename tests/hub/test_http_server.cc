@@ -4,16 +4,18 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 namespace arkv::hub::testing {
 namespace {
+
+constexpr int kHeaderTimeoutMs = 60'000;
 
 std::string Lower(std::string_view text) {
   std::string out(text);
@@ -59,11 +61,15 @@ bool SendAll(int fd, std::string_view data) {
   return true;
 }
 
-int BindLoopback(int* port) {
+// A socket bound to an ephemeral port of 127.0.0.1. Without reuse_address no
+// other socket can bind the port while this one is open.
+int BindLoopback(int* port, bool reuse_address) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("test server: socket() failed");
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_address) {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -85,14 +91,11 @@ std::string RecordedRequest::Header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-int UnusedPort() {
-  int port = 0;
-  ::close(BindLoopback(&port));
-  return port;
-}
+UnusedPort::UnusedPort() { fd_ = BindLoopback(&port_, /*reuse_address=*/false); }
+UnusedPort::~UnusedPort() { ::close(fd_); }
 
 TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
-  listen_fd_ = BindLoopback(&port_);
+  listen_fd_ = BindLoopback(&port_, /*reuse_address=*/true);
   if (::listen(listen_fd_, 16) != 0 || ::pipe(wake_pipe_) != 0) {
     ::close(listen_fd_);
     throw std::runtime_error("test server: listen() or pipe() failed");
@@ -139,11 +142,15 @@ void TestHttpServer::Serve() {
 }
 
 void TestHttpServer::HandleConnection(int fd) {
-  timeval timeout{.tv_sec = 2, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::string data;
   char buffer[4096];
   while (data.find("\r\n\r\n") == std::string::npos) {
+    // A loaded machine may take seconds between connect and headers: wait
+    // long, but give up at once when the server is shutting down.
+    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    const int ready = ::poll(fds, 2, kHeaderTimeoutMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || fds[1].revents != 0) return;
     const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
     if (n <= 0) return;
     data.append(buffer, static_cast<size_t>(n));

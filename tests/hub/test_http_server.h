@@ -66,7 +66,20 @@ class TestHttpServer {
   std::vector<RecordedRequest> requests_;
 };
 
-// A TCP port on 127.0.0.1 where nothing listens (bound, then released).
-int UnusedPort();
+// A TCP port on 127.0.0.1 where nothing listens: bound (not listening) for
+// the object's lifetime, so connections are refused and no other socket can
+// take the port meanwhile.
+class UnusedPort {
+ public:
+  UnusedPort();
+  ~UnusedPort();
+  UnusedPort(const UnusedPort&) = delete;
+  UnusedPort& operator=(const UnusedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace arkv::hub::testing

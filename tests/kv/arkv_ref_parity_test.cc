@@ -176,11 +176,11 @@ TEST_P(ArkvRefParity, PrefillScoresBudgetsAndHeavyHitters) {
       }
     }
   }
-  const std::vector<LayerBudget> budgets = ComputeOriginBudgets(scores, f.cache_size, W, T);
+  const std::vector<LayerBudget> budgets = ComputeOriginalBudgets(scores, f.cache_size, W, T);
   ASSERT_EQ(budgets.size(), f.prefill.size());
   for (size_t l = 0; l < budgets.size(); ++l) {
     SCOPED_TRACE("layer " + std::to_string(l));
-    EXPECT_EQ(static_cast<int>(budgets[l].origin_budget), f.prefill[l].origin_budget);
+    EXPECT_EQ(static_cast<int>(budgets[l].original_budget), f.prefill[l].origin_budget);
     // Null ratios (every score 0): the reference falls back to C - W, which the
     // T - W cap clips to 0; the budget check above covers it.
     if (f.prefill[l].ratio) {
@@ -273,7 +273,7 @@ TEST_P(ArkvRefParity, EveryDecodeCompressionInTheReferenceOrder) {
           LayerContext ctx;
           ctx.kind = BatchKind::kDecode;
           ctx.limits.capacity = f.cache_size;
-          ctx.limits.origin_budget = origin_budget;
+          ctx.limits.original_budget = origin_budget;
           ctx.window = W;
           std::vector<TokenState> next = states;
           policy->Decide(ctx, HeadTokens{order, states, scores}, next);

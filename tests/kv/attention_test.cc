@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/compare.h"
 #include "hwy/targets.h"
 #include "kv/codecs.h"
 #include "kv/token_store.h"
@@ -22,6 +23,7 @@
 namespace arkv::kv {
 namespace {
 
+using ::arkv::testing::MaxAbsDiff;
 using testing::RandomVector;
 using testing::ReferenceAttention;
 using testing::RefToken;
@@ -47,14 +49,14 @@ void CheckMix(const MixCase& c, const char* label) {
   std::bernoulli_distribution to_quant(c.quantized_share);
   // Reference keys/values: what the stores hold (decoded), in span order.
   std::vector<RefToken> in_orig, in_quant;
-  double quant_err = 0;  // how far the Quantized values are from the input
+  MaxAbsDiff quant_err;  // how far the Quantized values are from the input
   auto add = [&](SlotStore& store, std::vector<RefToken>& ref, int32_t pos) {
     auto k = RandomVector(d, rng, -2, 2), v = RandomVector(d, rng);
     uint8_t* slot = store.Append(pos);
     EncodeSlot(store.format(), k.data(), v.data(), d, slot);
     std::vector<float> kd(d), vd(d);
     DecodeSlot(store.format(), slot, d, kd.data(), vd.data());
-    for (int i = 0; i < d; ++i) quant_err = std::max(quant_err, double(std::fabs(kd[i] - k[i])));
+    quant_err.AddAll(kd.data(), k.data(), d);
     ref.push_back({pos, std::vector<double>(kd.begin(), kd.end()),
                    std::vector<double>(vd.begin(), vd.end())});
   };
@@ -96,28 +98,28 @@ void CheckMix(const MixCase& c, const char* label) {
     ProbCapture cap{probs.data(), t0, n_new - w, w, n_keys};
     AttendKvHead(spans, 2, qb, &cap);
   }
-  double max_out = 0, max_prob = 0;
+  MaxAbsDiff max_out, max_prob;
   for (int t = 0; t < n_new; ++t) {
     std::vector<double> expect, expect_p;
     ReferenceAttention(all, &q[static_cast<size_t>(t) * group * d], group, d, q_pos[t], scale,
                        expect, &expect_p);
     for (int i = 0; i < group * d; ++i) {
-      max_out =
-          std::max(max_out, std::fabs(out[static_cast<size_t>(t) * group * d + i] - expect[i]));
+      max_out.Add(out[static_cast<size_t>(t) * group * d + i], expect[i]);
     }
     if (t >= n_new - w) {
       for (int g = 0; g < group; ++g) {
         for (int k = 0; k < n_keys; ++k) {
           const double got = probs[(static_cast<size_t>(g) * w + t - (n_new - w)) * n_keys + k];
-          max_prob = std::max(max_prob, std::fabs(got - expect_p[g * n_keys + k]));
+          max_prob.Add(got, expect_p[g * n_keys + k]);
         }
       }
     }
   }
   std::printf("[ %s mix q=%.2f d=%d G=%d ] max |out-ref| %.3g, max |p-ref| %.3g (codec err %.3g)\n",
-              label, c.quantized_share, d, group, max_out, max_prob, quant_err);
-  EXPECT_LT(max_out, 2e-5) << label << " d=" << d << " G=" << group;
-  EXPECT_LT(max_prob, 2e-6) << label << " d=" << d << " G=" << group;
+              label, c.quantized_share, d, group, max_out.value(), max_prob.value(),
+              quant_err.value());
+  EXPECT_TRUE(max_out.Within(2e-5)) << label << " d=" << d << " G=" << group;
+  EXPECT_TRUE(max_prob.Within(2e-6)) << label << " d=" << d << " G=" << group;
 }
 
 class MixedAttentionTest : public ::testing::TestWithParam<MixCase> {};
@@ -290,24 +292,23 @@ TEST(AttentionTargets, CausalPromptWithMaskedTiles) {
       ProbCapture cap{probs.data(), t0, 0, n, n};
       AttendKvHead(&span, 1, qb, &cap);
     }
-    double max_out = 0, max_prob = 0;
+    MaxAbsDiff max_out, max_prob;
     for (int t = 0; t < n; ++t) {
       std::vector<double> expect, expect_p;
       ReferenceAttention(ref, &q[static_cast<size_t>(t) * group * d], group, d, t, scale, expect,
                          &expect_p);
       for (int i = 0; i < group * d; ++i) {
-        max_out =
-            std::max(max_out, std::fabs(out[static_cast<size_t>(t) * group * d + i] - expect[i]));
+        max_out.Add(out[static_cast<size_t>(t) * group * d + i], expect[i]);
       }
       for (int g = 0; g < group; ++g) {
         for (int k = 0; k < n; ++k) {
           const double got = probs[(static_cast<size_t>(g) * n + t) * n + k];
-          max_prob = std::max(max_prob, std::fabs(got - expect_p[g * n + k]));
+          max_prob.Add(got, expect_p[g * n + k]);
         }
       }
     }
-    EXPECT_LT(max_out, 2e-5) << hwy::TargetName(target);
-    EXPECT_LT(max_prob, 2e-6) << hwy::TargetName(target);
+    EXPECT_TRUE(max_out.Within(2e-5)) << hwy::TargetName(target);
+    EXPECT_TRUE(max_prob.Within(2e-6)) << hwy::TargetName(target);
   }
   hwy::SetSupportedTargetsForTest(0);
 }

@@ -47,7 +47,7 @@ TEST(BudgetPlanner, TokenBudgetBeforeTheScoresKeepsTheWholePastOriginal) {
   ASSERT_EQ(limits.size(), 2u);
   for (const LayerLimits& l : limits) {
     EXPECT_EQ(l.capacity, std::optional<int64_t>(20));
-    EXPECT_EQ(l.origin_budget, 16);  // C - W
+    EXPECT_EQ(l.original_budget, 16);  // C - W
     EXPECT_FALSE(l.original_cap.has_value());
   }
 }
@@ -57,16 +57,16 @@ TEST(BudgetPlanner, TokenBudgetOriginalBudgetsRoundHalfToEvenAndStopAtThePrompt)
   const std::vector<double> shares{0.40625, 0.46875};
   auto limits =
       PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{100}));
-  EXPECT_EQ(limits[0].origin_budget, 6);
-  EXPECT_EQ(limits[1].origin_budget, 8);
+  EXPECT_EQ(limits[0].original_budget, 6);
+  EXPECT_EQ(limits[1].original_budget, 8);
   // A prompt of 11 tokens has T - W = 7 past tokens.
   limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{11}));
-  EXPECT_EQ(limits[0].origin_budget, 6);
-  EXPECT_EQ(limits[1].origin_budget, 7);
+  EXPECT_EQ(limits[0].original_budget, 6);
+  EXPECT_EQ(limits[1].original_budget, 7);
   // A prompt shorter than the window: no past at all.
   limits = PlanLayerLimits(Input(PolicyKind::kArkv, Budget::Tokens(20), true, shares, int64_t{3}));
-  EXPECT_EQ(limits[0].origin_budget, 0);
-  EXPECT_EQ(limits[1].origin_budget, 0);
+  EXPECT_EQ(limits[0].original_budget, 0);
+  EXPECT_EQ(limits[1].original_budget, 0);
 }
 
 TEST(BudgetPlanner, ByteBudgetOfAPolicyThatNeverQuantizes) {
@@ -78,8 +78,8 @@ TEST(BudgetPlanner, ByteBudgetOfAPolicyThatNeverQuantizes) {
       PlanLayerLimits(Input(PolicyKind::kEvict, Budget::Bytes(1000), false, shares));
   EXPECT_EQ(limits[0].capacity, std::optional<int64_t>(8));
   EXPECT_EQ(limits[1].capacity, std::optional<int64_t>(7));
-  EXPECT_EQ(limits[0].origin_budget, 4);
-  EXPECT_EQ(limits[1].origin_budget, 3);
+  EXPECT_EQ(limits[0].original_budget, 4);
+  EXPECT_EQ(limits[1].original_budget, 3);
   EXPECT_FALSE(limits[0].original_cap.has_value());
 }
 
@@ -91,7 +91,7 @@ TEST(BudgetPlanner, ByteBudgetOfQuantOnlyTheWindowOriginal) {
       PlanLayerLimits(Input(PolicyKind::kQuant, Budget::Bytes(1000), true, shares));
   for (const LayerLimits& l : limits) {
     EXPECT_EQ(l.capacity, std::optional<int64_t>(9));
-    EXPECT_EQ(l.origin_budget, 0);
+    EXPECT_EQ(l.original_budget, 0);
     EXPECT_EQ(l.original_cap, std::optional<int64_t>(0));
   }
 }
@@ -99,7 +99,7 @@ TEST(BudgetPlanner, ByteBudgetOfQuantOnlyTheWindowOriginal) {
 TEST(BudgetPlanner, ByteBudgetSharedInProportionToTheOriginalShares) {
   // Spare 2000 - 512 = 1488 bytes: layer 0 (share 1) gets 256 + 992 = 1248,
   // all Original: 19 tokens (1216). Layer 1 (share 0.5) gets 256 + 496 = 752:
-  // C = 13 has origin budget round(0.5 * 9) = 4, so 8 x 64 + 5 x 48 = 752.
+  // C = 13 has Original budget round(0.5 * 9) = 4, so 8 x 64 + 5 x 48 = 752.
   // Next tokens cost 64 each; 32 bytes are left.
   const std::vector<double> shares{1, 0.5};
   const auto limits =

@@ -2,12 +2,14 @@
 // batch prefill then token-by-token decode, GQA ratios 1/2/4, head dims 8..128.
 #include <cmath>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "arkv/kv_cache.h"
+#include "common/compare.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -16,6 +18,7 @@
 namespace arkv::kv {
 namespace {
 
+using ::arkv::testing::MaxAbsDiff;
 using testing::RandomVector;
 using testing::ReferenceAttention;
 using testing::RefToken;
@@ -48,7 +51,7 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   // Reference tokens per (layer, kv head).
   std::vector<std::vector<RefToken>> ref(2 * hkv);
-  double max_err = 0;
+  MaxAbsDiff max_err;
   int32_t next_pos = 0;
   auto run_batch = [&](int n) {
     std::vector<int32_t> pos(n);
@@ -75,8 +78,7 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
           const float* qh = &q[(static_cast<size_t>(t) * hq + h * group) * d];
           ReferenceAttention(ref[layer * hkv + h], qh, group, d, pos[t], scale, expect);
           for (int i = 0; i < group * d; ++i) {
-            const double got = out[(static_cast<size_t>(t) * hq + h * group) * d + i];
-            max_err = std::max(max_err, std::fabs(got - expect[i]));
+            max_err.Add(out[(static_cast<size_t>(t) * hq + h * group) * d + i], expect[i]);
           }
         }
       }
@@ -85,8 +87,8 @@ TEST_P(FullCacheTest, PrefillThenDecodeMatchesDoubleReference) {
   };
   run_batch(37);
   for (int step = 0; step < 12; ++step) run_batch(1);
-  EXPECT_LT(max_err, 2e-5) << "max |out - ref|";
-  RecordProperty("max_abs_error", std::to_string(max_err));
+  EXPECT_TRUE(max_err.Within(2e-5)) << "out vs ref";
+  RecordProperty("max_abs_error", std::to_string(max_err.value()));
   // Bytes held: every token Original.
   const size_t elt = c.type == OriginalType::kF16 ? 2 : 4;
   EXPECT_EQ(cache->BytesHeld(), static_cast<size_t>(2) * hkv * 49 * 2 * d * elt);
@@ -140,6 +142,46 @@ TEST(FullCache, SharedPoolReusesPagesAcrossSequences) {
   fill(*b, 100);
   EXPECT_EQ(pool.pages_allocated(), 14u) << "pages freed by one sequence are reused";
   EXPECT_EQ(pool.peak_pages_in_use(), 14u);
+}
+
+// A pool with a page limit: the batch that needs one page too many fails with
+// a clear error, the pages stay accounted for, and after Clear() the pool and
+// a cache on it work again.
+TEST(FullCache, ExhaustedPoolIsAClearErrorAndRecoverable) {
+  PagePool pool(1024, /*max_pages=*/6);  // 16 tokens a page: 48 per KV head
+  const CacheShape shape{1, 2, 2, 16};
+  ThreadPool threads(2);
+  std::mt19937 rng(9);
+  auto cache = CreateSequenceCache(shape, CacheConfig{}, &pool);
+  int32_t next = 0;
+  auto attend = [&](int n) {
+    std::vector<int32_t> pos(n);
+    for (int t = 0; t < n; ++t) pos[t] = next + t;
+    auto q = RandomVector(n * 2 * 16, rng), k = RandomVector(n * 2 * 16, rng),
+         v = RandomVector(n * 2 * 16, rng);
+    std::vector<float> out(q.size(), NAN);
+    cache->Attend(0, q.data(), k.data(), v.data(), pos.data(), n, 0.25f, out.data(), threads);
+    cache->EndBatch(n > 1 ? BatchKind::kPromptEnd : BatchKind::kDecode);
+    next += n;
+    for (float x : out) ASSERT_TRUE(std::isfinite(x));
+  };
+  attend(40);
+  for (int i = 0; i < 8; ++i) attend(1);
+  EXPECT_EQ(pool.pages_in_use(), 6u);
+  try {
+    attend(1);  // token 49 needs a fourth page per KV head
+    ADD_FAILURE() << "no error when the pool is exhausted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("exhausted"), std::string::npos) << e.what();
+  }
+  EXPECT_LE(pool.pages_in_use(), 6u);
+  cache->Clear();
+  EXPECT_EQ(pool.pages_in_use(), 0u);
+  EXPECT_EQ(cache->BytesHeld(), 0u);
+  next = 0;
+  attend(48);
+  EXPECT_EQ(pool.pages_in_use(), 6u);
+  EXPECT_EQ(cache->Stats().original_tokens, 2 * 48);
 }
 
 }  // namespace

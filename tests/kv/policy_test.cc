@@ -144,7 +144,9 @@ TEST_P(PolicyInvariantTest, HoldDuringPromptAndTenTimesTheBudgetOfDecoding) {
   config.window = 8;
   PagePool pool(1024);
   auto cache = CreateSequenceCache(kShape, config, &pool);
-  Driver drv{*cache, kShape, RandomGen(3)};
+  // arkv quantizes only layers whose OQ ratio is low: give it one such layer.
+  Driver drv{*cache, kShape,
+             config.policy == PolicyKind::kArkv ? FlatFirstLayerGen(3) : RandomGen(3)};
   std::map<int, std::set<int32_t>> seen;
   const int budget_tokens = 48;
   for (int chunk = 0; chunk < 4; ++chunk) {
@@ -166,42 +168,14 @@ TEST_P(PolicyInvariantTest, HoldDuringPromptAndTenTimesTheBudgetOfDecoding) {
   EXPECT_LE(peak_pages_decode, bound);
   const CacheStats st = cache->Stats();
   EXPECT_GT(st.evictions, 0);
-  // (arkv quantizes only layers whose OQ ratio is low enough: see below.)
-  if (config.policy == PolicyKind::kQuant ||
-      (config.policy == PolicyKind::kArkv && config.budget.unit == Budget::Unit::kBytes)) {
+  // Every quantizing case holds Quantized tokens at the end, so the byte
+  // checks above covered its codec's slots.
+  if (config.policy == PolicyKind::kQuant || config.policy == PolicyKind::kArkv) {
     EXPECT_GT(st.quantizations, 0);
     EXPECT_GT(st.quantized_tokens, 0);
-  } else if (config.policy != PolicyKind::kArkv) {
+  } else {
     EXPECT_EQ(st.quantized_tokens, 0);
   }
-}
-
-// Layers with different attention sharpness get different OQ ratios; at decode
-// compression a layer keeps o = clip(origin_budget - W, 0, keep) past tokens
-// Original and quantizes keep - o (ARKV.md, Decoding 2-5).
-TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
-  CacheConfig config;
-  config.policy = PolicyKind::kArkv;
-  config.budget = Budget::Tokens(48);
-  config.window = 8;
-  auto cache = CreateSequenceCache(kShape, config);
-  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
-  drv.Prompt(100, 100);
-  const CacheStats prompt = cache->Stats();
-  EXPECT_EQ(prompt.quantized_tokens, 0) << "prompt compression keeps tokens Original";
-  for (int step = 0; step < 1; ++step) drv.Batch(1, BatchKind::kDecode);
-  const CacheStats st = cache->Stats();
-  int quantizing_layers = 0;
-  for (int l = 0; l < kShape.n_layers; ++l) {
-    const double ratio = st.layers[l].oq_ratio;
-    const int64_t origin_budget = std::llround(ratio * (48 - 8));  // T - W = 92 does not clip
-    // n = 49 > C: past 41, keep floor(0.75 * 41) = 30.
-    const int64_t o = std::clamp<int64_t>(origin_budget - 8, 0, 30);
-    EXPECT_EQ(st.layers[l].quantized_tokens, (30 - o) * kShape.n_kv_heads) << "layer " << l;
-    EXPECT_EQ(st.layers[l].original_tokens, (o + 8) * kShape.n_kv_heads) << "layer " << l;
-    quantizing_layers += st.layers[l].quantized_tokens > 0;
-  }
-  EXPECT_GT(quantizing_layers, 0);
 }
 
 // Under a byte budget every layer holds its window, and the bytes beyond the
@@ -310,19 +284,21 @@ TEST(Policies, HeavyEarlyTokenIsKeptByScoredPoliciesAndDroppedByWindow) {
 }
 
 // Independent double-precision ARKV prompt scoring (ARKV.md, Prefill 1-5) for
-// the inputs of RandomGen, to compare the cache's selection and OQ ratios.
+// the inputs of RandomGen (or, with q_range per layer, FlatFirstLayerGen), to
+// compare the cache's selection and OQ ratios.
 struct PromptReference {
   std::vector<std::set<int32_t>> kept;  // per (layer, kv head)
   std::vector<double> oq;               // per layer
 };
 
-PromptReference ReferencePrompt(const CacheConfig& c, int T, uint32_t seed) {
+PromptReference ReferencePrompt(const CacheConfig& c, int T, uint32_t seed,
+                                std::vector<float> q_range = {2.0f, 2.0f, 2.0f}) {
   const int d = kShape.head_dim, H = kShape.n_heads, Hkv = kShape.n_kv_heads, G = H / Hkv;
   const int W = c.window, w = std::min(T, W), C = static_cast<int>(c.budget.value);
   std::mt19937 rng(seed);
   PromptReference ref;
   for (int l = 0; l < kShape.n_layers; ++l) {
-    auto q = RandomVector(static_cast<size_t>(T) * H * d, rng, -2, 2);
+    auto q = RandomVector(static_cast<size_t>(T) * H * d, rng, -q_range[l], q_range[l]);
     auto k = RandomVector(static_cast<size_t>(T) * Hkv * d, rng, -2, 2);
     auto v = RandomVector(static_cast<size_t>(T) * Hkv * d, rng);
     const int past = T - w;
@@ -420,6 +396,39 @@ TEST(Policies, ArkvPromptSelectionAndRatiosMatchIndependentReference) {
   }
 }
 
+// Layers with different attention sharpness get different OQ ratios (those of
+// the independent reference); at decode compression a layer keeps
+// o = clip(original_budget - W, 0, keep) past tokens Original and quantizes
+// keep - o (ARKV.md, Decoding 2-5).
+TEST(Policies, ArkvSplitsDecodeCompressionByLayerRatio) {
+  CacheConfig config;
+  config.policy = PolicyKind::kArkv;
+  config.budget = Budget::Tokens(48);
+  config.window = 8;
+  auto cache = CreateSequenceCache(kShape, config);
+  Driver drv{*cache, kShape, FlatFirstLayerGen(4)};
+  drv.Prompt(100, 100);
+  const CacheStats prompt = cache->Stats();
+  EXPECT_EQ(prompt.quantized_tokens, 0) << "prompt compression keeps tokens Original";
+  // FlatFirstLayerGen's stream: queries in +-0.05 for layer 0, +-3 above.
+  const PromptReference ref = ReferencePrompt(config, 100, 4, {0.05f, 3.0f, 3.0f});
+  const double max_oq = *std::max_element(ref.oq.begin(), ref.oq.end());
+  drv.Batch(1, BatchKind::kDecode);
+  const CacheStats st = cache->Stats();
+  int quantizing_layers = 0;
+  for (int l = 0; l < kShape.n_layers; ++l) {
+    const double ratio = ref.oq[l] / max_oq;
+    ASSERT_NEAR(st.layers[l].oq_ratio, ratio, 1e-4) << "layer " << l;
+    const int64_t original_budget = std::llround(ratio * (48 - 8));  // T - W = 92 does not clip
+    // n = 49 > C: past 41, keep floor(0.75 * 41) = 30.
+    const int64_t o = std::clamp<int64_t>(original_budget - 8, 0, 30);
+    EXPECT_EQ(st.layers[l].quantized_tokens, (30 - o) * kShape.n_kv_heads) << "layer " << l;
+    EXPECT_EQ(st.layers[l].original_tokens, (o + 8) * kShape.n_kv_heads) << "layer " << l;
+    quantizing_layers += st.layers[l].quantized_tokens > 0;
+  }
+  EXPECT_GT(quantizing_layers, 0);
+}
+
 TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
   CacheConfig config;
   config.policy = PolicyKind::kArkv;
@@ -435,6 +444,34 @@ TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
   for (const auto& ls : cache->Stats().layers) {
     EXPECT_GE(ls.oq_ratio, 0.0);
     EXPECT_LE(ls.oq_ratio, 1.0);
+  }
+}
+
+// StreamingLLM keeps exactly the first `sinks` positions and the most recent
+// C - sinks, through chunked prompts and decoding, in every layer and head.
+TEST(Policies, WindowKeepsTheSinksAndTheMostRecentTokens) {
+  for (int sinks : {0, 4, 7}) {
+    CacheConfig config;
+    config.policy = PolicyKind::kWindow;
+    config.budget = Budget::Tokens(20);
+    config.window = 8;
+    config.sinks = sinks;
+    auto cache = CreateSequenceCache(kShape, config);
+    Driver drv{*cache, kShape, RandomGen(6)};
+    drv.Prompt(100, 30);
+    for (int step = 0; step <= 25; ++step) {
+      std::set<int32_t> expected;
+      for (int32_t p = 0; p < sinks; ++p) expected.insert(p);
+      for (int32_t p = drv.next_pos - (20 - sinks); p < drv.next_pos; ++p) expected.insert(p);
+      for (int l = 0; l < kShape.n_layers; ++l) {
+        for (int h = 0; h < kShape.n_kv_heads; ++h) {
+          std::set<int32_t> held;
+          for (const auto& t : cache->Tokens(l, h)) held.insert(t.position);
+          ASSERT_EQ(held, expected) << "sinks " << sinks << " step " << step << " layer " << l;
+        }
+      }
+      drv.Batch(1, BatchKind::kDecode);
+    }
   }
 }
 

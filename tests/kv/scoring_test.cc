@@ -193,84 +193,84 @@ TEST(OqScoreTest, RejectsBadArguments) {
 
 // ---------------------------------------------------------------- budgets
 
-TEST(OriginBudgetTest, MatchesNumpyReference) {
+TEST(OriginalBudgetTest, MatchesNumpyReference) {
   const std::vector<double> oq = {kOq0[3], kOq1[3], kOq2[3]};
   const double* ratios[] = {kRatiosC10, kRatiosC7};
   const double* budgets[] = {kBudgetsC10, kBudgetsC7};
   const size_t caches[] = {10, 7};
   for (int c = 0; c < 2; ++c) {
-    const auto result = ComputeOriginBudgets(oq, caches[c], kPrefillWindow, kPrefillLen);
+    const auto result = ComputeOriginalBudgets(oq, caches[c], kPrefillWindow, kPrefillLen);
     ASSERT_EQ(result.size(), 3u);
     for (size_t l = 0; l < 3; ++l) {
       ExpectClose(result[l].ratio, ratios[c][l], "ratio");
       ExpectClose(result[l].quant_ratio, 1 - ratios[c][l], "quant ratio");
-      EXPECT_EQ(static_cast<double>(result[l].origin_budget), budgets[c][l]) << "C " << caches[c];
+      EXPECT_EQ(static_cast<double>(result[l].original_budget), budgets[c][l]) << "C " << caches[c];
     }
   }
 }
 
-TEST(OriginBudgetTest, RatiosAndHalfToEvenRounding) {
+TEST(OriginalBudgetTest, RatiosAndHalfToEvenRounding) {
   const std::vector<double> oq = {4, 2, 1};
   // C - W = 6: 6, 3, round(1.5) = 2.
-  auto b = ComputeOriginBudgets(oq, 8, 2, 100);
-  EXPECT_EQ(b[0].origin_budget, 6u);
-  EXPECT_EQ(b[1].origin_budget, 3u);
-  EXPECT_EQ(b[2].origin_budget, 2u);
+  auto b = ComputeOriginalBudgets(oq, 8, 2, 100);
+  EXPECT_EQ(b[0].original_budget, 6u);
+  EXPECT_EQ(b[1].original_budget, 3u);
+  EXPECT_EQ(b[2].original_budget, 2u);
   EXPECT_EQ(b[1].ratio, 0.5);
   EXPECT_EQ(b[2].quant_ratio, 0.75);
   // C - W = 10: 10, 5, round(2.5) = 2 (Python rounds half to even).
-  b = ComputeOriginBudgets(oq, 12, 2, 100);
-  EXPECT_EQ(b[0].origin_budget, 10u);
-  EXPECT_EQ(b[1].origin_budget, 5u);
-  EXPECT_EQ(b[2].origin_budget, 2u);
+  b = ComputeOriginalBudgets(oq, 12, 2, 100);
+  EXPECT_EQ(b[0].original_budget, 10u);
+  EXPECT_EQ(b[1].original_budget, 5u);
+  EXPECT_EQ(b[2].original_budget, 2u);
 }
 
-TEST(OriginBudgetTest, ClippedByPromptLength) {
+TEST(OriginalBudgetTest, ClippedByPromptLength) {
   const std::vector<double> oq = {4, 2, 1};
   // T - W = 4 < C - W = 10: 10 -> 4, 5 -> 4, 2.
-  auto b = ComputeOriginBudgets(oq, 12, 2, 6);
-  EXPECT_EQ(b[0].origin_budget, 4u);
-  EXPECT_EQ(b[1].origin_budget, 4u);
-  EXPECT_EQ(b[2].origin_budget, 2u);
+  auto b = ComputeOriginalBudgets(oq, 12, 2, 6);
+  EXPECT_EQ(b[0].original_budget, 4u);
+  EXPECT_EQ(b[1].original_budget, 4u);
+  EXPECT_EQ(b[2].original_budget, 2u);
   // A prompt shorter than the window has no past at all.
-  b = ComputeOriginBudgets(oq, 12, 8, 5);
+  b = ComputeOriginalBudgets(oq, 12, 8, 5);
   for (const auto& layer : b) {
-    EXPECT_EQ(layer.origin_budget, 0u);
+    EXPECT_EQ(layer.original_budget, 0u);
   }
   // C == W leaves nothing for the past.
-  b = ComputeOriginBudgets(oq, 8, 8, 100);
+  b = ComputeOriginalBudgets(oq, 8, 8, 100);
   for (const auto& layer : b) {
-    EXPECT_EQ(layer.origin_budget, 0u);
+    EXPECT_EQ(layer.original_budget, 0u);
   }
 }
 
-TEST(OriginBudgetTest, AllZeroScoresKeepEverythingOriginal) {
+TEST(OriginalBudgetTest, AllZeroScoresKeepEverythingOriginal) {
   const std::vector<double> oq = {0, 0};
-  for (const auto& layer : ComputeOriginBudgets(oq, 10, 2, 100)) {
+  for (const auto& layer : ComputeOriginalBudgets(oq, 10, 2, 100)) {
     EXPECT_EQ(layer.ratio, 1.0);
     EXPECT_EQ(layer.quant_ratio, 0.0);
-    EXPECT_EQ(layer.origin_budget, 8u);
+    EXPECT_EQ(layer.original_budget, 8u);
   }
 }
 
-TEST(OriginBudgetTest, NonFiniteScoreKeepsThatLayerOriginal) {
+TEST(OriginalBudgetTest, NonFiniteScoreKeepsThatLayerOriginal) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<double> oq = {std::nan(""), 2, 1, inf};
-  const auto b = ComputeOriginBudgets(oq, 10, 2, 100);
+  const auto b = ComputeOriginalBudgets(oq, 10, 2, 100);
   EXPECT_EQ(b[0].ratio, 1.0);
-  EXPECT_EQ(b[0].origin_budget, 8u);
+  EXPECT_EQ(b[0].original_budget, 8u);
   EXPECT_EQ(b[1].ratio, 1.0);  // the maximum is over the finite scores
   EXPECT_EQ(b[2].ratio, 0.5);
-  EXPECT_EQ(b[2].origin_budget, 4u);
+  EXPECT_EQ(b[2].original_budget, 4u);
   EXPECT_EQ(b[3].ratio, 1.0);
 }
 
-TEST(OriginBudgetTest, RejectsBadArguments) {
+TEST(OriginalBudgetTest, RejectsBadArguments) {
   const std::vector<double> oq = {1, -0.5};
-  EXPECT_THROW(ComputeOriginBudgets(oq, 10, 2, 100), Error);
+  EXPECT_THROW(ComputeOriginalBudgets(oq, 10, 2, 100), Error);
   const std::vector<double> ok = {1, 0.5};
-  EXPECT_THROW(ComputeOriginBudgets(ok, 4, 8, 100), Error);
-  EXPECT_TRUE(ComputeOriginBudgets({}, 10, 2, 100).empty());
+  EXPECT_THROW(ComputeOriginalBudgets(ok, 4, 8, 100), Error);
+  EXPECT_TRUE(ComputeOriginalBudgets({}, 10, 2, 100).empty());
 }
 
 // ---------------------------------------------------------------- pooling

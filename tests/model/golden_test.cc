@@ -26,10 +26,11 @@
 //    5e-2 real (the fp16 rounding of K and V alone gives 2.3e-3 / 3.7e-2).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@
 #include "gguf/gguf.h"
 #include "golden_util.h"
 #include "model/model.h"
+#include "reference_model.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "tensor/kernels.h"
@@ -56,6 +58,12 @@ using testing::ReadIds;
 using testing::SharedExists;
 using testing::SharedPath;
 
+// Float run with an f32 KV cache vs the float64 reference: only f32
+// accumulation error remains (see the top of the file).
+constexpr double kTolRef64F32Kv = 1e-3;
+// Fewest greedy ids a golden file must make decisive (see the greedy test).
+constexpr size_t kMinGreedyIds = 4;
+
 struct GoldenCase {
   std::string name;       // test name suffix
   std::string model;      // relative to shared/, or the Q8_0 source when rebuilt
@@ -65,25 +73,43 @@ struct GoldenCase {
   double tol_llama = 0.0;
   double min_argmax = 1.0;
   double tol_ref64_f16kv = 0.0;
+  bool lossy = false;  // weights rounded to a smaller type (Q8_0, Q4_0, Q4_K, BF16)
 };
 
 std::vector<GoldenCase> Cases() {
   const std::string s = "golden/synth/";
   return {
-      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true, 5e-2, 1.0, 5e-2},
+      {"stories260K", "models/stories260K.gguf", GgmlType::kQ8_0, "golden/real/stories260K/", true,
+       5e-2, 1.0, 5e-2},
       {"TinyStories656K_f16", "models/TinyStories-656K/TinyStories-656K.f16.gguf", GgmlType::kQ8_0,
        "golden/real/TinyStories-656K.f16/", true, 3e-2, 1.0, 5e-2},
-      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf", GgmlType::kQ8_0,
-       "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2},
-      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.", false, 0.18, 0.9, 5e-3},
-      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3},
-      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.", false, 3.5e-3, 1.0, 5e-3},
-      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.", false, 5e-3, 1.0, 5e-3},
-      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.", false, 5e-2, 0.9, 5e-3},
-      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.", false, 0.15, 0.9, 5e-3},
-      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.", false, 3e-3, 1.0, 5e-3},
+      {"TinyStories656K_q8_0", "models/TinyStories-656K/tinystories-656k-q8_0.gguf",
+       GgmlType::kQ8_0, "golden/real/tinystories-656k-q8_0/", true, 0.5, 0.9, 5e-2, true},
+      {"synth_llama3_q8_0", s + "synth-llama3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q8_0.",
+       false, 0.2, 0.9, 5e-3, true},
+      {"synth_llama3_q4_0", s + "synth-llama3.q4_0.gguf", GgmlType::kQ8_0, s + "synth-llama3.q4_0.",
+       false, 0.18, 0.9, 5e-3, true},
+      {"synth_llama3_q4_k_m", s + "synth-llama3.q4_k_m.gguf", GgmlType::kQ8_0,
+       s + "synth-llama3.q4_k_m.", false, 0.2, 0.9, 5e-3, true},
+      {"synth_llama3_f32", s + "synth-llama3.q8_0.gguf", GgmlType::kF32, s + "synth-llama3.f32.",
+       false, 3.5e-3, 1.0, 5e-3},
+      {"synth_llama3_f16", s + "synth-llama3.q8_0.gguf", GgmlType::kF16, s + "synth-llama3.f16.",
+       false, 5e-3, 1.0, 5e-3},
+      {"synth_llama3_bf16", s + "synth-llama3.q8_0.gguf", GgmlType::kBF16, s + "synth-llama3.bf16.",
+       false, 5e-2, 0.9, 5e-3, true},
+      {"synth_qwen3_q8_0", s + "synth-qwen3.q8_0.gguf", GgmlType::kQ8_0, s + "synth-qwen3.q8_0.",
+       false, 0.15, 0.9, 5e-3, true},
+      {"synth_qwen3_f32", s + "synth-qwen3.q8_0.gguf", GgmlType::kF32, s + "synth-qwen3.f32.",
+       false, 3e-3, 1.0, 5e-3},
   };
+}
+
+std::vector<GoldenCase> LossyCases() {
+  std::vector<GoldenCase> cases;
+  for (const GoldenCase& c : Cases()) {
+    if (c.lossy) cases.push_back(c);
+  }
+  return cases;
 }
 
 // Rebuilds an unshipped F32/F16/BF16 variant from the shipped Q8_0 file as the
@@ -96,7 +122,7 @@ std::string RebuildVariant(const std::string& q8_path, GgmlType type, const std:
   for (const gguf::KeyValue& kv : src->metadata()) {
     if (kv.key == "general.alignment") continue;
     if (kv.key == "general.file_type") {
-      w.AddUint32(kv.key, type == GgmlType::kF32 ? 0 : type == GgmlType::kF16 ? 1 : 32);
+      w.AddUint32(kv.key, LlamaFileType(type).value());
       continue;
     }
     w.AddValue(kv.key, kv.value);
@@ -185,11 +211,11 @@ TEST_P(GoldenTest, LogitsMatchLlamaCpp) {
   ASSERT_EQ(golden.size(), ids.size() * n_vocab);
   const std::vector<float> ours = TeacherForced(*model_, ids, kv::OriginalType::kF16);
   const testing::Diff d = CompareLogits(ours.data(), golden.data(), ids.size(), n_vocab);
-  EXPECT_LE(d.max_abs, c.tol_llama) << c.name;
+  EXPECT_TRUE(d.max_abs.Within(c.tol_llama)) << c.name;
   EXPECT_GE(d.argmax_agreement, c.min_argmax) << c.name;
-  RecordProperty("max_abs_vs_llama", std::to_string(d.max_abs));
+  RecordProperty("max_abs_vs_llama", std::to_string(d.max_abs.value()));
   std::printf("[ golden ] %-22s vs llama.cpp: max |diff| %.3g (tol %.3g), argmax %.3f\n",
-              c.name.c_str(), d.max_abs, c.tol_llama, d.argmax_agreement);
+              c.name.c_str(), d.max_abs.value(), c.tol_llama, d.argmax_agreement);
 }
 
 TEST_P(GoldenTest, LogitsMatchFloat64Reference) {
@@ -202,18 +228,22 @@ TEST_P(GoldenTest, LogitsMatchFloat64Reference) {
   const std::unique_ptr<Model> exact_model = Model::Load(path_, {MatMulPrecision::kFloat});
   const std::vector<float> f32kv = TeacherForced(*exact_model, ids, kv::OriginalType::kF32);
   const testing::Diff exact = CompareLogits(f32kv.data(), ref.data(), ids.size(), n_vocab);
-  EXPECT_LE(exact.max_abs, 1e-3) << c.name << " (f32 KV cache)";
+  EXPECT_TRUE(exact.max_abs.Within(kTolRef64F32Kv)) << c.name << " (f32 KV cache)";
   const std::vector<float> f16kv = TeacherForced(*exact_model, ids, kv::OriginalType::kF16);
   const testing::Diff half = CompareLogits(f16kv.data(), ref.data(), ids.size(), n_vocab);
-  EXPECT_LE(half.max_abs, c.tol_ref64_f16kv) << c.name << " (f16 KV cache)";
-  std::printf("[ golden ] %-22s vs float64: f32 KV %.3g, f16 KV %.3g (tol 1e-3, %.3g)\n",
-              c.name.c_str(), exact.max_abs, half.max_abs, c.tol_ref64_f16kv);
+  EXPECT_TRUE(half.max_abs.Within(c.tol_ref64_f16kv)) << c.name << " (f16 KV cache)";
+  std::printf("[ golden ] %-22s vs float64: f32 KV %.3g, f16 KV %.3g (tol %.3g, %.3g)\n",
+              c.name.c_str(), exact.max_abs.value(), half.max_abs.value(), kTolRef64F32Kv,
+              c.tol_ref64_f16kv);
 }
 
-// Greedy decoding: the ids must equal llama.cpp's up to the first step whose
-// top-2 margin is below twice the tolerance (beyond it, rounding may rightly
-// pick the other token); then the golden ids are fed through arkv's decode
-// loop and every step's logits must match llama.cpp's step logits.
+// Greedy decoding against llama.cpp. Where llama.cpp's top-2 margin is at
+// least twice the tolerance, arkv's step logits (within the tolerance of
+// llama.cpp's, asserted below) cannot rank the two differently, so arkv must
+// pick llama.cpp's id: with the golden ids fed through the decode loop
+// (teacher-forced), at every such step; running free, at every step up to the
+// first one below it. How many ids that is comes from the golden margins alone,
+// and each model must have at least kMinGreedyIds of them.
 TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
   const GoldenCase& c = GetParam();
   const std::vector<int32_t> prompt = ReadIds(PromptFile());
@@ -225,34 +255,102 @@ TEST_P(GoldenTest, GreedyGenerationMatchesLlamaCpp) {
   const size_t n_vocab = model_->config().n_vocab;
   ASSERT_EQ(step_logits.size(), gen.size() * n_vocab);
   ASSERT_EQ(margins.size(), gen.size());
+  // The ids that must match, from the margins only.
+  size_t decisive = 0, decisive_prefix = 0;
+  for (size_t i = 0; i < gen.size(); ++i) {
+    if (!(margins[i] >= 2 * c.tol_llama)) continue;
+    ++decisive;
+    decisive_prefix += decisive_prefix == i;
+  }
+  ASSERT_GE(decisive, kMinGreedyIds)
+      << c.name << ": the golden margins leave too few steps decisive";
 
   ThreadPool pool(2);
   Session free_run(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
   Session forced(*model_, kv::CreateSequenceCache(model_->cache_shape(), kv::CacheConfig{}), pool, 512);
   std::span<const float> lf = free_run.Prefill(prompt);
   std::span<const float> lt = forced.Prefill(prompt);
-  bool diverged = false;
-  size_t checked = 0;
-  double max_step_diff = 0.0;
+  size_t checked_forced = 0, checked_free = 0;
+  testing::MaxAbsDiff step_diff;
   for (size_t i = 0; i < gen.size(); ++i) {
     const testing::Diff d = CompareLogits(lt.data(), &step_logits[i * n_vocab], 1, n_vocab);
-    max_step_diff = std::max(max_step_diff, d.max_abs);
-    if (!diverged) {
-      if (margins[i] < 2 * c.tol_llama) {
-        diverged = true;  // llama.cpp's own choice is within rounding here
-      } else {
-        const int32_t ours = Argmax(lf.data(), static_cast<int>(n_vocab));
-        ASSERT_EQ(ours, gen[i]) << c.name << " step " << i << " margin " << margins[i];
-        ++checked;
-        if (i + 1 < gen.size()) lf = free_run.Decode(ours);
-      }
+    step_diff.Merge(d.max_abs);
+    if (margins[i] >= 2 * c.tol_llama) {
+      EXPECT_EQ(Argmax(lt.data(), static_cast<int>(n_vocab)), gen[i])
+          << c.name << " teacher-forced step " << i << " margin " << margins[i];
+      ++checked_forced;
+    }
+    if (i < decisive_prefix) {
+      const int32_t ours = Argmax(lf.data(), static_cast<int>(n_vocab));
+      ASSERT_EQ(ours, gen[i]) << c.name << " free-run step " << i << " margin " << margins[i];
+      ++checked_free;
+      if (i + 1 < gen.size()) lf = free_run.Decode(ours);
     }
     if (i + 1 < gen.size()) lt = forced.Decode(gen[i]);
   }
-  EXPECT_LE(max_step_diff, c.tol_llama) << c.name << ": decode-step logits";
-  std::printf("[ golden ] %-22s greedy: %zu/%zu ids checked, max step-logit diff %.3g\n",
-              c.name.c_str(), checked, gen.size(), max_step_diff);
+  EXPECT_EQ(checked_forced, decisive) << c.name;
+  EXPECT_EQ(checked_free, decisive_prefix) << c.name;
+  EXPECT_TRUE(step_diff.Within(c.tol_llama)) << c.name << ": decode-step logits";
+  std::printf(
+      "[ golden ] %-22s greedy: %zu/%zu ids checked teacher-forced, %zu free, max step-logit diff "
+      "%.3g\n",
+      c.name.c_str(), checked_forced, gen.size(), checked_free, step_diff.value());
 }
+
+// A free greedy run with exact arithmetic (MatMulPrecision::kFloat, the CLI's
+// `--matmul float`, f32 KV cache) against the float64 reference forward pass
+// (reference_model.h) teacher-forced on the same ids: every step's logits within
+// kTolRef64F32Kv, and wherever the reference's top-2 margin is at least twice
+// that, the same argmax. Files with rounded weights only: there llama.cpp's
+// greedy ids above are decisive at few steps, while this comparison is
+// decisive at most.
+class GoldenFloatRunTest : public GoldenTest {};
+
+TEST_P(GoldenFloatRunTest, FreeRunMatchesFloat64Argmax) {
+  const GoldenCase& c = GetParam();
+  const std::vector<int32_t> prompt = ReadIds(PromptFile());
+  const int n_gen = 32;
+  const std::unique_ptr<Model> exact_model = Model::Load(path_, {MatMulPrecision::kFloat});
+  const size_t n_vocab = exact_model->config().n_vocab;
+  kv::CacheConfig cfg;
+  cfg.original = kv::OriginalType::kF32;
+  ThreadPool pool(2);
+  Session s(*exact_model, kv::CreateSequenceCache(exact_model->cache_shape(), cfg), pool, 512);
+  std::vector<int32_t> tokens = prompt;
+  std::vector<float> ours;  // [n_gen][n_vocab]
+  std::span<const float> l = s.Prefill(prompt);
+  for (int i = 0; i < n_gen; ++i) {
+    ours.insert(ours.end(), l.begin(), l.end());
+    tokens.push_back(Argmax(l.data(), static_cast<int>(n_vocab)));
+    if (i + 1 < n_gen) l = s.Decode(tokens.back());
+  }
+  const std::vector<double> ref = testing::Reference(exact_model->file()).Forward(tokens);
+  ASSERT_EQ(ref.size(), tokens.size() * n_vocab);
+  const double* ref_steps = &ref[(prompt.size() - 1) * n_vocab];  // row i predicts gen id i
+  testing::MaxAbsDiff diff;
+  diff.AddAll(ours.data(), ref_steps, ours.size());
+  EXPECT_TRUE(diff.Within(kTolRef64F32Kv)) << c.name;
+  int decisive = 0;
+  for (int i = 0; i < n_gen; ++i) {
+    const double* row = ref_steps + static_cast<size_t>(i) * n_vocab;
+    const size_t top = std::max_element(row, row + n_vocab) - row;
+    double second = -INFINITY;
+    for (size_t v = 0; v < n_vocab; ++v) {
+      if (v != top) second = std::max(second, row[v]);
+    }
+    if (!(row[top] - second >= 2 * kTolRef64F32Kv)) continue;
+    ++decisive;
+    EXPECT_EQ(tokens[prompt.size() + i], static_cast<int32_t>(top))
+        << c.name << " step " << i << " reference margin " << row[top] - second;
+  }
+  // Most steps are decisive at this tolerance; fewer means the check is weak.
+  EXPECT_GE(decisive, n_gen * 3 / 4) << c.name;
+  std::printf("[ golden ] %-22s float free run: %d/%d ids checked vs float64, max diff %.3g\n",
+              c.name.c_str(), decisive, n_gen, diff.value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, GoldenFloatRunTest, ::testing::ValuesIn(LossyCases()),
+                         [](const auto& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -85,6 +86,59 @@ TEST(Sampler, TopPAndMinPRemoveTheTail) {
   for (int i = 0; i < 500; ++i) {
     EXPECT_LT(top_p.Sample(logits.data(), 4), 2);
     EXPECT_LT(min_p.Sample(logits.data(), 4), 2);
+  }
+}
+
+// The filters see the T=1 probabilities, the temperature applies after them
+// (llama.cpp's order). At T=1, top-p 0.85 keeps tokens 0 and 1 (0.64 + 0.24);
+// had T=2 come first (0.46, 0.28, 0.17, 0.10) it would also keep token 2. T=2
+// then spreads the draw between the two survivors, so token 1 is drawn often.
+TEST(Sampler, FiltersAtTemperatureOneThenApplyTheTemperature) {
+  const std::vector<float> logits = {3.0f, 2.0f, 1.0f, 0.0f};
+  SamplerConfig c;
+  c.temperature = 2.0f;
+  c.top_k = 0;
+  c.min_p = 0.0f;
+  c.top_p = 0.85f;
+  Sampler s(c);
+  int ones = 0;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const int32_t id = s.Sample(logits.data(), 4);
+    ASSERT_LT(id, 2) << "draw " << i;
+    ones += id == 1;
+  }
+  // P(1) = e^1 / (e^1.5 + e^1) = 0.378 at T=2 (0.269 at T=1): 5 sigma apart.
+  EXPECT_NEAR(static_cast<double>(ones) / n, 0.378, 0.05);
+}
+
+// A NaN or +infinity logit (a broken model) is a clear error, not undefined
+// behaviour inside the sort; -infinity is a token that is never drawn.
+TEST(Sampler, RejectsNanAndInfiniteLogits) {
+  for (float bad : {std::nanf(""), INFINITY}) {
+    for (float temperature : {0.0f, 0.8f}) {
+      std::vector<float> logits = {0.5f, 1.0f, -2.0f, 0.0f, 0.25f};
+      logits[3] = bad;
+      SamplerConfig c;
+      c.temperature = temperature;
+      Sampler s(c);
+      try {
+        s.Sample(logits.data(), 5);
+        ADD_FAILURE() << "no error for logit " << bad << " at T=" << temperature;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("logit 3"), std::string::npos) << e.what();
+      }
+    }
+  }
+  const std::vector<float> with_minus_inf = {-INFINITY, 1.0f, -INFINITY, 0.5f};
+  SamplerConfig c;
+  c.top_k = 0;
+  c.top_p = 1.0f;
+  c.min_p = 0.0f;
+  Sampler s(c);
+  for (int i = 0; i < 200; ++i) {
+    const int32_t id = s.Sample(with_minus_inf.data(), 4);
+    EXPECT_TRUE(id == 1 || id == 3) << id;
   }
 }
 

@@ -146,6 +146,28 @@ TEST(SpmTokenizer, SpecialTokensAndPieces) {
   EXPECT_EQ(t->Decode(std::vector<int32_t>{1, sp, s}), " s");
 }
 
+// Special tokens that overlap: the longest is matched first wherever it
+// occurs, whatever the ids' order (llama.cpp sorts them by length), and a
+// shorter one only in what is left.
+TEST(SpmTokenizer, OverlappingSpecialTokensMatchLongestFirst) {
+  VocabBuilder b = SpmBase(true);
+  const int32_t sp = b.Add(kSp, -1);
+  const int32_t x = b.Add("x", -1);
+  // The shorter ones get the lower ids.
+  const int32_t tag = b.Add("<tag>", 0, TokenType::kUserDefined);
+  const int32_t tag_end = b.Add("<tag>x", 0, TokenType::kUserDefined);
+  const int32_t inner = b.Add("g>x<t", 0, TokenType::kUserDefined);
+  const int32_t pair = b.Add("<tag>x<tag>", 0, TokenType::kControl);
+  const auto t = Tokenizer::FromVocab(b.v);
+  EXPECT_EQ(t->Encode("<tag>x<tag>", false, true), (std::vector<int32_t>{pair}));
+  // Without parse_special the control token is plain text: "<tag>x" (6 bytes)
+  // wins over "g>x<t" (5), then "<tag>" in the rest.
+  EXPECT_EQ(t->Encode("<tag>x<tag>", false, false), (std::vector<int32_t>{tag_end, tag}));
+  EXPECT_EQ(t->Encode("x<tag>x", false, false), (std::vector<int32_t>{sp, x, tag_end}));
+  EXPECT_EQ(t->Encode("<tag><tag>x", false, false), (std::vector<int32_t>{tag, tag_end}));
+  EXPECT_EQ(t->Encode("g>x<t", false, false), (std::vector<int32_t>{inner}));
+}
+
 TEST(SpmTokenizer, Phi3RightStripsAroundSpecialTokens) {
   VocabBuilder b = SpmBase(true);
   const int32_t sp = b.Add(kSp, -1);
