@@ -12,6 +12,7 @@
 #include "eval/retrieval.h"
 #include "eval/svg_plot.h"
 #include "eval_cli.h"
+#include "eval_longbench.h"
 #include "kv_flags.h"
 #include "model_flags.h"
 
@@ -28,9 +29,22 @@ struct EvalCommandOptions {
   std::string json_file;
   std::string plot_file;
   bool no_hash = false;
+  int samples = -1;  // --samples as given; < 0: the task's default
+  LongBenchCommandOptions longbench;
 };
 
 void RunEvalCommand(EvalCommandOptions& o) {
+  if (o.eval.HasTask("longbench")) {
+    if (o.eval.tasks.size() != 1) {
+      Fail("--tasks longbench runs alone (give it without ppl, kld, retrieval or agree)");
+    }
+    RunLongBenchCommand(o.model, o.kv, o.eval.policies, o.eval.budgets, o.samples, o.longbench,
+                        o.json_file, o.plot_file, o.no_hash);
+    return;
+  }
+  if (o.samples >= 0) {
+    o.eval.retrieval_samples = o.samples;
+  }
   o.eval.base = o.kv.BaseConfig();
   o.eval.prefill_chunk = o.kv.prefill_chunk;
   o.eval.rule = eval::ParsePplRule(o.rule);
@@ -96,7 +110,8 @@ void AddEvalCommand(CLI::App& app) {
   AddModelFlags(*cmd, o.model);
   cmd->add_option("-f,--file", o.text_file,
                   "text file (ppl, kld, agree; haystack of needle tasks)");
-  cmd->add_option("--tasks", o.eval.tasks, "ppl,kld,retrieval,agree (default ppl,kld)")
+  cmd->add_option("--tasks", o.eval.tasks,
+                  "ppl,kld,retrieval,agree (default ppl,kld), or longbench alone")
       ->delimiter(',');
   AddKvFlags(*cmd, o.kv, KvFlagLists{&o.eval.policies, &o.eval.budgets});
   cmd->add_option("-c,--ctx-size", o.eval.n_ctx, "tokens per evaluation window (default 512)")
@@ -117,8 +132,24 @@ void AddEvalCommand(CLI::App& app) {
                   "retrieval prompt length in tokens (default 512)");
   cmd->add_option("--depths", o.eval.depths, "needle depths in [0,1] (default 0,0.25,0.5,0.75,1)")
       ->delimiter(',');
-  cmd->add_option("--samples", o.eval.retrieval_samples,
-                  "retrieval prompts per task and depth (default 2)");
+  cmd->add_option("--samples", o.samples,
+                  "retrieval prompts per task and depth (default 2); longbench: samples per "
+                  "dataset (default all)");
+  cmd->add_option("--longbench", o.longbench.data,
+                  "longbench: folder of LongBench's .jsonl files (default: download "
+                  "THUDM/LongBench's data.zip once into the cache)");
+  cmd->add_option("--datasets", o.longbench.datasets,
+                  "longbench: datasets (default all 21; 'e' for LongBench-E; qasper_e style "
+                  "names for single LongBench-E sets)")
+      ->delimiter(',');
+  cmd->add_option("--max-prompt", o.longbench.max_prompt,
+                  "longbench: prompt tokens before middle truncation (default LongBench's for the "
+                  "model's context: 3500 at 4k, 7500 at 8k, 15500 at 16k, 31500 at 32k, 120000 "
+                  "beyond)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--chat-template", o.longbench.chat_template,
+                  "longbench: llama3, llama3.1, chatml, qwen2, qwen2.5, qwen3 or none (default: "
+                  "recognized from the model's tokenizer.chat_template)");
   cmd->add_option("--keys", o.eval.n_keys, "multikey: needles per prompt (default 4)");
   cmd->add_option("--haystack", o.haystack_file,
                   "text whose sentences form the needle haystack (default -f, else filler)");

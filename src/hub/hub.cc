@@ -281,4 +281,36 @@ std::string ResolveModel(const HfSpec& spec, const DownloadOptions& options) {
   return dest;
 }
 
+std::string ResolveDatasetFile(std::string_view repo, std::string_view file,
+                               const DownloadOptions& options, std::string_view revision) {
+  const DownloadOptions opts = ResolveDefaults(options);
+  if (repo.find('/') == std::string_view::npos) Fail("dataset repo '{}' has no owner", repo);
+  if (!IsSafeRelativePath(file)) {
+    Fail("{}: refusing file name '{}' that would leave the cache folder", repo, file);
+  }
+  const std::string dest =
+      (fs::path(RepoCacheDir((fs::path(opts.cache_dir) / "datasets").string(), repo)) / file)
+          .string();
+  const std::string label = fmt::format("datasets/{}/{}", repo, file);
+  if (opts.offline) {
+    if (!IsCompleteInCache(dest)) {
+      Fail("offline mode: {} is not in the cache (looked for {}); run without offline mode to "
+           "download it",
+           label, dest);
+    }
+    return dest;
+  }
+  FileDownloadRequest request;
+  request.url = fmt::format("{}/datasets/{}/resolve/{}/{}", opts.endpoint, repo,
+                            UrlEncode(revision, false), UrlEncode(file, true));
+  request.dest = dest;
+  request.label = label;
+  request.token = opts.token;
+  request.progress = opts.progress && (opts.force_progress || ::isatty(STDERR_FILENO));
+  request.max_retries = opts.max_retries;
+  request.retry_delay = opts.retry_delay;
+  DownloadFile(request);
+  return dest;
+}
+
 }  // namespace arkv::hub

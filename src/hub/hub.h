@@ -51,4 +51,11 @@ std::string ChooseGgufFile(const std::vector<std::string>& files, std::string_vi
 std::string ResolveModel(std::string_view spec, const DownloadOptions& options);
 std::string ResolveModel(const HfSpec& spec, const DownloadOptions& options);
 
+// Returns a local path to `file` of the Hugging Face *dataset* repository
+// `repo` ({endpoint}/datasets/{repo}/resolve/{revision}/{file}), downloaded
+// and verified into {cache_dir}/datasets/{owner}__{name}/ unless a complete
+// copy is cached there. Offline, only the cache is used.
+std::string ResolveDatasetFile(std::string_view repo, std::string_view file,
+                               const DownloadOptions& options, std::string_view revision = "main");
+
 }  // namespace arkv::hub
