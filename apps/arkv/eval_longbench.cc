@@ -4,13 +4,13 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common.h"
 #include "core/error.h"
 #include "eval/longbench_data.h"
 #include "eval/longbench_datasets.h"
 #include "eval/longbench_report.h"
 #include "eval/longbench_runner.h"
 #include "eval/svg_plot.h"
-#include "common.h"
 #include "eval_cli.h"
 #include "gguf/gguf.h"
 #include "hub/hub.h"

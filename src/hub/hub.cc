@@ -294,9 +294,10 @@ std::string ResolveDatasetFile(std::string_view repo, std::string_view file,
   const std::string label = fmt::format("datasets/{}/{}", repo, file);
   if (opts.offline) {
     if (!IsCompleteInCache(dest)) {
-      Fail("offline mode: {} is not in the cache (looked for {}); run without offline mode to "
-           "download it",
-           label, dest);
+      Fail(
+          "offline mode: {} is not in the cache (looked for {}); run without offline mode to "
+          "download it",
+          label, dest);
     }
     return dest;
   }
