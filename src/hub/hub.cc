@@ -123,6 +123,32 @@ std::string ChooseCachedFile(const HfSpec& spec, const std::string& repo_dir) {
   return ChooseGgufFile(cached, spec.quant, spec.repo);
 }
 
+// The cached copy of `url` at `dest`: downloaded (resumed, checked) unless
+// offline, where only a complete cached file will do. `label` names the file
+// in messages and the progress bar.
+std::string FetchIntoCache(const std::string& url, const std::string& dest,
+                           const std::string& label, const DownloadOptions& opts) {
+  if (opts.offline) {
+    if (!IsCompleteInCache(dest)) {
+      Fail(
+          "offline mode: {} is not in the cache (looked for {}); run without offline mode to "
+          "download it",
+          label, dest);
+    }
+    return dest;
+  }
+  FileDownloadRequest request;
+  request.url = url;
+  request.dest = dest;
+  request.label = label;
+  request.token = opts.token;
+  request.progress = opts.progress && (opts.force_progress || ::isatty(STDERR_FILENO));
+  request.max_retries = opts.max_retries;
+  request.retry_delay = opts.retry_delay;
+  DownloadFile(request);
+  return dest;
+}
+
 }  // namespace
 
 DownloadOptions ResolveDefaults(DownloadOptions options) {
@@ -256,29 +282,9 @@ std::string ResolveModel(const HfSpec& spec, const DownloadOptions& options) {
     Fail("{}: refusing file name '{}' that would leave the cache folder", spec.repo, file);
   }
 
-  const std::string dest = (fs::path(repo_dir) / file).string();
-  const std::string label = spec.repo + "/" + file;
-  if (opts.offline) {
-    if (!IsCompleteInCache(dest)) {
-      Fail(
-          "offline mode: {} is not in the cache (looked for {}); run without offline mode to "
-          "download it",
-          label, dest);
-    }
-    return dest;
-  }
-
-  FileDownloadRequest request;
-  request.url = fmt::format("{}/{}/resolve/{}/{}", opts.endpoint, spec.repo,
-                            UrlEncode(spec.revision, false), UrlEncode(file, true));
-  request.dest = dest;
-  request.label = label;
-  request.token = opts.token;
-  request.progress = opts.progress && (opts.force_progress || ::isatty(STDERR_FILENO));
-  request.max_retries = opts.max_retries;
-  request.retry_delay = opts.retry_delay;
-  DownloadFile(request);
-  return dest;
+  return FetchIntoCache(fmt::format("{}/{}/resolve/{}/{}", opts.endpoint, spec.repo,
+                                    UrlEncode(spec.revision, false), UrlEncode(file, true)),
+                        (fs::path(repo_dir) / file).string(), spec.repo + "/" + file, opts);
 }
 
 std::string ResolveDatasetFile(std::string_view repo, std::string_view file,
@@ -291,27 +297,9 @@ std::string ResolveDatasetFile(std::string_view repo, std::string_view file,
   const std::string dest =
       (fs::path(RepoCacheDir((fs::path(opts.cache_dir) / "datasets").string(), repo)) / file)
           .string();
-  const std::string label = fmt::format("datasets/{}/{}", repo, file);
-  if (opts.offline) {
-    if (!IsCompleteInCache(dest)) {
-      Fail(
-          "offline mode: {} is not in the cache (looked for {}); run without offline mode to "
-          "download it",
-          label, dest);
-    }
-    return dest;
-  }
-  FileDownloadRequest request;
-  request.url = fmt::format("{}/datasets/{}/resolve/{}/{}", opts.endpoint, repo,
-                            UrlEncode(revision, false), UrlEncode(file, true));
-  request.dest = dest;
-  request.label = label;
-  request.token = opts.token;
-  request.progress = opts.progress && (opts.force_progress || ::isatty(STDERR_FILENO));
-  request.max_retries = opts.max_retries;
-  request.retry_delay = opts.retry_delay;
-  DownloadFile(request);
-  return dest;
+  return FetchIntoCache(fmt::format("{}/datasets/{}/resolve/{}/{}", opts.endpoint, repo,
+                                    UrlEncode(revision, false), UrlEncode(file, true)),
+                        dest, fmt::format("datasets/{}/{}", repo, file), opts);
 }
 
 }  // namespace arkv::hub
