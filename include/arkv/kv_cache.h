@@ -51,8 +51,9 @@
 //   its share). arkv and quant cap the Original past tokens of a layer at its
 //   Original budget (round(ratio_l * (C_l - W)), 0 for quant) by quantizing
 //   the lowest-scored ones, so a layer holds at most (W + cap) Original and
-//   C_l - W - cap Quantized tokens per KV head. (An even split measured worse:
-//   on stories260K at 40 KiB, ppl 3.9932 vs 3.9715 with the ratio split.)
+//   C_l - W - cap Quantized tokens per KV head. (An even split measured worse
+//   before positions and pages were counted: stories260K, 40 KiB of token
+//   bytes, ppl 3.9932 vs 3.9715; not remeasured under page accounting.)
 //   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
 //   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.
