@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/run_command.h"
 #include "common/compare.h"
 
 namespace {
@@ -29,15 +30,8 @@ struct Result {
 Result RunArkv(const std::string& args, bool stdout_only = false) {
   const std::string cmd =
       std::string(ARKV_BINARY) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  Result r;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  const arkv::testing::CommandResult c = arkv::testing::RunCommand(cmd);
+  return Result{c.exit_code, c.out};
 }
 
 std::string Shared(const std::string& rel) { return std::string(ARKV_SHARED_DIR) + "/" + rel; }

@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/run_command.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -28,14 +30,8 @@ struct Result {
 Result RunArkv(const std::string& args, const fs::path& dir) {
   const std::string err_file = (dir / "stderr.txt").string();
   const std::string cmd = std::string(ARKV_BINARY) + " " + args + " 2>" + err_file;
-  Result r;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const arkv::testing::CommandResult c = arkv::testing::RunCommand(cmd);
+  Result r{c.exit_code, c.out};
   std::ifstream in(err_file);
   r.err.assign(std::istreambuf_iterator<char>(in), {});
   return r;
