@@ -84,6 +84,7 @@ std::optional<Outcome> Drive(Generation& g, httplib::DataSink& sink,
                              const std::function<bool(Choice&&)>& emit) {
   Outcome out;
   out.usage.prompt_tokens = g.prompt_tokens;
+  auto last_check = std::chrono::steady_clock::now();
   for (;;) {
     std::vector<Job::Token> tokens;
     const std::optional<Job::End> end = g.job->Wait(kPoll, tokens);
@@ -112,9 +113,15 @@ std::optional<Outcome> Drive(Generation& g, httplib::DataSink& sink,
       return std::nullopt;
     }
     if (done) return out;
-    if (tokens.empty() && !sink.is_writable()) {
-      g.service->Cancel(*g.job);
-      return std::nullopt;
+    // Tokens may keep coming with nothing written (a non-streamed answer, text
+    // held back for a stop string): look at the socket every kPoll anyway.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_check >= kPoll) {
+      last_check = now;
+      if (!sink.is_writable()) {
+        g.service->Cancel(*g.job);
+        return std::nullopt;
+      }
     }
   }
 }
