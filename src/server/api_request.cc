@@ -123,6 +123,12 @@ void ParseMessages(const Json& body, ApiRequest& r) {
     }
     r.messages.push_back(ChatMessage{std::move(name), MessageContent(m, param + ".content")});
   }
+  if (const Json* kwargs = Field(body, "chat_template_kwargs")) {
+    if (!kwargs->is_object()) WrongType("chat_template_kwargs", "an object", *kwargs);
+    if (const Json* v = Field(*kwargs, "enable_thinking")) {
+      r.enable_thinking = GetBool(*v, "chat_template_kwargs.enable_thinking");
+    }
+  }
 }
 
 void ParsePrompt(const Json& body, ApiRequest& r) {

@@ -75,7 +75,9 @@ std::vector<int32_t> CompletionService::PromptTokens(const ApiRequest& r) const 
   std::string text = r.prompt;
   if (r.endpoint == Endpoint::kChat) {
     try {
-      text = RenderChat(config_.chat_template, r.messages);
+      ChatRenderOptions options;
+      options.enable_thinking = r.enable_thinking.value_or(true);
+      text = RenderChat(config_.chat_template, r.messages, options);
     } catch (const Error& e) {
       throw Rejection{InvalidRequest(e.what(), "messages")};
     }

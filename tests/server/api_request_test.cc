@@ -48,7 +48,8 @@ TEST(ApiRequest, ReadsEveryChatField) {
           "max_tokens":7,"max_completion_tokens":9,"temperature":0.5,"top_p":0.9,"seed":-3,
           "stop":["a","bc"],"stream":true,"stream_options":{"include_usage":true},
           "logprobs":true,"top_logprobs":3,"top_k":5,"min_p":0.1,"kv_policy":"arkv",
-          "kv_budget":"16MiB","n":1,"frequency_penalty":0,"user":"x"})");
+          "kv_budget":"16MiB","n":1,"frequency_penalty":0,"user":"x",
+          "chat_template_kwargs":{"enable_thinking":false}})");
   ASSERT_EQ(r.messages.size(), 4u);
   EXPECT_EQ(r.messages[0].role, "system");
   EXPECT_EQ(r.messages[1].content, "Hi there");
@@ -69,6 +70,7 @@ TEST(ApiRequest, ReadsEveryChatField) {
   ASSERT_TRUE(r.kv_budget.has_value());
   EXPECT_EQ(r.kv_budget->unit, kv::Budget::Unit::kBytes);
   EXPECT_EQ(r.kv_budget->value, 16 << 20);
+  EXPECT_EQ(r.enable_thinking, false);
 }
 
 TEST(ApiRequest, DefaultsAndNulls) {
@@ -161,6 +163,9 @@ TEST(ApiRequest, EachErrorNamesItsField) {
       {C, Chat(R"("kv_budget":"lots")"), "kv_budget"},
       {C, Chat(R"("kv_budget":1.5)"), "kv_budget"},
       {C, Chat(R"("tools":[{"type":"function"}])"), "tools"},
+      {C, Chat(R"("chat_template_kwargs":[])"), "chat_template_kwargs"},
+      {C, Chat(R"("chat_template_kwargs":{"enable_thinking":"no"})"),
+       "chat_template_kwargs.enable_thinking"},
       {P, R"({"model":"stories260K"})", "prompt"},
       {P, Completion(R"("echo":true)"), "echo"},
       {P, Completion(R"("best_of":3)"), "best_of"},
