@@ -30,6 +30,10 @@ struct Rejection {
   ApiError error;
 };
 
+// Variants are built with the alternative named (see ParseApiRequest).
+using Prepared = std::variant<PreparedRequest, ApiError>;
+using Submitted = std::variant<std::shared_ptr<Job>, ApiError>;
+
 }  // namespace
 
 double SteadySeconds() {
@@ -192,9 +196,9 @@ std::variant<PreparedRequest, ApiError> CompletionService::Prepare(const ApiRequ
     p.stop = r.stop;
     p.logprobs = r.logprobs;
     p.top_logprobs = r.top_logprobs;
-    return p;
+    return Prepared(std::in_place_type<PreparedRequest>, std::move(p));
   } catch (Rejection& rejection) {
-    return std::move(rejection.error);
+    return Prepared(std::in_place_type<ApiError>, std::move(rejection.error));
   }
 }
 
@@ -227,10 +231,11 @@ std::variant<std::shared_ptr<Job>, ApiError> CompletionService::Submit(PreparedR
   };
 
   std::lock_guard<std::mutex> lock(shared_->mu);
-  if (shared_->stopping) return Busy("the server is shutting down");
+  if (shared_->stopping)
+    return Submitted(std::in_place_type<ApiError>, Busy("the server is shutting down"));
   const int64_t limit = static_cast<int64_t>(engine_.config().max_sequences) + config_.queue_size;
   if (shared_->in_flight >= limit) {
-    return Busy(
+    return Submitted(std::in_place_type<ApiError>, Busy(
         fmt::format("the server is busy: {} requests are running or waiting (--parallel "
                     "{} and --queue-size {}); retry later",
                     shared_->in_flight, engine_.config().max_sequences, config_.queue_size));
@@ -238,11 +243,11 @@ std::variant<std::shared_ptr<Job>, ApiError> CompletionService::Submit(PreparedR
   try {
     job->id_ = engine_.Submit(std::move(p.generation));
   } catch (const Error& e) {
-    return InvalidRequest(e.what(), std::nullopt);
+    return Submitted(std::in_place_type<ApiError>, InvalidRequest(e.what(), std::nullopt));
   }
   shared_->live.insert(job->id_);
   ++shared_->in_flight;
-  return job;
+  return Submitted(std::in_place_type<std::shared_ptr<Job>>, std::move(job));
 }
 
 void CompletionService::Cancel(const Job& job) {
