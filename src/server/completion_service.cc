@@ -231,14 +231,16 @@ std::variant<std::shared_ptr<Job>, ApiError> CompletionService::Submit(PreparedR
   };
 
   std::lock_guard<std::mutex> lock(shared_->mu);
-  if (shared_->stopping)
+  if (shared_->stopping) {
     return Submitted(std::in_place_type<ApiError>, Busy("the server is shutting down"));
+  }
   const int64_t limit = static_cast<int64_t>(engine_.config().max_sequences) + config_.queue_size;
   if (shared_->in_flight >= limit) {
-    return Submitted(std::in_place_type<ApiError>, Busy(
-        fmt::format("the server is busy: {} requests are running or waiting (--parallel "
-                    "{} and --queue-size {}); retry later",
-                    shared_->in_flight, engine_.config().max_sequences, config_.queue_size));
+    return Submitted(
+        std::in_place_type<ApiError>,
+        Busy(fmt::format("the server is busy: {} requests are running or waiting (--parallel "
+                         "{} and --queue-size {}); retry later",
+                         shared_->in_flight, engine_.config().max_sequences, config_.queue_size)));
   }
   try {
     job->id_ = engine_.Submit(std::move(p.generation));
