@@ -477,8 +477,13 @@ TEST_F(ServerTest, AClientThatLeavesMidStreamGivesItsPagesBack) {
     }
     double pages = -1;
     for (int i = 0; i < 400; ++i) {
+      // The request may not have reached the engine yet when the client
+      // leaves: wait for the server to let go of it, then for its pages.
       pages = Metric(c, "arkv_kv_pool_pages");
-      if (pages == 0 && Metric(c, "arkv_live_sequences") == 0) break;
+      if (pages == 0 && Metric(c, "arkv_requests_in_flight") == 0 &&
+          Metric(c, "arkv_live_sequences") == 0) {
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     EXPECT_EQ(pages, 0);
