@@ -118,8 +118,16 @@ kv::CacheConfig CompletionService::CacheFor(const ApiRequest& r, int64_t tokens)
   if (c.budget.unit == kv::Budget::Unit::kUnlimited) {
     if (share == 0) {
       throw Rejection{InvalidRequest(
-          fmt::format("KV policy '{}' needs a budget: give 'kv_budget'", kv::PolicyName(c.policy)),
-          "kv_budget")};
+          max_pages == 0
+              ? fmt::format("KV policy '{}' needs a budget: give 'kv_budget'",
+                            kv::PolicyName(c.policy))
+              : fmt::format("KV policy '{}': one --parallel share of the server's KV budget ({} "
+                            "pages of {} bytes) cannot hold a prompt chunk of {} tokens; give "
+                            "'kv_budget' in tokens, or run the server with a smaller "
+                            "--prefill-chunk or a larger --kv-budget",
+                            kv::PolicyName(c.policy), max_pages / ec.max_sequences, ec.page_bytes,
+                            ec.prefill_chunk),
+          param)};
     }
     c.budget = kv::Budget::Bytes(share);
   } else if (max_pages != 0 && share > 0) {
