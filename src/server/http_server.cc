@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <iterator>
 #include <utility>
 #include <variant>
 
@@ -181,6 +182,32 @@ bool JsonProvider(Generation& g, httplib::DataSink& sink) {
   return true;
 }
 
+bool HasNoBody(const httplib::Request& req) {
+  const bool takes_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+  return takes_body && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+}
+
+// The answer routing would give a request without a body: 400 on an endpoint
+// that takes a JSON body, 405 on a GET-only path, 404 elsewhere.
+void ReplyWithoutBody(const httplib::Request& req, httplib::Response& res) {
+  const auto is = [&](const char* path) { return req.path == path; };
+  if (req.method == "POST" && std::any_of(std::begin(kPostPaths), std::end(kPostPaths), is)) {
+    return Reply(res,
+                 Status(400, "invalid_request_error",
+                        "the request has no body: send the JSON request with a Content-Length"));
+  }
+  const bool get_only = std::any_of(std::begin(kGetPaths), std::end(kGetPaths), is);
+  const bool post_only = std::any_of(std::begin(kPostPaths), std::end(kPostPaths), is);
+  if (get_only || post_only) {
+    const char* allow = get_only ? "GET" : "POST";
+    res.set_header("Allow", allow);
+    return Reply(res,
+                 Status(405, "invalid_request_error",
+                        fmt::format("{} does not take {} (use {})", req.path, req.method, allow)));
+  }
+  Reply(res, Status(404, "invalid_request_error", fmt::format("no such endpoint: {}", req.path)));
+}
+
 }  // namespace
 
 HttpServer::HttpServer(CompletionService& service)
@@ -212,15 +239,23 @@ void HttpServer::Route() {
   const ServerConfig& config = service_.config();
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const std::string& key = service_.config().api_key;
-    if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + key) {
-      return httplib::Server::HandlerResponse::Unhandled;
+    if (!key.empty() && req.path != "/health" &&
+        req.get_header_value("Authorization") != "Bearer " + key) {
+      ApiError e =
+          Status(401, "invalid_request_error",
+                 "invalid or missing API key: send the header 'Authorization: Bearer KEY'");
+      e.code = "invalid_api_key";
+      Reply(res, e);
+      return httplib::Server::HandlerResponse::Handled;
     }
-    ApiError e = Status(401, "invalid_request_error",
-                        "invalid or missing API key: send the header 'Authorization: Bearer KEY'");
-    e.code = "invalid_api_key";
-    Reply(res, e);
-    return httplib::Server::HandlerResponse::Handled;
+    // A POST, PUT or PATCH with neither Content-Length nor Transfer-Encoding
+    // has an empty body (RFC 9112 6.3); httplib would wait for one until its
+    // read timeout, so it is answered here, before the body is read.
+    if (HasNoBody(req)) {
+      ReplyWithoutBody(req, res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
   http_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
                                                                    httplib::Response& res) {
