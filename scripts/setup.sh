@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libhwy-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpcre2-dev
-  libcurl4-openssl-dev libssl-dev libarchive-dev libfriso-dev friso-dict
+  libcurl4-openssl-dev libssl-dev libarchive-dev libfriso-dev friso-dict libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy xz-utils curl
 )

@@ -111,11 +111,7 @@ void AddGenerateCommand(CLI::App& app) {
       ->check(AtLeast(0));
   cmd->add_flag("--ignore-eos", opts->ignore_eos, "do not stop at end-of-generation tokens");
   cmd->add_flag("--no-display-prompt", opts->no_display_prompt, "print only the generated text");
-  cmd->add_option("--temp", opts->sampler.temperature, "temperature; 0 = greedy (default 0.8)");
-  cmd->add_option("--top-k", opts->sampler.top_k, "top-k filter; 0 = off (default 40)");
-  cmd->add_option("--top-p", opts->sampler.top_p, "top-p filter; 1 = off (default 0.95)");
-  cmd->add_option("--min-p", opts->sampler.min_p, "min-p filter; 0 = off (default 0.05)");
-  cmd->add_option("-s,--seed", opts->sampler.seed, "sampling seed (default 0)");
+  AddSamplerFlags(*cmd, opts->sampler);
   AddKvFlags(*cmd, opts->kv);
   cmd->callback([opts] { RunGenerate(*opts); });
 }

@@ -16,5 +16,6 @@ void AddMakeModelCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddBenchBatchCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
 
 }  // namespace arkv::cli

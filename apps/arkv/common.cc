@@ -42,6 +42,18 @@ CLI::Validator InRange(double min, double max) {
                         fmt::format("in [{}, {}]", min, max));
 }
 
+void AddSamplerFlags(CLI::App& cmd, SamplerConfig& config) {
+  cmd.add_option("--temp", config.temperature,
+                 fmt::format("temperature; 0 = greedy (default {})", config.temperature));
+  cmd.add_option("--top-k", config.top_k,
+                 fmt::format("top-k filter; 0 = off (default {})", config.top_k));
+  cmd.add_option("--top-p", config.top_p,
+                 fmt::format("top-p filter; 1 = off (default {})", config.top_p));
+  cmd.add_option("--min-p", config.min_p,
+                 fmt::format("min-p filter; 0 = off (default {})", config.min_p));
+  cmd.add_option("-s,--seed", config.seed, fmt::format("sampling seed (default {})", config.seed));
+}
+
 std::vector<int32_t> ParseIdList(const std::string& text) {
   std::vector<int32_t> ids;
   const char* p = text.data();

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace arkv::cli {
@@ -16,6 +17,10 @@ namespace arkv::cli {
 // CLI11's own print the range of the type.
 CLI::Validator AtLeast(double min);
 CLI::Validator InRange(double min, double max);
+
+// The sampler flags (--temp, --top-k, --top-p, --min-p, -s/--seed) of every
+// command that samples; `config`'s values are the defaults shown.
+void AddSamplerFlags(CLI::App& cmd, SamplerConfig& config);
 
 // "1,2,3" or "1 2 3" -> ids; throws on anything that is not an integer.
 std::vector<int32_t> ParseIdList(const std::string& text);

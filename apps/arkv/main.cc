@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   arkv::cli::AddEvalCommand(app);
   arkv::cli::AddBenchCommand(app);
   arkv::cli::AddBenchBatchCommand(app);
+  arkv::cli::AddServeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
