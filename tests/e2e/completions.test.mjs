@@ -137,9 +137,11 @@ describe('completions', () => {
   });
 
   test('per-request kv_policy: full and arkv with a small budget both answer', T, async () => {
-    const long = `${PROMPT} there was a little girl who loved to play in the park with her dog.`;
-    for (const extra of [{ kv_policy: 'full' }, { kv_policy: 'arkv', kv_budget: 8 },
-                         { kv_policy: 'arkv', kv_budget: '16KiB' }, { kv_policy: 'window', kv_budget: 8 }]) {
+    // Longer than the budgets below, so that the policies have to act.
+    const long = `${PROMPT} there was a little girl who loved to play in the park with her dog. `.repeat(4);
+    assert.ok(await tokenCount(long) > 80);
+    for (const extra of [{ kv_policy: 'full' }, { kv_policy: 'arkv', kv_budget: 40 },
+                         { kv_policy: 'arkv', kv_budget: '128KiB' }, { kv_policy: 'window', kv_budget: 40 }]) {
       const r = await greedy({ prompt: long, max_tokens: 24, ...extra });
       const what = JSON.stringify(extra);
       assert.ok(r.choices[0].text.length > 0, `${what}: empty text`);

@@ -126,13 +126,25 @@ describe('request errors', () => {
   });
 
   test('unknown paths are 404 and wrong methods 405, with the error object', T, async () => {
-    for (const [method, path] of [['GET', '/v1/nothing'], ['POST', '/v1/embeddings'], ['GET', '/']]) {
-      assertErrorBody(await curl(server, method, path), 404, undefined);
+    for (const [method, path, body] of [['GET', '/v1/nothing'], ['POST', '/v1/embeddings', '{}'], ['GET', '/']]) {
+      assertErrorBody(await curl(server, method, path, { body }), 404, undefined);
     }
     await assert.rejects(openai.embeddings.create({ model: MODEL_ID, input: 'x' }), NotFoundError);
-    for (const [method, path] of [['GET', '/v1/chat/completions'], ['GET', '/v1/completions'],
-                                  ['POST', '/v1/models'], ['DELETE', '/health']]) {
-      assertErrorBody(await curl(server, method, path), 405, undefined);
+    for (const [method, path, body] of [['GET', '/v1/chat/completions'], ['GET', '/v1/completions'],
+                                        ['POST', '/v1/models', '{}'], ['DELETE', '/health']]) {
+      const res = await curl(server, method, path, { body });
+      assertErrorBody(res, 405, undefined);
+    }
+  });
+
+  test('a POST without a body is answered at once: 404, 405 or 400 naming the body', T, async () => {
+    // No Content-Length and no Transfer-Encoding means an empty body
+    // (RFC 9112 6.3), not one to wait for.
+    for (const [path, status] of [['/v1/embeddings', 404], ['/v1/models', 405], ['/v1/completions', 400]]) {
+      const started = Date.now();
+      const res = await curl(server, 'POST', path, { timeoutS: 10 });
+      assert.equal(res.status, status, `POST ${path} without a body: ${res.body}`);
+      assert.ok(Date.now() - started < 2000, `POST ${path} without a body took ${Date.now() - started} ms`);
     }
   });
 

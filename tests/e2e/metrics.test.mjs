@@ -84,10 +84,7 @@ describe('health, models and metrics', () => {
     const delta = (name, labels) => m.value(name, labels) - (before.has(name, labels) ? before.value(name, labels) : 0);
     assert.equal(delta('arkv_prompt_tokens_total'), r.usage.prompt_tokens);
     assert.equal(delta('arkv_generated_tokens_total'), 7);
-    assert.equal(delta('arkv_requests_total', { code: '200' }), 1);
-    const completions = m.samples.filter((s) => s.name === 'arkv_requests_total' && s.labels.code === '200');
-    assert.equal(completions.length, 1, 'one endpoint has answered');
-    assert.match(completions[0].labels.endpoint, /completions/);
+    assert.equal(delta('arkv_requests_total', { endpoint: '/v1/completions', code: '200' }), 1);
     assertIdle(m);
   });
 
@@ -101,15 +98,17 @@ describe('health, models and metrics', () => {
       { signal: controller.signal });
     let chunks = 0;
     let during = null;
-    await assert.rejects(withTimeout((async () => {
+    await withTimeout((async () => {
       for await (const chunk of stream) {
         assert.equal(chunk.choices[0].finish_reason, null, 'finished before the disconnect');
         if (++chunks === 3) {
           during = await metrics(server);
           controller.abort();
+          break;  // chunks already received would still be delivered
         }
       }
-    })(), 20000, 'reading the stream'), (e) => e.name === 'AbortError' || /abort/i.test(e.message));
+    })(), 20000, 'reading the stream');
+    assert.equal(chunks, 3, 'the stream ended before the disconnect');
     assert.equal(during.value('arkv_live_sequences'), 1, 'the stream was not live while being read');
     assert.ok(during.value('arkv_kv_pool_pages') > 0, 'a live stream holds no pages');
     const idle = await waitFor(async () => {
