@@ -44,10 +44,26 @@ want="$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)"
 export ARKV_BIN="$arkv" ARKV_MODEL="$model"
 echo "e2e: node $(node --version), arkv $arkv, model $model"
 cd "$here"
-# timeout signals its whole process group, so servers a stuck test started
-# die with it.
+# Runs "$@" under timeout, which puts itself in a process group of its own
+# and, on expiry or on a signal, signals that whole group: node and every
+# server it started. A signal to this script is passed on to timeout.
+bounded() {
+  local limit="$1"
+  shift
+  timeout -k 10 "$limit" "$@" &
+  local pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null' TERM INT HUP
+  local rc=0
+  wait "$pid" || rc=$?
+  while kill -0 "$pid" 2>/dev/null; do
+    rc=0
+    wait "$pid" || rc=$?
+  done
+  [ "$rc" -eq 124 ] && echo "e2e: FAILED: still running after $limit s; stopped" >&2
+  return "$rc"
+}
 case "$mode" in
-  e2e) timeout -k 10 240 node --test ./*.test.mjs ;;
-  load) timeout -k 10 900 node load/load.mjs ;;
+  e2e) bounded 240 node --test ./*.test.mjs ;;
+  load) bounded 900 node load/load.mjs ;;
   *) echo "e2e: unknown mode '$mode' (e2e or load)" >&2; exit 2 ;;
 esac

@@ -23,9 +23,16 @@ const STDERR_KEEP = 64 * 1024;
 const live = new Set();
 
 // Whatever happens to this process, no server outlives it.
-process.on('exit', () => {
+function killAll() {
   for (const proc of live) proc.kill('SIGKILL');
-});
+}
+process.on('exit', killAll);
+for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]]) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(128 + number);
+  });
+}
 
 function mustEnv(name) {
   const v = process.env[name];

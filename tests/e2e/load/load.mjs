@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { MODEL_ID, client, metrics, startServer, stopAndCheck, waitFor } from '../lib/server.mjs';
+import { MODEL_ID, client, metrics, startServer, stopAndCheck, waitFor, withTimeout } from '../lib/server.mjs';
 
 const SEED = Number(process.env.LOAD_SEED ?? 20261202);
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 64);
@@ -25,6 +25,7 @@ const DISCONNECT_SHARE = 1 / 6;
 // allocator slack, not a per-request leak (250 requests leaking even 16 KiB
 // each would show as 4 MiB).
 const RSS_TOLERANCE_BYTES = 4 << 20;
+const REQUEST_TIMEOUT_MS = 120000;
 
 // mulberry32: a small seeded generator, so that a failing run can be repeated.
 function random(seed) {
@@ -66,21 +67,18 @@ async function streamed(openai, spec, disconnectAt) {
                                   { signal: controller.signal });
   const out = { text: '', finish_reason: null, usage: null, disconnected: false };
   let chunks = 0;
-  try {
-    for await (const chunk of stream) {
-      if (chunk.usage) out.usage = chunk.usage;
-      const choice = chunk.choices[0];
-      if (choice) {
-        out.text += (spec.kind === 'chat' ? choice.delta?.content : choice.text) ?? '';
-        if (choice.finish_reason) out.finish_reason = choice.finish_reason;
-      }
-      if (++chunks === disconnectAt) {
-        out.disconnected = true;
-        controller.abort();
-      }
+  for await (const chunk of stream) {
+    if (chunk.usage) out.usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (choice) {
+      out.text += (spec.kind === 'chat' ? choice.delta?.content : choice.text) ?? '';
+      if (choice.finish_reason) out.finish_reason = choice.finish_reason;
     }
-  } catch (e) {
-    if (!out.disconnected) throw e;
+    if (++chunks === disconnectAt) {
+      out.disconnected = true;
+      controller.abort();
+      break;  // chunks already received would still be delivered
+    }
   }
   return out;
 }
@@ -123,7 +121,7 @@ async function round(server, openai, reference, count) {
       const disconnectAt = rand() < DISCONNECT_SHARE ? 1 + Math.floor(rand() * 20) : 0;
       const want = reference[s];
       try {
-        const got = await streamed(openai, spec, disconnectAt);
+        const got = await withTimeout(streamed(openai, spec, disconnectAt), REQUEST_TIMEOUT_MS, `request #${n}`);
         if (got.disconnected) {
           disconnected++;
           if (!want.text.startsWith(got.text)) failures.push(`#${n} spec ${s}: disconnected stream ${JSON.stringify(got.text)} is not a prefix of ${JSON.stringify(want.text)}`);
