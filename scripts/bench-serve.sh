@@ -26,6 +26,9 @@
 #   LLAMA_FLAGS          extra llama-server flags                     [""]
 #   ARKV                 arkv binary                      [build/release/apps/arkv/arkv]
 #   OUT                  folder for logs and results.jsonl            [a new folder under /tmp]
+# llama-server runs with OMP_WAIT_POLICY=passive unless set otherwise: on a
+# shared machine its OpenMP threads otherwise spin at every barrier while
+# their partner thread is descheduled (scripts/bench-peer.sh).
 # The machine's load average is logged before every measurement (load.log):
 # quote it with the numbers.
 set -euo pipefail
@@ -100,7 +103,7 @@ start_llama() {  # $1 streams; sets url
   local port
   port="$(free_port)"
   # shellcheck disable=SC2086  # LLAMA_FLAGS holds several flags
-  "$llama_server" -m "$model" --host 127.0.0.1 --port "$port" -t "$threads" -tb "$threads" \
+  OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" "$llama_server" -m "$model" --host 127.0.0.1 --port "$port" -t "$threads" -tb "$threads" \
     --parallel "$1" -c $(($1 * slot_ctx)) -fa on --alias "$model_id" $llama_flags \
     >>"$out/llama.log" 2>&1 &
   server_pid=$!
