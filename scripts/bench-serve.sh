@@ -65,7 +65,13 @@ model_id="$(basename "$model" .gguf)"
 results="$out/results.jsonl"
 : >"$results"
 server_pid=""
-trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
+client_pid=""
+cleanup() {
+  for p in $client_pid $server_pid; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
@@ -120,8 +126,13 @@ stop_server() {
 measure() {  # $1 server name, $2 streams
   local line
   echo "$(date -u +%FT%TZ) $1 streams=$2 load: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.log"
-  line="$(node scripts/bench-serve.mjs run "$url" "$model_id" "$2" $(($2 * per_stream)) "$max_tokens" \
-    "$words" $text)"
+  # In the background, so that a signal to this script stops it at once.
+  node scripts/bench-serve.mjs run "$url" "$model_id" "$2" $(($2 * per_stream)) "$max_tokens" \
+    "$words" $text >"$out/last.json" &
+  client_pid=$!
+  wait "$client_pid"
+  client_pid=""
+  line="$(cat "$out/last.json")"
   echo "${line%\}},\"server\":\"$1\"}" >>"$results"
   echo "bench-serve: $1 x$2: $line"
 }
