@@ -39,15 +39,29 @@ function prompts(count, words, textFile) {
 
 // One streamed completion: {ttft_ms, tokens}. Tokens from the usage chunk
 // when the server sends one, else one per non-empty text chunk.
+// A request whose reused keep-alive connection the server closed before
+// answering is sent again at once (counted in `retries`); the time to first
+// token counts from the first attempt.
+let retries = 0;
 async function one(url, model, prompt, maxTokens) {
   const started = performance.now();
-  const res = await fetch(`${url}/v1/completions`, {
+  const send = () => fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, stream: true,
                            stream_options: { include_usage: true } }),
     signal: AbortSignal.timeout(600000),
   });
+  let res;
+  for (let attempt = 1; ; ++attempt) {
+    try {
+      res = await send();
+      break;
+    } catch (e) {
+      if (attempt === 3 || e.cause?.code !== 'UND_ERR_SOCKET') throw e;
+      retries++;
+    }
+  }
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const decoder = new TextDecoder();
   let buffered = '';
@@ -92,7 +106,7 @@ async function run([url, model, concurrency, requests, maxTokens, words, textFil
   const tokens = results.reduce((a, r) => a + r.tokens, 0);
   console.log(JSON.stringify({
     concurrency: c, requests: n, wall_s: wall, completion_tokens: tokens, tokens_per_s: tokens / wall,
-    ttft_p50_ms: percentile(ttft, 0.5), ttft_p99_ms: percentile(ttft, 0.99),
+    ttft_p50_ms: percentile(ttft, 0.5), ttft_p99_ms: percentile(ttft, 0.99), retries,
   }));
 }
 
