@@ -11,13 +11,15 @@
 import { readFileSync } from 'node:fs';
 
 function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
   // Nearest rank: the smallest value with at least p of the samples at or below it.
   const rank = Math.max(1, Math.ceil(p * sorted.length));
   return sorted[rank - 1];
 }
 
 function median(values) {
-  const s = [...values].sort((a, b) => a - b);
+  const s = values.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
@@ -37,7 +39,8 @@ function prompts(count, words, textFile) {
   return Array.from({ length: count }, (_, i) => pool.slice(i * stride, i * stride + words).join(' '));
 }
 
-// One streamed completion: {ttft_ms, tokens}. Tokens from the usage chunk
+// One streamed completion: {ttft_ms (to the first non-empty text), tokens}.
+// Tokens from the usage chunk
 // when the server sends one, else one per non-empty text chunk.
 // A request whose reused keep-alive connection the server closed before
 // answering is sent again at once (counted in `retries`); the time to first
@@ -85,7 +88,9 @@ async function one(url, model, prompt, maxTokens) {
       }
     }
   }
-  return { ttft_ms: ttft ?? performance.now() - started, tokens: usage?.completion_tokens ?? chunks };
+  // No visible text at all (a synthetic model's tokens may decode to none):
+  // no time to first token.
+  return { ttft_ms: ttft, tokens: usage?.completion_tokens ?? chunks };
 }
 
 async function run([url, model, concurrency, requests, maxTokens, words, textFile]) {
@@ -102,7 +107,7 @@ async function run([url, model, concurrency, requests, maxTokens, words, textFil
     }
   }));
   const wall = (performance.now() - started) / 1000;
-  const ttft = results.map((r) => r.ttft_ms).sort((a, b) => a - b);
+  const ttft = results.map((r) => r.ttft_ms).filter((t) => t !== null).sort((a, b) => a - b);
   const tokens = results.reduce((a, r) => a + r.tokens, 0);
   console.log(JSON.stringify({
     concurrency: c, requests: n, wall_s: wall, completion_tokens: tokens, tokens_per_s: tokens / wall,
