@@ -96,9 +96,13 @@ void RunServe(ServeOptions& o, bool seed_given) {
     }
     budget_bytes = b.value;
   }
+  // The default policy of a request, checked with a byte budget (the flags
+  // demand one for a compressing policy); each sequence's own budget is its
+  // share of the pool, set by the engine.
   KvFlags per_sequence = o.kv;
-  per_sequence.budget.clear();
-  const kv::CacheConfig cache = per_sequence.ToConfig();
+  if (per_sequence.budget.empty()) per_sequence.budget = "1GiB";
+  kv::CacheConfig cache = per_sequence.ToConfig();
+  cache.budget = kv::Budget::Unlimited();
 
   const LoadedModel loaded = LoadModel(o.model);
   const Model& model = *loaded.model;
@@ -132,6 +136,15 @@ void RunServe(ServeOptions& o, bool seed_given) {
   const sigset_t stop_signals = BlockStopSignals();  // before any thread starts
   ThreadPool threads(ThreadCount(o.model));
   Engine engine(model, threads, ec);
+  if (cache.policy != kv::PolicyKind::kFull && cache.budget.unit == kv::Budget::Unit::kUnlimited &&
+      engine.SequenceShareBytes(cache) == 0) {
+    Fail(
+        "--kv-budget: {} shared by --parallel {} leaves a sequence of policy '{}' less than one "
+        "prompt chunk of --prefill-chunk {} tokens; raise --kv-budget or lower --parallel or "
+        "--prefill-chunk",
+        FormatBytes(static_cast<double>(budget_bytes)), o.parallel, kv::PolicyName(cache.policy),
+        ec.prefill_chunk);
+  }
   server::CompletionService service(engine, model, *tokenizer, sc);
   server::HttpServer http(service);
   const int port = http.Bind(o.host, o.port);

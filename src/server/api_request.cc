@@ -123,6 +123,12 @@ void ParseMessages(const Json& body, ApiRequest& r) {
     }
     r.messages.push_back(ChatMessage{std::move(name), MessageContent(m, param + ".content")});
   }
+  if (const Json* kwargs = Field(body, "chat_template_kwargs")) {
+    if (!kwargs->is_object()) WrongType("chat_template_kwargs", "an object", *kwargs);
+    if (const Json* v = Field(*kwargs, "enable_thinking")) {
+      r.enable_thinking = GetBool(*v, "chat_template_kwargs.enable_thinking");
+    }
+  }
 }
 
 void ParsePrompt(const Json& body, ApiRequest& r) {
@@ -321,10 +327,13 @@ ApiError InvalidRequest(std::string message, std::optional<std::string> param) {
 
 std::variant<ApiRequest, ApiError> ParseApiRequest(Endpoint endpoint, std::string_view body,
                                                    std::string_view model_id) {
+  // The alternative is named: clang 14 would build an aggregate ApiRequest
+  // from an ApiError in variant's converting constructor (seen by the fuzzer).
   try {
-    return Parse(endpoint, body, model_id);
+    return std::variant<ApiRequest, ApiError>(std::in_place_type<ApiRequest>,
+                                              Parse(endpoint, body, model_id));
   } catch (Rejection& r) {
-    return std::move(r.error);
+    return std::variant<ApiRequest, ApiError>(std::in_place_type<ApiError>, std::move(r.error));
   }
 }
 

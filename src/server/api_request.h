@@ -30,6 +30,9 @@ struct ApiError {
 struct ApiRequest {
   Endpoint endpoint = Endpoint::kChat;
   std::vector<ChatMessage> messages;   // chat: at least one
+  // chat: chat_template_kwargs.enable_thinking (vLLM's and llama.cpp's
+  // extension); false switches Qwen3's thinking off.
+  std::optional<bool> enable_thinking;
   std::string prompt;                  // completions, a text prompt
   std::vector<int32_t> prompt_tokens;  // completions, a prompt of token ids (then prompt_is_tokens)
   bool prompt_is_tokens = false;

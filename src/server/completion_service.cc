@@ -30,6 +30,10 @@ struct Rejection {
   ApiError error;
 };
 
+// Variants are built with the alternative named (see ParseApiRequest).
+using Prepared = std::variant<PreparedRequest, ApiError>;
+using Submitted = std::variant<std::shared_ptr<Job>, ApiError>;
+
 }  // namespace
 
 double SteadySeconds() {
@@ -75,7 +79,9 @@ std::vector<int32_t> CompletionService::PromptTokens(const ApiRequest& r) const 
   std::string text = r.prompt;
   if (r.endpoint == Endpoint::kChat) {
     try {
-      text = RenderChat(config_.chat_template, r.messages);
+      ChatRenderOptions options;
+      options.enable_thinking = r.enable_thinking.value_or(true);
+      text = RenderChat(config_.chat_template, r.messages, options);
     } catch (const Error& e) {
       throw Rejection{InvalidRequest(e.what(), "messages")};
     }
@@ -112,8 +118,16 @@ kv::CacheConfig CompletionService::CacheFor(const ApiRequest& r, int64_t tokens)
   if (c.budget.unit == kv::Budget::Unit::kUnlimited) {
     if (share == 0) {
       throw Rejection{InvalidRequest(
-          fmt::format("KV policy '{}' needs a budget: give 'kv_budget'", kv::PolicyName(c.policy)),
-          "kv_budget")};
+          max_pages == 0
+              ? fmt::format("KV policy '{}' needs a budget: give 'kv_budget'",
+                            kv::PolicyName(c.policy))
+              : fmt::format("KV policy '{}': one --parallel share of the server's KV budget ({} "
+                            "pages of {} bytes) cannot hold a prompt chunk of {} tokens; give "
+                            "'kv_budget' in tokens, or run the server with a smaller "
+                            "--prefill-chunk or a larger --kv-budget",
+                            kv::PolicyName(c.policy), max_pages / ec.max_sequences, ec.page_bytes,
+                            ec.prefill_chunk),
+          param)};
     }
     c.budget = kv::Budget::Bytes(share);
   } else if (max_pages != 0 && share > 0) {
@@ -190,9 +204,9 @@ std::variant<PreparedRequest, ApiError> CompletionService::Prepare(const ApiRequ
     p.stop = r.stop;
     p.logprobs = r.logprobs;
     p.top_logprobs = r.top_logprobs;
-    return p;
+    return Prepared(std::in_place_type<PreparedRequest>, std::move(p));
   } catch (Rejection& rejection) {
-    return std::move(rejection.error);
+    return Prepared(std::in_place_type<ApiError>, std::move(rejection.error));
   }
 }
 
@@ -225,22 +239,25 @@ std::variant<std::shared_ptr<Job>, ApiError> CompletionService::Submit(PreparedR
   };
 
   std::lock_guard<std::mutex> lock(shared_->mu);
-  if (shared_->stopping) return Busy("the server is shutting down");
+  if (shared_->stopping) {
+    return Submitted(std::in_place_type<ApiError>, Busy("the server is shutting down"));
+  }
   const int64_t limit = static_cast<int64_t>(engine_.config().max_sequences) + config_.queue_size;
   if (shared_->in_flight >= limit) {
-    return Busy(
-        fmt::format("the server is busy: {} requests are running or waiting (--parallel "
-                    "{} and --queue-size {}); retry later",
-                    shared_->in_flight, engine_.config().max_sequences, config_.queue_size));
+    return Submitted(
+        std::in_place_type<ApiError>,
+        Busy(fmt::format("the server is busy: {} requests are running or waiting (--parallel "
+                         "{} and --queue-size {}); retry later",
+                         shared_->in_flight, engine_.config().max_sequences, config_.queue_size)));
   }
   try {
     job->id_ = engine_.Submit(std::move(p.generation));
   } catch (const Error& e) {
-    return InvalidRequest(e.what(), std::nullopt);
+    return Submitted(std::in_place_type<ApiError>, InvalidRequest(e.what(), std::nullopt));
   }
   shared_->live.insert(job->id_);
   ++shared_->in_flight;
-  return job;
+  return Submitted(std::in_place_type<std::shared_ptr<Job>>, std::move(job));
 }
 
 void CompletionService::Cancel(const Job& job) {

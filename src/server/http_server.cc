@@ -1,9 +1,12 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <utility>
@@ -23,6 +26,7 @@ constexpr const char* kCompletionPath = "/v1/completions";
 constexpr const char* kJson = "application/json";
 // How often a handler waiting for tokens checks that its client is still there.
 constexpr std::chrono::milliseconds kPoll{50};
+constexpr int kListenBacklog = 1024;
 
 const char* const kGetPaths[] = {"/health", "/v1/models", "/metrics"};
 const char* const kPostPaths[] = {kChatPath, kCompletionPath};
@@ -185,6 +189,13 @@ HttpServer::HttpServer(CompletionService& service)
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   http_->set_payload_max_length(c.max_body_bytes);
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second
+  // server bind the same port. The socket is kept to deepen its backlog.
+  http_->set_socket_options([this](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   Route();
 }
 
@@ -291,6 +302,12 @@ int HttpServer::Bind(const std::string& host, int port) {
     bound = -1;
   }
   if (bound <= 0) Fail("cannot listen on {}:{} (address in use or not available)", host, port);
+  // httplib 0.11 listens with a backlog of 5: a burst of clients would
+  // overflow it (dropped or reset connections). Listening again on the bound
+  // socket raises it.
+  if (listen_socket_ >= 0 && ::listen(listen_socket_, kListenBacklog) != 0) {
+    Fail("cannot listen on {}:{}: {}", host, bound, std::strerror(errno));
+  }
   return bound;
 }
 

@@ -41,6 +41,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
   std::atomic<bool> listener_done_{false};
+  int listen_socket_ = -1;
 };
 
 }  // namespace arkv::server

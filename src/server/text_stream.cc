@@ -55,7 +55,8 @@ std::string StopFilter::Finish() {
 }
 
 TokenTextStream::TokenTextStream(const Tokenizer& tokenizer, std::vector<std::string> stops)
-    : decoder_(tokenizer), filter_(std::move(stops)) {}
+    : decoder_(tokenizer, /*render_special=*/false, /*strip_leading_space=*/false),
+      filter_(std::move(stops)) {}
 
 std::string TokenTextStream::Push(int32_t token, size_t* offset) {
   if (offset != nullptr) *offset = decoded_;

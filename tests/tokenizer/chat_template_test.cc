@@ -2,7 +2,7 @@
 // each expected string below was rendered by Jinja2 3.1 (trim_blocks and
 // lstrip_blocks, as transformers renders chat templates) from the template
 // text given beside it: the Llama 3 and 3.1 templates and the no-tool parts
-// of the Qwen2.5 and Qwen3 templates, verbatim.
+// of the Qwen2.5 and Qwen3 templates, and the Qwen2 template, verbatim.
 #include "tokenizer/chat_template.h"
 
 #include <algorithm>
@@ -139,6 +139,9 @@ constexpr char kQ3[] = R"TPL({%- if tools %}
 {%- endif %}
 )TPL";
 
+// Qwen2 (Qwen2-7B-Instruct), verbatim.
+constexpr char kQ2[] = R"TPL({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})TPL";
+
 // clang-format on
 
 const std::vector<ChatMessage> kConversation = {{"system", "  You are terse.\n"},
@@ -146,6 +149,9 @@ const std::vector<ChatMessage> kConversation = {{"system", "  You are terse.\n"}
                                                 {"assistant", "Hello!"},
                                                 {"user", "Name a colour."}};
 const std::vector<ChatMessage> kNoSystem = {{"user", "Hi"}};
+// Several turns without a system message; an assistant turn with spaces around it.
+const std::vector<ChatMessage> kTurns = {
+    {"user", "Hi"}, {"assistant", " Hello. "}, {"user", "Bye"}};
 const std::vector<ChatMessage> kThink = {{"user", "2+2?"},
                                          {"assistant", "<think>\nadd\n</think>\n\n4"},
                                          {"user", "3+3?"},
@@ -176,6 +182,24 @@ const Case kCases[] = {
      "<|im_start|>system\n  You are terse.\n<|im_end|>\n<|im_start|>user\nHi there \n<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"},
     {"Qwen3ThinkingOff", kQ3, kNoSystem, true, false,
      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"},
+    {"Llama30NoGenerationPrompt", kL30, kConversation, false, true,
+     "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nName a colour.<|eot_id|>"},
+    {"Llama30Turns", kL30, kTurns, true, true,
+     "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+    {"Llama31Turns", kL31, kTurns, true, true,
+     "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
+    {"Llama31TurnsNoGenerationPrompt", kL31, kTurns, false, true,
+     "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"},
+    {"Qwen2", kQ2, kConversation, true, true,
+     "<|im_start|>system\n  You are terse.\n<|im_end|>\n<|im_start|>user\nHi there \n<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n"},
+    {"Qwen2DefaultSystemTurns", kQ2, kTurns, true, true,
+     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello. <|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
+    {"Qwen2NoGenerationPrompt", kQ2, kConversation, false, true,
+     "<|im_start|>system\n  You are terse.\n<|im_end|>\n<|im_start|>user\nHi there \n<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\nName a colour.<|im_end|>\n"},
+    {"Qwen25Turns", kQ25, kTurns, false, true,
+     "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello. <|im_end|>\n<|im_start|>user\nBye<|im_end|>\n"},
+    {"Qwen3Turns", kQ3, kTurns, true, true,
+     "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n Hello. <|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n"},
     {"Qwen3History", kQ3, kThink, false, true,
      "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n<think>\nadd again\n</think>\n\n6<|im_end|>\n"},
 };
@@ -196,6 +220,7 @@ TEST(ChatTemplateTest, DetectsTheFamilies) {
   EXPECT_EQ(DetectChatTemplate(kL30, "--chat-template").name, "llama3");
   EXPECT_EQ(DetectChatTemplate(kL31, "--chat-template").name, "llama3.1");
   EXPECT_EQ(DetectChatTemplate(kQ25, "--chat-template").name, "qwen2.5");
+  EXPECT_EQ(DetectChatTemplate(kQ2, "--chat-template").name, "qwen2");
   EXPECT_EQ(DetectChatTemplate(kQ3, "--chat-template").name, "qwen3");
   const ChatTemplate plain = DetectChatTemplate(
       "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
