@@ -136,6 +136,24 @@ describe('completions', () => {
     });
   });
 
+  test('characters beyond ASCII arrive whole, streamed and plain', T, async () => {
+    // Hot sampling reaches a few multi-byte characters within a few seeds
+    // (stories260K has tokens for some, such as curly quotes, and byte
+    // tokens for the rest).
+    const hot = { temperature: 2, top_k: 0, top_p: 1, min_p: 0, max_tokens: 300 };
+    let found = null;
+    for (let seed = 1; seed <= 12 && !found; ++seed) {
+      const text = (await greedy({ ...hot, seed })).choices[0].text;
+      if (/[^\x00-\x7f]/.test(text)) found = { seed, text };
+    }
+    assert.ok(found, 'no seed in 1..12 gave a character beyond ASCII: choose another prompt');
+    assert.ok(!found.text.includes('\ufffd'), `a replacement character in ${JSON.stringify(found.text)}`);
+    const chunks = await streamed({ prompt: PROMPT, ...hot, seed: found.seed });
+    const deltas = chunks.map((ch) => ch.choices[0]?.text ?? '');
+    assert.equal(deltas.join(''), found.text);
+    for (const d of deltas) assert.ok(!d.includes('\ufffd'), `a delta with a broken character: ${JSON.stringify(d)}`);
+  });
+
   test('per-request kv_policy: full and arkv with a small budget both answer', T, async () => {
     // Longer than the budgets below, so that the policies have to act.
     const long = `${PROMPT} there was a little girl who loved to play in the park with her dog. `.repeat(4);
