@@ -29,7 +29,7 @@ struct ApiError {
 // Field names of nested values: "messages[1].content", "stop[0]".
 struct ApiRequest {
   Endpoint endpoint = Endpoint::kChat;
-  std::vector<ChatMessage> messages;   // chat: at least one
+  std::vector<ChatMessage> messages;  // chat: at least one
   // chat: chat_template_kwargs.enable_thinking (vLLM's and llama.cpp's
   // extension); false switches Qwen3's thinking off.
   std::optional<bool> enable_thinking;

@@ -113,8 +113,9 @@ kv::CacheConfig CompletionService::CacheFor(const ApiRequest& r, int64_t tokens)
   kv::CacheConfig unlimited = c;
   unlimited.budget = kv::Budget::Unlimited();
   const int64_t share = engine_.SequenceShareBytes(unlimited);
-  // Without a budget of its own a sequence gets one --parallel slot's share
-  // (as the engine gives it); a budget of its own is capped to that share.
+  // Without a budget of its own a sequence gets a share of the pool from the
+  // engine (at least one --parallel slot's); a budget of its own is capped to
+  // one slot's share.
   if (c.budget.unit == kv::Budget::Unit::kUnlimited) {
     if (share == 0) {
       throw Rejection{InvalidRequest(
@@ -129,14 +130,17 @@ kv::CacheConfig CompletionService::CacheFor(const ApiRequest& r, int64_t tokens)
                             ec.prefill_chunk),
           param)};
     }
-    c.budget = kv::Budget::Bytes(share);
   } else if (max_pages != 0 && share > 0) {
     const size_t share_pages = max_pages / static_cast<size_t>(ec.max_sequences);
     const size_t need =
         kv::MaxPagesHeld(model_.cache_shape(), c, tokens, ec.prefill_chunk, ec.page_bytes);
     if (need > share_pages) c.budget = kv::Budget::Bytes(share);
   }
-  if (const auto problem = kv::FindConfigProblem(c)) {
+  // Checked at the smallest share the engine may give (every slot taken).
+  kv::CacheConfig checked = c;
+  if (checked.budget.unit == kv::Budget::Unit::kUnlimited)
+    checked.budget = kv::Budget::Bytes(share);
+  if (const auto problem = kv::FindConfigProblem(checked)) {
     throw Rejection{
         InvalidRequest(fmt::format("KV config {}: {}", problem->field, problem->message),
                        problem->field == "budget" ? "kv_budget" : param)};
@@ -144,11 +148,11 @@ kv::CacheConfig CompletionService::CacheFor(const ApiRequest& r, int64_t tokens)
   // A budget too small for the window fails here, as it would in the engine.
   try {
     kv::PagePool probe(ec.page_bytes);
-    kv::CreateSequenceCache(model_.cache_shape(), c, &probe);
+    kv::CreateSequenceCache(model_.cache_shape(), checked, &probe);
   } catch (const Error& e) {
     throw Rejection{InvalidRequest(e.what(), param)};
   }
-  return c;
+  return c;  // without a budget of its own: the engine gives the share
 }
 
 std::variant<PreparedRequest, ApiError> CompletionService::Prepare(const ApiRequest& r) const {

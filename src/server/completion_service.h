@@ -116,6 +116,8 @@ class CompletionService {
   };
 
   std::vector<int32_t> PromptTokens(const ApiRequest& request) const;
+  // The request's KV configuration for the engine, checked against the
+  // server's budget (no budget of its own: left to the engine's share).
   kv::CacheConfig CacheFor(const ApiRequest& request, int64_t tokens) const;
 
   Engine& engine_;

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -27,6 +28,7 @@ constexpr const char* kJson = "application/json";
 // How often a handler waiting for tokens checks that its client is still there.
 constexpr std::chrono::milliseconds kPoll{50};
 constexpr int kListenBacklog = 1024;
+constexpr int kMaxHttpThreads = 512;
 
 const char* const kGetPaths[] = {"/health", "/v1/models", "/metrics"};
 const char* const kPostPaths[] = {kChatPath, kCompletionPath};
@@ -184,7 +186,12 @@ bool JsonProvider(Generation& g, httplib::DataSink& sink) {
 HttpServer::HttpServer(CompletionService& service)
     : service_(service), http_(std::make_unique<httplib::Server>()) {
   const ServerConfig& c = service_.config();
-  const int threads = c.http_threads > 0 ? c.http_threads : service_.parallel() + c.queue_size + 8;
+  // A thread per connection that may run or wait, a few for /health and
+  // /metrics; bounded, as every thread is started up front (connections
+  // beyond wait for one).
+  const int threads = c.http_threads > 0
+                          ? c.http_threads
+                          : std::min(service_.parallel() + c.queue_size + 8, kMaxHttpThreads);
   http_->new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };

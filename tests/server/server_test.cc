@@ -425,6 +425,57 @@ TEST_F(ServerTest, AFullQueueAnswers503WithRetryAfter) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST_F(ServerTest, ARequestsOwnBudgetIsCappedToItsShare) {
+  TestServer server(Options{});
+  auto c = server.Client();
+  // 1 GiB for 8,000 tokens would need more pages than the whole 4 MiB pool:
+  // capped to a share, the request runs (the client leaves at its first token).
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.body = Json{{"model", "stories260K"}, {"prompt", "Once"},    {"max_tokens", 8000},
+                  {"kv_policy", "arkv"},    {"kv_budget", "1GiB"}, {"stream", true}}
+                 .dump();
+  req.set_header("Content-Type", "application/json");
+  int status = 0;
+  std::string body;
+  req.response_handler = [&](const httplib::Response& res) {
+    status = res.status;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    body.append(data, n);
+    return false;
+  };
+  (void)c.send(req);
+  EXPECT_EQ(status, 200) << body;
+}
+
+TEST_F(ServerTest, ConcurrentRequestsStayInsideTheBudget) {
+  Options o;
+  o.parallel = 3;
+  TestServer server(o);
+  const char* policies[] = {"full", "arkv", "window", "quant", "snapkv"};
+  std::vector<std::future<std::string>> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(std::async(std::launch::async, [&, i] {
+      auto c = server.Client();
+      Json body = {{"model", "stories260K"}, {"prompt", std::string(20 + 9 * i, 'x')},
+                   {"max_tokens", 24},       {"kv_policy", policies[i % 5]},
+                   {"stream", i % 2 == 0},   {"seed", i}};
+      if (i % 3 == 0) body["kv_budget"] = "1GiB";
+      auto r = Post(c, "/v1/completions", body);
+      if (!r) return std::string("no response");
+      return r->status == 200 ? std::string() : std::to_string(r->status) + " " + r->body;
+    }));
+  }
+  for (auto& f : clients) EXPECT_EQ(f.get(), "");
+  const EngineStats st = server.engine().Stats();
+  ASSERT_GT(st.max_pages, 0u);
+  EXPECT_LE(server.engine().pool().peak_pages_in_use(), st.max_pages);
+  EXPECT_GT(server.engine().pool().peak_pages_in_use(), 0u);
+}
+
 // A metric's value from /metrics.
 double Metric(httplib::Client& c, const std::string& name) {
   auto r = c.Get("/metrics");
