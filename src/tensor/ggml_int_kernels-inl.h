@@ -35,6 +35,7 @@
 #include "hwy/highway.h"
 #include "tensor/ggml_int_vnni-inl.h"
 #include "tensor/ggml_int_vnni_k-inl.h"
+#include "tensor/ggml_int_vnni_tile-inl.h"
 #include "tensor/matmul-inl.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/quant_blocks.h"
@@ -432,6 +433,9 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
 
 template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (a.n_tokens > 1) return VnniTileMatMulRows<Dec>(a, row_begin, row_end);
+#endif
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {
 #if HWY_TARGET == HWY_AVX3_DL

@@ -1,0 +1,403 @@
+// AVX-512 VNNI batched matmul (prefill, batched decode) of every quantized
+// weight type, in the AVX3_DL target only (see ggml_int_vnni-inl.h for why
+// the VNNI instructions are inline assembly).
+//
+// Layout: 16 weight rows share one 512-bit vector, one row per int32 lane.
+// A row tile (16 rows, all columns) is decoded once per call into unsigned
+// bytes and transposed so that vector v holds bytes 4v..4v+3 of each of the
+// 16 rows. One vpdpbusd then multiplies four weights of 16 rows by the same
+// four activation bytes of one token, broadcast from memory ({1to16}): 64
+// useful products per instruction and no horizontal sums. The int32 lanes run
+// over one "unit" (the elements that share an integer scale: a Q8_0/Q4_0
+// block, a 32-element Q4_K/Q5_K sub-block, a 16-element Q6_K sub-block) and
+// then meet the unit's scale in f32:
+//   total[row] += f32(unit sum[row]) * (wscale[row][unit] * dx)
+// for kT tokens at a time, whose accumulators stay in registers over all
+// columns. Weights become unsigned by an offset where needed (Q8_0: w + 128,
+// Q4_0: nibble = w + 8, Q6_K: q = w + 32); the offset times the activation
+// sum of the unit starts each int32 accumulator (a broadcast load). Q4_K and
+// Q5_K subtract their mins in f32 per sub-block:
+//   total[row] -= (dmin * m[row][unit]) * (dx * bsum[unit]).
+// Unit sums are exact int32, as llama.cpp's; the scales are applied per unit
+// in f32 rather than once per 256-element super-block (a difference in the
+// last bits of the f32 sum, as any accumulation order).
+
+#if defined(ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#undef ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#else
+#define ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "tensor/ggml_int_vnni-inl.h"
+#include "tensor/matmul-inl.h"  // HalfToFloat
+#include "tensor/matmul_internal.h"
+#include "tensor/quant_blocks.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace arkv {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+inline constexpr int64_t kVnniTileRows = 16;   // rows per vector (int32 lanes)
+inline constexpr int64_t kVnniTileTokens = 8;  // tokens per register tile
+
+using UnalignedI32 = int32_t __attribute__((may_alias, aligned(1)));
+
+// acc + (u8 w) . (i8 x) where the four bytes at x are broadcast to all lanes.
+HWY_INLINE __m512i DpbusdBroadcast(__m512i acc, __m512i w, const int8_t* x) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(w), "m"(*reinterpret_cast<const UnalignedI32*>(x)));
+  return acc;
+}
+
+// 16 rows x 32 bytes (rows[r] points at row r's bytes) into 8 vectors: out[j]
+// lane r = bytes 4j..4j+3 of row r. Each 256-bit half does an 8 x 8 dword
+// transpose; the rows are paired so that the last 128-bit shuffle leaves
+// the lanes in row order.
+HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i out[8]) {
+  __m512i v[8];
+  for (int i = 0; i < 8; ++i) {
+    // Halves: rows i and i + 4 (i < 4), rows i + 4 and i + 8 (i >= 4).
+    const int lo = i < 4 ? i : i + 4;
+    v[i] = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo]))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo + 4])), 1);
+  }
+  for (int g = 0; g < 8; g += 4) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[g], v[g + 1]);
+    const __m512i t1 = _mm512_unpackhi_epi32(v[g], v[g + 1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[g + 2], v[g + 3]);
+    const __m512i t3 = _mm512_unpackhi_epi32(v[g + 2], v[g + 3]);
+    v[g] = _mm512_unpacklo_epi64(t0, t2);      // dwords 0 and 4 of each row
+    v[g + 1] = _mm512_unpackhi_epi64(t0, t2);  // 1 and 5
+    v[g + 2] = _mm512_unpacklo_epi64(t1, t3);  // 2 and 6
+    v[g + 3] = _mm512_unpackhi_epi64(t1, t3);  // 3 and 7
+  }
+  // v[k] (rows 0-7) and v[k + 4] (rows 8-15): 128-bit lanes hold dword k of
+  // rows 0-3 | dword k + 4 of rows 0-3 | dword k of rows 4-7 | dword k + 4 of rows 4-7.
+  for (int k = 0; k < 4; ++k) {
+    out[k] = _mm512_shuffle_i32x4(v[k], v[k + 4], 0x88);
+    out[k + 4] = _mm512_shuffle_i32x4(v[k], v[k + 4], 0xDD);
+  }
+}
+
+// A weight type for the tile kernel:
+//   kBlockElems, kUnitElems           weight block and unit (shared integer scale)
+//   kOffset                           the unsigned bytes are w + kOffset
+//   kHasMins                          Q4_K / Q5_K
+//   Decode(block, q, scale, min)      the block's unsigned bytes into q[kBlockElems],
+//                                     scale[u * kVnniTileRows] (and min[...]) per unit u
+//   ActSum                            activation block type
+struct TileQ8_0 {
+  using Act = BlockQ8_0;
+  static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
+  static constexpr int32_t kOffset = 128;
+  static constexpr bool kHasMins = false;
+  static constexpr bool kDecodesInPlace = true;  // Transpose16x32 reads qs, then ^ 0x80
+  static HWY_INLINE const uint8_t* Quants(const uint8_t* block) {
+    return reinterpret_cast<const uint8_t*>(reinterpret_cast<const BlockQ8_0*>(block)->qs);
+  }
+  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
+    scale[0] = HalfToFloat(&reinterpret_cast<const BlockQ8_0*>(block)->d);
+  }
+};
+
+struct TileQ4_0 {
+  using Act = BlockQ8_0;
+  static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
+  static constexpr int32_t kOffset = 8;
+  static constexpr bool kHasMins = false;
+  static constexpr bool kDecodesInPlace = false;
+  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
+    const auto* blk = reinterpret_cast<const BlockQ4_0*>(block);
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
+    const __m256i both = _mm256_and_si256(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1),
+        _mm256_set1_epi8(0x0F));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), both);
+  }
+  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
+    scale[0] = HalfToFloat(&reinterpret_cast<const BlockQ4_0*>(block)->d);
+  }
+};
+
+template <class BlockType, bool kFifthBit>
+struct TileK4 {
+  using Act = BlockQ8_K;
+  static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 32;
+  static constexpr int32_t kOffset = 0;
+  static constexpr bool kHasMins = true;
+  static constexpr bool kDecodesInPlace = false;
+  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
+    const auto* blk = reinterpret_cast<const BlockType*>(block);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i qh;
+    if constexpr (kFifthBit) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh));
+    for (int c = 0; c < 4; ++c) {
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * c));
+      __m256i lo = _mm256_and_si256(b, low4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
+      if constexpr (kFifthBit) {
+        // Bit 2c of qh[l] is bit 4 of element 64c + l, bit 2c + 1 of 64c + 32 + l.
+        const __m256i one = _mm256_set1_epi8(1);
+        const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one);
+        const __m256i h1 =
+            _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * c), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * c + 32), hi);
+    }
+  }
+  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float* min) {
+    const auto* blk = reinterpret_cast<const BlockType*>(block);
+    const float d = HalfToFloat(&blk->d), dmin = HalfToFloat(&blk->dmin);
+    uint8_t sc[8], m[8];
+    UnpackScalesMinsK4(blk->scales, sc, m);
+    for (int u = 0; u < 8; ++u) {
+      scale[u * kVnniTileRows] = d * sc[u];  // exact: an fp16 times a 6-bit integer
+      min[u * kVnniTileRows] = dmin * m[u];
+    }
+  }
+};
+
+struct TileQ6_K {
+  using Act = BlockQ8_K;
+  static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 16;
+  static constexpr int32_t kOffset = 32;
+  static constexpr bool kHasMins = false;
+  static constexpr bool kDecodesInPlace = false;
+  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
+    const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);
+    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
+      const __m256i b =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+      const auto high = [&](int shift) {
+        return _mm256_slli_epi16(
+            _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(shift)), two), 4);
+      };
+      uint8_t* out = q + 128 * h;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                          _mm256_or_si256(_mm256_and_si256(a, low4), high(0)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32),
+                          _mm256_or_si256(_mm256_and_si256(b, low4), high(2)));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(out + 64),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4), high(4)));
+      _mm256_storeu_si256(
+          reinterpret_cast<__m256i*>(out + 96),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4), high(6)));
+    }
+  }
+  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
+    const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);
+    const float d = HalfToFloat(&blk->d);
+    for (int u = 0; u < 16; ++u) scale[u * kVnniTileRows] = d * blk->scales[u];  // exact
+  }
+};
+
+template <class Block>
+struct TileFor;
+template <>
+struct TileFor<BlockQ8_0> {
+  using type = TileQ8_0;
+};
+template <>
+struct TileFor<BlockQ4_0> {
+  using type = TileQ4_0;
+};
+template <>
+struct TileFor<BlockQ4_K> {
+  using type = TileK4<BlockQ4_K, false>;
+};
+template <>
+struct TileFor<BlockQ5_K> {
+  using type = TileK4<BlockQ5_K, true>;
+};
+template <>
+struct TileFor<BlockQ6_K> {
+  using type = TileQ6_K;
+};
+
+// Decodes and transposes rows [r0, r0 + 16) (the last row repeated past
+// row_end) into `tile` (cols / 4 vectors), their unit scales into `scale`
+// and mins into `min` (one vector of 16 rows per unit).
+template <class K, class Block>
+void PackTile(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end, __m512i* tile,
+              float* scale, float* min, uint8_t* rowbuf) {
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const uint8_t* rows[kVnniTileRows];
+  for (int64_t r = 0; r < kVnniTileRows; ++r) {
+    rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+  }
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint8_t* quants[kVnniTileRows];
+    for (int64_t r = 0; r < kVnniTileRows; ++r) {
+      const uint8_t* blk = rows[r] + b * static_cast<int64_t>(sizeof(Block));
+      float* unit_scale = scale + b * kUnits * kVnniTileRows + r;
+      K::Scales(blk, unit_scale, K::kHasMins ? min + b * kUnits * kVnniTileRows + r : nullptr);
+      if constexpr (K::kDecodesInPlace) {
+        quants[r] = K::Quants(blk);
+      } else {
+        K::Decode(blk, rowbuf + r * K::kBlockElems);
+        quants[r] = rowbuf + r * K::kBlockElems;
+      }
+    }
+    __m512i* out = tile + b * (K::kBlockElems / 4);
+    for (int64_t c = 0; c < K::kBlockElems; c += 32) {
+      const uint8_t* chunk[kVnniTileRows];
+      for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = quants[r] + c;
+      Transpose16x32(chunk, out + c / 4);
+      if constexpr (K::kOffset == 128) {
+        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+        for (int j = 0; j < 8; ++j) out[c / 4 + j] = _mm512_xor_si512(out[c / 4 + j], flip);
+      }
+    }
+  }
+}
+
+// Per token and unit, from its activation block: dx (per block), and `aux`
+// per unit: the starting int32 accumulator -kOffset * sum(x) (types with an
+// offset), or dx * sum(x) as f32 (types with mins).
+template <class K>
+void PrepareTileActs(const internal::IntMatMulArgs& a, float* dx, int32_t* aux) {
+  using Act = typename K::Act;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const auto* acts = static_cast<const Act*>(a.acts);
+  const int64_t n = a.n_tokens * (a.w.cols / K::kBlockElems);
+  for (int64_t i = 0; i < n; ++i) {
+    const Act& x = acts[i];
+    int32_t sums[kUnits];
+    if constexpr (K::kBlockElems == kQK) {
+      dx[i] = HalfToFloat(&x.d);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+      const __m256i s32 = Dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+      sums[0] = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s32));
+    } else {
+      dx[i] = x.d;
+      for (int64_t u = 0; u < kUnits; ++u) {
+        const int64_t per = K::kUnitElems / 16;  // Q8_K bsums cover 16 elements
+        sums[u] = 0;
+        for (int64_t j = 0; j < per; ++j) sums[u] += x.bsums[u * per + j];
+      }
+    }
+    for (int64_t u = 0; u < kUnits; ++u) {
+      if constexpr (K::kHasMins) {
+        const float m = dx[i] * static_cast<float>(sums[u]);
+        std::memcpy(&aux[i * kUnits + u], &m, sizeof(m));
+      } else {
+        aux[i * kUnits + u] = -K::kOffset * sums[u];
+      }
+    }
+  }
+}
+
+// The register tile: one row tile x kT tokens over all columns; writes the
+// rows [r0, r0 + popcount(mask)) of each token's output.
+template <class K, int kT>
+HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const __m512i* tile,
+                           const float* scale, const float* min, const float* dx,
+                           const int32_t* aux, int64_t r0, __mmask16 mask) {
+  using Act = typename K::Act;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  constexpr int64_t kVecs = K::kUnitElems / 4;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const auto* acts = static_cast<const Act*>(a.acts);
+  const Act* x[kT];
+  for (int t = 0; t < kT; ++t) x[t] = acts + (t0 + t) * n_blocks;
+  __m512 total[kT];
+  for (int t = 0; t < kT; ++t) total[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    for (int64_t u = 0; u < kUnits; ++u) {
+      const __m512i* w = tile + (b * kUnits + u) * kVecs;
+      const int64_t unit = b * kUnits + u;
+      __m512i acc[kT];
+      for (int t = 0; t < kT; ++t) {
+        const int64_t i = (t0 + t) * n_blocks * kUnits + unit;
+        acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(aux[i]) : _mm512_setzero_si512();
+      }
+      for (int64_t v = 0; v < kVecs; ++v) {
+        const __m512i wv = w[v];
+        const int64_t e = u * K::kUnitElems + 4 * v;
+        for (int t = 0; t < kT; ++t) acc[t] = DpbusdBroadcast(acc[t], wv, x[t][b].qs + e);
+      }
+      const __m512 sv = _mm512_load_ps(scale + unit * kVnniTileRows);
+      for (int t = 0; t < kT; ++t) {
+        const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dx[(t0 + t) * n_blocks + b]));
+        total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
+      }
+      if constexpr (K::kHasMins) {
+        const __m512 mv = _mm512_load_ps(min + unit * kVnniTileRows);
+        for (int t = 0; t < kT; ++t) {
+          const float* m = reinterpret_cast<const float*>(aux) + (t0 + t) * n_blocks * kUnits;
+          total[t] = _mm512_fnmadd_ps(mv, _mm512_set1_ps(m[unit]), total[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) {
+    _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r0, mask, total[t]);
+  }
+}
+
+template <class Dec>
+void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  using Block = typename Dec::Block;
+  using K = typename TileFor<Block>::type;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const int64_t n_units = n_blocks * kUnits;
+  // Per thread, reused across calls: no allocation once warm.
+  auto* dx = VnniScratch<float>(static_cast<size_t>(a.n_tokens * n_blocks), 0);
+  auto* aux = VnniScratch<int32_t>(static_cast<size_t>(a.n_tokens * n_units), 1);
+  auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
+  auto* scale = VnniScratch<float>(static_cast<size_t>(n_units * kVnniTileRows), 3);
+  auto* min = VnniScratch<float>(static_cast<size_t>(K::kHasMins ? n_units * kVnniTileRows : 1), 4);
+  auto* rowbuf = VnniScratch<uint8_t>(static_cast<size_t>(kVnniTileRows * K::kBlockElems), 5);
+  PrepareTileActs<K>(a, dx, aux);
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
+    PackTile<K, Block>(a, r0, row_end, tile, scale, min, rowbuf);
+    const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
+    const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
+      switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
+#define ARKV_TILE_CASE(N)                                                     \
+  case N:                                                                     \
+    TileTokens<K, N>(a, t0, tile, scale, min, dx, aux, r0, mask); \
+    break;
+        ARKV_TILE_CASE(1)
+        ARKV_TILE_CASE(2)
+        ARKV_TILE_CASE(3)
+        ARKV_TILE_CASE(4)
+        ARKV_TILE_CASE(5)
+        ARKV_TILE_CASE(6)
+        ARKV_TILE_CASE(7)
+        ARKV_TILE_CASE(8)
+#undef ARKV_TILE_CASE
+      }
+    }
+  }
+}
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arkv
+HWY_AFTER_NAMESPACE();
+
+#endif  // ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
