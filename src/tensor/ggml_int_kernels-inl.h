@@ -434,7 +434,10 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
 template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
 #if HWY_TARGET == HWY_AVX3_DL
-  if (a.n_tokens > 1) return VnniTileMatMulRows<Dec>(a, row_begin, row_end);
+  // The tile's row offsets are int32 (a gather's indices).
+  if (a.n_tokens > 1 && a.w.row_bytes <= size_t{INT32_MAX} / kVnniTileRows) {
+    return VnniTileMatMulRows<Dec>(a, row_begin, row_end);
+  }
 #endif
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {

@@ -90,122 +90,175 @@ HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i
   }
 }
 
+// Where the 16 rows of a tile start: rows[0] and, per lane, the byte offset
+// of each row from it (rows past the end repeat the last one).
+struct TileRows {
+  const uint8_t* rows[kVnniTileRows];
+  __m512i offsets;  // int32 lanes: rows[r] - rows[0]
+};
+
+// The 32-bit word at byte `off` of block b of each of the 16 rows.
+template <class Block>
+HWY_INLINE __m512i GatherWord(const TileRows& t, int64_t b, size_t off) {
+  return _mm512_i32gather_epi32(t.offsets, t.rows[0] + b * sizeof(Block) + off, 1);
+}
+
+// The fp16 in the low (kHigh: high) half of each int32 lane, as f32.
+template <bool kHigh>
+HWY_INLINE __m512 HalfLanes(__m512i words) {
+  if constexpr (kHigh) words = _mm512_srli_epi32(words, 16);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
+}
+
+// Transposes bytes [off + 32c, off + 32c + 32) of block b of the 16 rows.
+template <class Block>
+HWY_INLINE void TransposeChunk(const TileRows& t, int64_t b, size_t off, __m512i out[8]) {
+  const uint8_t* chunk[kVnniTileRows];
+  for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = t.rows[r] + b * sizeof(Block) + off;
+  Transpose16x32(chunk, out);
+}
+
+// Bytes of v shifted right by `shift` (< 8), masked: 16-bit shifts are exact
+// per byte once the bits that crossed from the neighbour byte are masked off.
+HWY_INLINE __m512i ShiftAndMask(__m512i v, int shift, char mask) {
+  return _mm512_and_si512(_mm512_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm512_set1_epi8(mask));
+}
+
 // A weight type for the tile kernel:
-//   kBlockElems, kUnitElems           weight block and unit (shared integer scale)
-//   kOffset                           the unsigned bytes are w + kOffset
-//   kHasMins                          Q4_K / Q5_K
-//   Decode(block, q, scale, min)      the block's unsigned bytes into q[kBlockElems],
-//                                     scale[u * kVnniTileRows] (and min[...]) per unit u
-//   ActSum                            activation block type
+//   Act                        activation block type (BlockQ8_0 or BlockQ8_K)
+//   kBlockElems, kUnitElems    weight block; unit = elements sharing an integer scale
+//   kOffset                    the unsigned weights are w + kOffset
+//   kHasMins                   Q4_K / Q5_K
+//   Pack(t, b, out, scale, min)
+//       block b of the 16 rows: out[e / 4] lane r = unsigned weights e..e+3
+//       of row r, for the block's elements e; scale[u * 16 + r] (and
+//       min[...]) the f32 scale (and min) of unit u of row r.
 struct TileQ8_0 {
+  using Block = BlockQ8_0;
   using Act = BlockQ8_0;
   static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
   static constexpr int32_t kOffset = 128;
   static constexpr bool kHasMins = false;
-  static constexpr bool kDecodesInPlace = true;  // Transpose16x32 reads qs, then ^ 0x80
-  static HWY_INLINE const uint8_t* Quants(const uint8_t* block) {
-    return reinterpret_cast<const uint8_t*>(reinterpret_cast<const BlockQ8_0*>(block)->qs);
-  }
-  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
-    scale[0] = HalfToFloat(&reinterpret_cast<const BlockQ8_0*>(block)->d);
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    TransposeChunk<Block>(t, b, offsetof(Block, qs), out);
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int j = 0; j < 8; ++j) out[j] = _mm512_xor_si512(out[j], flip);
+    _mm512_store_ps(scale, HalfLanes<false>(GatherWord<Block>(t, b, 0)));
   }
 };
 
+// Q4_0: 16 bytes of quants per block, too few for the 32-byte transpose; the
+// rows are unpacked one by one (a rare type; prefill only).
 struct TileQ4_0 {
+  using Block = BlockQ4_0;
   using Act = BlockQ8_0;
   static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
   static constexpr int32_t kOffset = 8;
   static constexpr bool kHasMins = false;
-  static constexpr bool kDecodesInPlace = false;
-  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
-    const auto* blk = reinterpret_cast<const BlockQ4_0*>(block);
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
-    const __m256i both = _mm256_and_si256(
-        _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1),
-        _mm256_set1_epi8(0x0F));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), both);
-  }
-  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
-    scale[0] = HalfToFloat(&reinterpret_cast<const BlockQ4_0*>(block)->d);
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    HWY_ALIGN uint8_t q[kVnniTileRows][kQK];
+    const uint8_t* rows[kVnniTileRows];
+    for (int64_t r = 0; r < kVnniTileRows; ++r) {
+      const auto* blk = reinterpret_cast<const Block*>(t.rows[r]) + b;
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
+      _mm256_store_si256(
+          reinterpret_cast<__m256i*>(q[r]),
+          _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1),
+                           _mm256_set1_epi8(0x0F)));
+      rows[r] = q[r];
+      scale[r] = HalfToFloat(&blk->d);
+    }
+    Transpose16x32(rows, out);
   }
 };
 
+// Q4_K, Q5_K: chunk c of qs holds units 2c (low nibbles) and 2c + 1 (high
+// nibbles) at the same byte positions, so one transpose serves both; Q5_K's
+// fifth bits (bit 2c and 2c + 1 of qh[l] for element l of those units) come
+// from one transpose of qh.
 template <class BlockType, bool kFifthBit>
 struct TileK4 {
+  using Block = BlockType;
   using Act = BlockQ8_K;
   static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 32;
   static constexpr int32_t kOffset = 0;
   static constexpr bool kHasMins = true;
-  static constexpr bool kDecodesInPlace = false;
-  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
-    const auto* blk = reinterpret_cast<const BlockType*>(block);
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    __m256i qh;
-    if constexpr (kFifthBit) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh));
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale,
+                              float* min) {
+    __m512i qh[8], q[8];
+    if constexpr (kFifthBit) TransposeChunk<Block>(t, b, offsetof(Block, qh), qh);
     for (int c = 0; c < 4; ++c) {
-      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * c));
-      __m256i lo = _mm256_and_si256(b, low4);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low4);
-      if constexpr (kFifthBit) {
-        // Bit 2c of qh[l] is bit 4 of element 64c + l, bit 2c + 1 of 64c + 32 + l.
-        const __m256i one = _mm256_set1_epi8(1);
-        const __m256i h0 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one);
-        const __m256i h1 =
-            _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one);
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
+      TransposeChunk<Block>(t, b, offsetof(Block, qs) + 32 * c, q);
+      for (int j = 0; j < 8; ++j) {
+        __m512i lo = _mm512_and_si512(q[j], _mm512_set1_epi8(0x0F));
+        __m512i hi = ShiftAndMask(q[j], 4, 0x0F);
+        if constexpr (kFifthBit) {
+          lo = _mm512_or_si512(lo, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c, 1), 4));
+          hi = _mm512_or_si512(hi, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c + 1, 1), 4));
+        }
+        out[16 * c + j] = lo;
+        out[16 * c + 8 + j] = hi;
       }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * c), lo);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * c + 32), hi);
     }
-  }
-  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float* min) {
-    const auto* blk = reinterpret_cast<const BlockType*>(block);
-    const float d = HalfToFloat(&blk->d), dmin = HalfToFloat(&blk->dmin);
-    uint8_t sc[8], m[8];
-    UnpackScalesMinsK4(blk->scales, sc, m);
-    for (int u = 0; u < 8; ++u) {
-      scale[u * kVnniTileRows] = d * sc[u];  // exact: an fp16 times a 6-bit integer
-      min[u * kVnniTileRows] = dmin * m[u];
+    // The packed 6-bit scales and mins (see UnpackScalesMinsK4), 16 rows per vector.
+    const __m512i dd = GatherWord<Block>(t, b, 0);
+    const __m512 d = HalfLanes<false>(dd), dmin = HalfLanes<true>(dd);
+    const __m512i sa = GatherWord<Block>(t, b, 4), sb = GatherWord<Block>(t, b, 8),
+                  sc = GatherWord<Block>(t, b, 12);
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(15),
+                  two = _mm512_set1_epi32(3);
+    for (int j = 0; j < 4; ++j) {
+      const __m512i s_lo = _mm512_and_si512(_mm512_srli_epi32(sa, 8 * j), six);
+      const __m512i m_lo = _mm512_and_si512(_mm512_srli_epi32(sb, 8 * j), six);
+      const __m512i s_hi =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sc, 8 * j), four),
+                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sa, 8 * j + 6), two), 4));
+      const __m512i m_hi =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sc, 8 * j + 4), four),
+                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sb, 8 * j + 6), two), 4));
+      // Exact: an fp16 times a 6-bit integer.
+      _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_lo)));
+      _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_hi)));
+      _mm512_store_ps(min + j * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_lo)));
+      _mm512_store_ps(min + (j + 4) * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_hi)));
     }
   }
 };
 
+// Q6_K: per half h, ql chunks A (elements l and l + 64 of the half) and B
+// (l + 32, l + 96) and the qh chunk H (their high bits) in one transpose each.
 struct TileQ6_K {
+  using Block = BlockQ6_K;
   using Act = BlockQ8_K;
   static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 16;
   static constexpr int32_t kOffset = 32;
   static constexpr bool kHasMins = false;
-  static constexpr bool kDecodesInPlace = false;
-  static HWY_INLINE void Decode(const uint8_t* block, uint8_t* q) {
-    const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);
-    const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    __m512i qa[8], qb[8], qh[8];
     for (int h = 0; h < 2; ++h) {
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
-      const __m256i b =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
-      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-      const auto high = [&](int shift) {
-        return _mm256_slli_epi16(
-            _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(shift)), two), 4);
-      };
-      uint8_t* out = q + 128 * h;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
-                          _mm256_or_si256(_mm256_and_si256(a, low4), high(0)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32),
-                          _mm256_or_si256(_mm256_and_si256(b, low4), high(2)));
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(out + 64),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low4), high(4)));
-      _mm256_storeu_si256(
-          reinterpret_cast<__m256i*>(out + 96),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), low4), high(6)));
+      TransposeChunk<Block>(t, b, offsetof(Block, ql) + 64 * h, qa);
+      TransposeChunk<Block>(t, b, offsetof(Block, ql) + 64 * h + 32, qb);
+      TransposeChunk<Block>(t, b, offsetof(Block, qh) + 32 * h, qh);
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
+      for (int j = 0; j < 8; ++j) {
+        const auto high = [&](int shift) { return _mm512_slli_epi16(ShiftAndMask(qh[j], shift, 3), 4); };
+        __m512i* o = out + 32 * h + j;
+        o[0] = _mm512_or_si512(_mm512_and_si512(qa[j], low4), high(0));
+        o[8] = _mm512_or_si512(_mm512_and_si512(qb[j], low4), high(2));
+        o[16] = _mm512_or_si512(ShiftAndMask(qa[j], 4, 0x0F), high(4));
+        o[24] = _mm512_or_si512(ShiftAndMask(qb[j], 4, 0x0F), high(6));
+      }
     }
-  }
-  static HWY_INLINE void Scales(const uint8_t* block, float* scale, float*) {
-    const auto* blk = reinterpret_cast<const BlockQ6_K*>(block);
-    const float d = HalfToFloat(&blk->d);
-    for (int u = 0; u < 16; ++u) scale[u * kVnniTileRows] = d * blk->scales[u];  // exact
+    // d is the last field: the word at 206 holds it in its high half.
+    const __m512 d = HalfLanes<true>(GatherWord<Block>(t, b, offsetof(Block, d) - 2));
+    for (int k = 0; k < 4; ++k) {
+      const __m512i s4 = GatherWord<Block>(t, b, offsetof(Block, scales) + 4 * k);
+      for (int i = 0; i < 4; ++i) {
+        const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * i), 24);
+        _mm512_store_ps(scale + (4 * k + i) * kVnniTileRows,
+                        _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));  // exact
+      }
+    }
   }
 };
 
@@ -235,39 +288,22 @@ struct TileFor<BlockQ6_K> {
 // Decodes and transposes rows [r0, r0 + 16) (the last row repeated past
 // row_end) into `tile` (cols / 4 vectors), their unit scales into `scale`
 // and mins into `min` (one vector of 16 rows per unit).
-template <class K, class Block>
+template <class K>
 void PackTile(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end, __m512i* tile,
-              float* scale, float* min, uint8_t* rowbuf) {
+              float* scale, float* min) {
   constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   const int64_t n_blocks = a.w.cols / K::kBlockElems;
-  const uint8_t* rows[kVnniTileRows];
+  TileRows t;
+  HWY_ALIGN int32_t offsets[kVnniTileRows];
   for (int64_t r = 0; r < kVnniTileRows; ++r) {
-    rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+    t.rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+    offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
   }
+  t.offsets = _mm512_load_si512(offsets);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* quants[kVnniTileRows];
-    for (int64_t r = 0; r < kVnniTileRows; ++r) {
-      const uint8_t* blk = rows[r] + b * static_cast<int64_t>(sizeof(Block));
-      float* unit_scale = scale + b * kUnits * kVnniTileRows + r;
-      K::Scales(blk, unit_scale, K::kHasMins ? min + b * kUnits * kVnniTileRows + r : nullptr);
-      if constexpr (K::kDecodesInPlace) {
-        quants[r] = K::Quants(blk);
-      } else {
-        K::Decode(blk, rowbuf + r * K::kBlockElems);
-        quants[r] = rowbuf + r * K::kBlockElems;
-      }
-    }
-    __m512i* out = tile + b * (K::kBlockElems / 4);
-    for (int64_t c = 0; c < K::kBlockElems; c += 32) {
-      const uint8_t* chunk[kVnniTileRows];
-      for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = quants[r] + c;
-      Transpose16x32(chunk, out + c / 4);
-      if constexpr (K::kOffset == 128) {
-        const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-        for (int j = 0; j < 8; ++j) out[c / 4 + j] = _mm512_xor_si512(out[c / 4 + j], flip);
-      }
-    }
+    K::Pack(t, b, tile + b * (K::kBlockElems / 4), scale + b * kUnits * kVnniTileRows,
+            K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr);
   }
 }
 
@@ -368,10 +404,9 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
   auto* scale = VnniScratch<float>(static_cast<size_t>(n_units * kVnniTileRows), 3);
   auto* min = VnniScratch<float>(static_cast<size_t>(K::kHasMins ? n_units * kVnniTileRows : 1), 4);
-  auto* rowbuf = VnniScratch<uint8_t>(static_cast<size_t>(kVnniTileRows * K::kBlockElems), 5);
   PrepareTileActs<K>(a, dx, aux);
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
-    PackTile<K, Block>(a, r0, row_end, tile, scale, min, rowbuf);
+    PackTile<K>(a, r0, row_end, tile, scale, min);
     const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
     const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
