@@ -404,7 +404,12 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
   auto* scale = VnniScratch<float>(static_cast<size_t>(n_units * kVnniTileRows), 3);
   auto* min = VnniScratch<float>(static_cast<size_t>(K::kHasMins ? n_units * kVnniTileRows : 1), 4);
-  PrepareTileActs<K>(a, dx, aux);
+  // The activation terms are the same for every row chunk of one MatMul call.
+  thread_local uint64_t prepared_call = 0;
+  if (a.call_id == 0 || a.call_id != prepared_call) {
+    PrepareTileActs<K>(a, dx, aux);
+    prepared_call = a.call_id;
+  }
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
     PackTile<K>(a, r0, row_end, tile, scale, min);
     const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);

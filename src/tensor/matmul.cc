@@ -1,6 +1,7 @@
 // MatMul: argument checks, choice of the per-type kernel, and the split of
 // output rows over the thread pool.
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 
 #include "core/aligned.h"
@@ -107,9 +108,14 @@ void MatMulQuantized(const internal::MatMulArgs& in, ThreadPool& pool) {
       QuantizeActivationsQ8_0(in.x + t * in.x_stride, static_cast<BlockQ8_0*>(dst), cols);
     }
   });
-  const internal::IntMatMulArgs args{in.w, acts, in.n_tokens, in.y, in.y_stride};
+  static std::atomic<uint64_t> calls{0};
+  const internal::IntMatMulArgs args{in.w,        acts, in.n_tokens, in.y, in.y_stride,
+                                     ++calls};
   const internal::IntMatMulRowsFn kernel = IntKernelFor(in.w.type);
-  pool.ParallelFor(in.w.rows, RowGrain(cols),
+  // Batched kernels tile 16 rows: chunks of whole tiles, and whole cache
+  // lines of each output row per thread.
+  const int64_t grain = in.n_tokens > 1 ? (RowGrain(cols) + 15) / 16 * 16 : RowGrain(cols);
+  pool.ParallelFor(in.w.rows, grain,
                    [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
 }
 
