@@ -25,7 +25,9 @@ void QuantizeActivationsQ8_0(const float* x, BlockQ8_0* y, int64_t n) {
   if (n % kQK != 0) Fail("QuantizeActivationsQ8_0: {} values is not a multiple of {}", n, kQK);
   for (int64_t b = 0; b < n / kQK; ++b, x += kQK) {
     float amax = 0.0f;
-    for (int i = 0; i < kQK; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+    // A compare, not std::fmax: that is a library call per element (NaN
+    // rules), and x holds no NaN.
+    for (int i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(x[i]));
     y[b].d = F32ToF16(amax / 127.0f);
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     for (int i = 0; i < kQK; ++i) y[b].qs[i] = static_cast<int8_t>(NearestInt(x[i] * id));
