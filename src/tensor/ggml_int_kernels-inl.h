@@ -434,8 +434,14 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
 template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
 #if HWY_TARGET == HWY_AVX3_DL
-  // The tile's row offsets are int32 (a gather's indices).
-  if (a.n_tokens > 1 && a.w.row_bytes <= size_t{INT32_MAX} / kVnniTileRows) {
+  // The tile kernel for every batch, and for one token of the 32-element
+  // block types too: a row's result then does not depend on the batch size
+  // (a prompt scored in one batch equals it scored token by token), and at
+  // one token it streams Q8_0 weights as fast as the 4-row matvec. The
+  // K-quants keep their matvec (cheaper to decode at one token). The tile's
+  // row offsets are int32 (a gather's indices).
+  if ((a.n_tokens > 1 || Dec::kBlockElems == kQK) &&
+      a.w.row_bytes <= size_t{INT32_MAX} / kVnniTileRows) {
     return VnniTileMatMulRows<Dec>(a, row_begin, row_end);
   }
 #endif
