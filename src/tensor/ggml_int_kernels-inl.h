@@ -447,17 +447,9 @@ void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t
 #endif
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {
-#if HWY_TARGET == HWY_AVX3_DL
-      VnniMatVecRows<Dec>(a, row_begin, row_end);
-#else
       Q32MatVecRows<Dec>(a, row_begin, row_end);
-#endif
     } else {
-#if HWY_TARGET == HWY_AVX3_DL
-      VnniMatMulRowsBatched<Dec>(a, row_begin, row_end);
-#else
       Q32MatMulRowsBatched<Dec>(a, row_begin, row_end);
-#endif
     }
   } else if (a.n_tokens == 1) {
 #if HWY_TARGET == HWY_AVX3_DL
