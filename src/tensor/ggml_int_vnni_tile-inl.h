@@ -161,10 +161,10 @@ struct TileQ4_0 {
     for (int64_t r = 0; r < kVnniTileRows; ++r) {
       const auto* blk = reinterpret_cast<const Block*>(t.rows[r]) + b;
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
-      _mm256_store_si256(
-          reinterpret_cast<__m256i*>(q[r]),
-          _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1),
-                           _mm256_set1_epi8(0x0F)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q[r]),
+                         _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v),
+                                                                  _mm_srli_epi16(v, 4), 1),
+                                          _mm256_set1_epi8(0x0F)));
       rows[r] = q[r];
       scale[r] = HalfToFloat(&blk->d);
     }
@@ -210,12 +210,12 @@ struct TileK4 {
     for (int j = 0; j < 4; ++j) {
       const __m512i s_lo = _mm512_and_si512(_mm512_srli_epi32(sa, 8 * j), six);
       const __m512i m_lo = _mm512_and_si512(_mm512_srli_epi32(sb, 8 * j), six);
-      const __m512i s_hi =
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sc, 8 * j), four),
-                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sa, 8 * j + 6), two), 4));
-      const __m512i m_hi =
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(sc, 8 * j + 4), four),
-                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sb, 8 * j + 6), two), 4));
+      const __m512i s_hi = _mm512_or_si512(
+          _mm512_and_si512(_mm512_srli_epi32(sc, 8 * j), four),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sa, 8 * j + 6), two), 4));
+      const __m512i m_hi = _mm512_or_si512(
+          _mm512_and_si512(_mm512_srli_epi32(sc, 8 * j + 4), four),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sb, 8 * j + 6), two), 4));
       // Exact: an fp16 times a 6-bit integer.
       _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_lo)));
       _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_hi)));
@@ -241,7 +241,9 @@ struct TileQ6_K {
       TransposeChunk<Block>(t, b, offsetof(Block, qh) + 32 * h, qh);
       const __m512i low4 = _mm512_set1_epi8(0x0F);
       for (int j = 0; j < 8; ++j) {
-        const auto high = [&](int shift) { return _mm512_slli_epi16(ShiftAndMask(qh[j], shift, 3), 4); };
+        const auto high = [&](int shift) {
+          return _mm512_slli_epi16(ShiftAndMask(qh[j], shift, 3), 4);
+        };
         __m512i* o = out + 32 * h + j;
         o[0] = _mm512_or_si512(_mm512_and_si512(qa[j], low4), high(0));
         o[8] = _mm512_or_si512(_mm512_and_si512(qb[j], low4), high(2));
@@ -416,8 +418,8 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
     const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
       switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
-#define ARKV_TILE_CASE(N)                                                     \
-  case N:                                                                     \
+#define ARKV_TILE_CASE(N)                                         \
+  case N:                                                         \
     TileTokens<K, N>(a, t0, tile, scale, min, dx, aux, r0, mask); \
     break;
         ARKV_TILE_CASE(1)

@@ -109,14 +109,12 @@ void MatMulQuantized(const internal::MatMulArgs& in, ThreadPool& pool) {
     }
   });
   static std::atomic<uint64_t> calls{0};
-  const internal::IntMatMulArgs args{in.w,        acts, in.n_tokens, in.y, in.y_stride,
-                                     ++calls};
+  const internal::IntMatMulArgs args{in.w, acts, in.n_tokens, in.y, in.y_stride, ++calls};
   const internal::IntMatMulRowsFn kernel = IntKernelFor(in.w.type);
   // Batched kernels tile 16 rows: chunks of whole tiles, and whole cache
   // lines of each output row per thread.
   const int64_t grain = in.n_tokens > 1 ? (RowGrain(cols) + 15) / 16 * 16 : RowGrain(cols);
-  pool.ParallelFor(in.w.rows, grain,
-                   [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
+  pool.ParallelFor(in.w.rows, grain, [&](int64_t begin, int64_t end) { kernel(args, begin, end); });
 }
 
 }  // namespace
