@@ -287,15 +287,9 @@ struct TileFor<BlockQ6_K> {
   using type = TileQ6_K;
 };
 
-// Decodes and transposes rows [r0, r0 + 16) (the last row repeated past
-// row_end) into `tile` (cols / 4 vectors), their unit scales into `scale`
-// and mins into `min` (one vector of 16 rows per unit).
-template <class K>
-void PackTile(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end, __m512i* tile,
-              float* scale, float* min) {
-  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+// The 16 rows of the tile at r0 (the last row repeated past row_end).
+inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end) {
   const auto* base = static_cast<const uint8_t*>(a.w.data);
-  const int64_t n_blocks = a.w.cols / K::kBlockElems;
   TileRows t;
   HWY_ALIGN int32_t offsets[kVnniTileRows];
   for (int64_t r = 0; r < kVnniTileRows; ++r) {
@@ -303,6 +297,17 @@ void PackTile(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end, __m
     offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
   }
   t.offsets = _mm512_load_si512(offsets);
+  return t;
+}
+
+// Decodes and transposes the tile's rows into `tile` (cols / 4 vectors),
+// their unit scales into `scale` and mins into `min` (one vector of 16 rows
+// per unit).
+template <class K>
+void PackTile(const internal::IntMatMulArgs& a, const TileRows& t, __m512i* tile, float* scale,
+              float* min) {
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
   for (int64_t b = 0; b < n_blocks; ++b) {
     K::Pack(t, b, tile + b * (K::kBlockElems / 4), scale + b * kUnits * kVnniTileRows,
             K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr);
@@ -346,11 +351,13 @@ void PrepareTileActs(const internal::IntMatMulArgs& a, float* dx, int32_t* aux) 
 }
 
 // The register tile: one row tile x kT tokens over all columns; writes the
-// rows [r0, r0 + popcount(mask)) of each token's output.
+// rows [r0, r0 + popcount(mask)) of each token's output. With `fused`, each
+// weight block is packed from those rows just before its products (one
+// token group: the packed block stays in L1) instead of read from `tile`.
 template <class K, int kT>
-HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const __m512i* tile,
-                           const float* scale, const float* min, const float* dx,
-                           const int32_t* aux, int64_t r0, __mmask16 mask) {
+HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const TileRows* fused,
+                           const __m512i* tile, const float* scale, const float* min,
+                           const float* dx, const int32_t* aux, int64_t r0, __mmask16 mask) {
   using Act = typename K::Act;
   constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
   constexpr int64_t kVecs = K::kUnitElems / 4;
@@ -360,9 +367,21 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const _
   for (int t = 0; t < kT; ++t) x[t] = acts + (t0 + t) * n_blocks;
   __m512 total[kT];
   for (int t = 0; t < kT; ++t) total[t] = _mm512_setzero_ps();
+  HWY_ALIGN __m512i block_tile[K::kBlockElems / 4];
+  HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
+  HWY_ALIGN float block_min[K::kHasMins ? kUnits * kVnniTileRows : 1];
   for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m512i* wb = tile + b * (K::kBlockElems / 4);
+    const float* sb = scale + b * kUnits * kVnniTileRows;
+    const float* mb = K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr;
+    if (fused != nullptr) {
+      K::Pack(*fused, b, block_tile, block_scale, block_min);
+      wb = block_tile;
+      sb = block_scale;
+      mb = block_min;
+    }
     for (int64_t u = 0; u < kUnits; ++u) {
-      const __m512i* w = tile + (b * kUnits + u) * kVecs;
+      const __m512i* w = wb + u * kVecs;
       const int64_t unit = b * kUnits + u;
       __m512i acc[kT];
       for (int t = 0; t < kT; ++t) {
@@ -374,13 +393,13 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const _
         const int64_t e = u * K::kUnitElems + 4 * v;
         for (int t = 0; t < kT; ++t) acc[t] = DpbusdBroadcast(acc[t], wv, x[t][b].qs + e);
       }
-      const __m512 sv = _mm512_load_ps(scale + unit * kVnniTileRows);
+      const __m512 sv = _mm512_load_ps(sb + u * kVnniTileRows);
       for (int t = 0; t < kT; ++t) {
         const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dx[(t0 + t) * n_blocks + b]));
         total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
       }
       if constexpr (K::kHasMins) {
-        const __m512 mv = _mm512_load_ps(min + unit * kVnniTileRows);
+        const __m512 mv = _mm512_load_ps(mb + u * kVnniTileRows);
         for (int t = 0; t < kT; ++t) {
           const float* m = reinterpret_cast<const float*>(aux) + (t0 + t) * n_blocks * kUnits;
           total[t] = _mm512_fnmadd_ps(mv, _mm512_set1_ps(m[unit]), total[t]);
@@ -412,15 +431,20 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
     PrepareTileActs<K>(a, dx, aux);
     prepared_call = a.call_id;
   }
+  // One token group (decode, small batches): pack block by block inside the
+  // products; more: pack the whole tile once for all groups.
+  const bool fuse = a.n_tokens <= kVnniTileTokens;
   for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
-    PackTile<K>(a, r0, row_end, tile, scale, min);
+    const TileRows rows = MakeTileRows(a, r0, row_end);
+    if (!fuse) PackTile<K>(a, rows, tile, scale, min);
+    const TileRows* fused = fuse ? &rows : nullptr;
     const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
     const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
       switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
-#define ARKV_TILE_CASE(N)                                         \
-  case N:                                                         \
-    TileTokens<K, N>(a, t0, tile, scale, min, dx, aux, r0, mask); \
+#define ARKV_TILE_CASE(N)                                                \
+  case N:                                                                \
+    TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, r0, mask); \
     break;
         ARKV_TILE_CASE(1)
         ARKV_TILE_CASE(2)
