@@ -5,6 +5,8 @@
 //                    decode step streams a model: GB/s of weights read, to set
 //                    against BM_ReadBandwidth. vnni:0 withholds Highway's AVX3_DL
 //                    target (AVX512-VNNI) to show what it brings.
+//  BM_Batched        the batched kernels at 1, 8, 16 and 512 tokens: weight GB/s
+//                    and rows x tokens per second.
 //  BM_MatMul         matvec (1 token) and matmul (32 tokens, prefill) on a small
 //                    in-cache matrix: weight bytes per second and GFLOP/s (2 flops
 //                    per weight per token).
@@ -166,6 +168,54 @@ void DecodeArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Decode)->Apply(DecodeArgs)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Args: type index, tokens, threads. The batched kernels (prefill, batched
+// decode) at 4096 columns: up to 16 tokens over 1 GiB of weights (streamed
+// from memory, as a batched decode step reads the model: compare the bytes
+// per second with BM_ReadBandwidth and with tokens:1), 512 tokens over 4096
+// rows (compute-bound, as prefill). Reports weight bytes per second and
+// rows x tokens per second.
+void BM_Batched(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  const int64_t n_tokens = state.range(1);
+  const int64_t cols = 4096;
+  const size_t row_bytes = RowBytes(type, cols);
+  const int64_t rows =
+      n_tokens <= 16 ? static_cast<int64_t>(kStreamBytes / row_bytes) / 16 * 16 : 4096;
+  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
+  uint8_t* w = StreamBuffer();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
+  }
+  ThreadPool pool(static_cast<int>(state.range(2)));
+  auto x = AllocAligned<float>(static_cast<size_t>(cols * n_tokens));
+  auto y = AllocAligned<float>(static_cast<size_t>(rows * n_tokens));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t i = 0; i < cols * n_tokens; ++i) x[i] = normal(rng);
+  const WeightView view{type, w, cols, rows, row_bytes};
+  for (auto _ : state) {
+    MatMul(view, x.get(), cols, n_tokens, y.get(), rows, pool, MatMulPrecision::kGgml);
+    benchmark::DoNotOptimize(y[0]);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(GetTypeTraits(type).name));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * rows *
+                          static_cast<int64_t>(row_bytes));
+  state.counters["rows*tokens/s"] =
+      benchmark::Counter(static_cast<double>(rows) * static_cast<double>(n_tokens),
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BatchedArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"type", "tokens", "threads"});
+  for (int64_t t = 3; t < static_cast<int64_t>(std::size(kTypes)); ++t) {  // quantized types
+    for (int64_t tokens : {1, 8, 16, 512}) {
+      for (int64_t threads : {1, 2}) b->Args({t, tokens, threads});
+    }
+  }
+}
+BENCHMARK(BM_Batched)->Apply(BatchedArgs)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void MatMulArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"type", "n", "tokens", "threads", "ggml"});

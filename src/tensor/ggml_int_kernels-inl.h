@@ -35,6 +35,7 @@
 #include "hwy/highway.h"
 #include "tensor/ggml_int_vnni-inl.h"
 #include "tensor/ggml_int_vnni_k-inl.h"
+#include "tensor/ggml_int_vnni_tile-inl.h"
 #include "tensor/matmul-inl.h"
 #include "tensor/matmul_internal.h"
 #include "tensor/quant_blocks.h"
@@ -432,19 +433,23 @@ void Q32MatMulRowsBatched(const internal::IntMatMulArgs& a, int64_t row_begin, i
 
 template <class Dec>
 void IntMatMulRowsT(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+#if HWY_TARGET == HWY_AVX3_DL
+  // The tile kernel for every batch, and for one token of the 32-element
+  // block types too: a row's result then does not depend on the batch size
+  // (a prompt scored in one batch equals it scored token by token), and at
+  // one token it streams Q8_0 weights as fast as the 4-row matvec. The
+  // K-quants keep their matvec (cheaper to decode at one token). The tile's
+  // row offsets are int32 (a gather's indices).
+  if ((a.n_tokens > 1 || Dec::kBlockElems == kQK) &&
+      a.w.row_bytes <= size_t{INT32_MAX} / kVnniTileRows) {
+    return VnniTileMatMulRows<Dec>(a, row_begin, row_end);
+  }
+#endif
   if constexpr (Dec::kBlockElems == kQK) {
     if (a.n_tokens == 1) {
-#if HWY_TARGET == HWY_AVX3_DL
-      VnniMatVecRows<Dec>(a, row_begin, row_end);
-#else
       Q32MatVecRows<Dec>(a, row_begin, row_end);
-#endif
     } else {
-#if HWY_TARGET == HWY_AVX3_DL
-      VnniMatMulRowsBatched<Dec>(a, row_begin, row_end);
-#else
       Q32MatMulRowsBatched<Dec>(a, row_begin, row_end);
-#endif
     }
   } else if (a.n_tokens == 1) {
 #if HWY_TARGET == HWY_AVX3_DL

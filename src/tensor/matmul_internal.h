@@ -50,6 +50,10 @@ struct IntMatMulArgs {
   int64_t n_tokens = 0;
   float* y = nullptr;
   int64_t y_stride = 0;
+  // Distinct for every MatMul call (0: unknown): a kernel called for several
+  // row chunks of one call may keep per-thread work derived from `acts`
+  // (e.g. converted activation scales) from one chunk to the next.
+  uint64_t call_id = 0;
 };
 
 using IntMatMulRowsFn = void (*)(const IntMatMulArgs& args, int64_t row_begin, int64_t row_end);

@@ -314,6 +314,29 @@ TEST(MatMulGgml, OddBlockCountsOfThe32BlockTypes) {
   }
 }
 
+// The batched kernels tile 16 rows x up to 8 tokens (AVX3_DL) or 4 x 4:
+// every token count 1..33 (partial token tiles, the one-token matvec), row
+// counts around the tile (1, 15, 16, 17, 33) and more than one super-block,
+// for every quantized type (random scales of both signs), on 1 and 2 threads.
+TEST(MatMulGgml, BatchedTokenCountsAndPartialRowTiles) {
+  ThreadPool pools[] = {ThreadPool(1), ThreadPool(2)};
+  const GgmlType types[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                            GgmlType::kQ6_K};
+  uint32_t seed = 501;
+  for (GgmlType type : types) {
+    for (int64_t n_tokens = 1; n_tokens <= 33; ++n_tokens) {
+      CheckGgml(type, {256, 17, n_tokens}, pools[n_tokens % 2], seed++, "token counts");
+    }
+    for (int64_t rows : {1, 15, 16, 33}) {
+      for (int64_t n_tokens : {2, 8, 9, 16}) {
+        for (ThreadPool& pool : pools) {
+          CheckGgml(type, {512, rows, n_tokens}, pool, seed++, "row tiles");
+        }
+      }
+    }
+  }
+}
+
 TEST(MatMulGgml, EveryCompiledTarget) {
   ThreadPool pool(2);
   for (int64_t target : hwy::SupportedAndGeneratedTargets()) {

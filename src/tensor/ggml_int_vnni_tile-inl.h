@@ -1,0 +1,470 @@
+// AVX-512 VNNI batched matmul (prefill, batched decode) of every quantized
+// weight type, in the AVX3_DL target only (see ggml_int_vnni-inl.h for why
+// the VNNI instructions are inline assembly).
+//
+// Layout: 16 weight rows share one 512-bit vector, one row per int32 lane.
+// A row tile (16 rows, all columns) is decoded into unsigned bytes and
+// transposed so that vector v holds bytes 4v..4v+3 of each of the 16 rows:
+// once per call for all tokens, or, when the tokens fit one register tile
+// (decode, batches up to 8), block by block right before its products. One vpdpbusd then multiplies four weights of 16 rows by the same
+// four activation bytes of one token, broadcast from memory ({1to16}): 64
+// useful products per instruction and no horizontal sums. The int32 lanes run
+// over one "unit" (the elements that share an integer scale: a Q8_0/Q4_0
+// block, a 32-element Q4_K/Q5_K sub-block, a 16-element Q6_K sub-block) and
+// then meet the unit's scale in f32:
+//   total[row] += f32(unit sum[row]) * (wscale[row][unit] * dx)
+// for kT tokens at a time, whose accumulators stay in registers over all
+// columns. Weights become unsigned by an offset where needed (Q8_0: w + 128,
+// Q4_0: nibble = w + 8, Q6_K: q = w + 32); the offset times the activation
+// sum of the unit starts each int32 accumulator (a broadcast load). Q4_K and
+// Q5_K subtract their mins in f32 per sub-block:
+//   total[row] -= (dmin * m[row][unit]) * (dx * bsum[unit]).
+// Unit sums are exact int32, as llama.cpp's; the scales are applied per unit
+// in f32 rather than once per 256-element super-block (a difference in the
+// last bits of the f32 sum, as any accumulation order).
+
+#if defined(ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#undef ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#else
+#define ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "tensor/ggml_int_vnni-inl.h"
+#include "tensor/matmul-inl.h"  // HalfToFloat
+#include "tensor/matmul_internal.h"
+#include "tensor/quant_blocks.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace arkv {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+inline constexpr int64_t kVnniTileRows = 16;   // rows per vector (int32 lanes)
+inline constexpr int64_t kVnniTileTokens = 8;  // tokens per register tile
+
+using UnalignedI32 = int32_t __attribute__((may_alias, aligned(1)));
+
+// acc + (u8 w) . (i8 x) where the four bytes at x are broadcast to all lanes.
+HWY_INLINE __m512i DpbusdBroadcast(__m512i acc, __m512i w, const int8_t* x) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(w), "m"(*reinterpret_cast<const UnalignedI32*>(x)));
+  return acc;
+}
+
+// 16 rows x 32 bytes (rows[r] points at row r's bytes) into 8 vectors: out[j]
+// lane r = bytes 4j..4j+3 of row r. Each 256-bit half does an 8 x 8 dword
+// transpose; the rows are paired so that the last 128-bit shuffle leaves
+// the lanes in row order.
+HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i out[8]) {
+  __m512i v[8];
+  for (int i = 0; i < 8; ++i) {
+    // Halves: rows i and i + 4 (i < 4), rows i + 4 and i + 8 (i >= 4).
+    const int lo = i < 4 ? i : i + 4;
+    v[i] = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo]))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo + 4])), 1);
+  }
+  for (int g = 0; g < 8; g += 4) {
+    const __m512i t0 = _mm512_unpacklo_epi32(v[g], v[g + 1]);
+    const __m512i t1 = _mm512_unpackhi_epi32(v[g], v[g + 1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[g + 2], v[g + 3]);
+    const __m512i t3 = _mm512_unpackhi_epi32(v[g + 2], v[g + 3]);
+    v[g] = _mm512_unpacklo_epi64(t0, t2);      // dwords 0 and 4 of each row
+    v[g + 1] = _mm512_unpackhi_epi64(t0, t2);  // 1 and 5
+    v[g + 2] = _mm512_unpacklo_epi64(t1, t3);  // 2 and 6
+    v[g + 3] = _mm512_unpackhi_epi64(t1, t3);  // 3 and 7
+  }
+  // v[k] (rows 0-7) and v[k + 4] (rows 8-15): 128-bit lanes hold dword k of
+  // rows 0-3 | dword k + 4 of rows 0-3 | dword k of rows 4-7 | dword k + 4 of rows 4-7.
+  for (int k = 0; k < 4; ++k) {
+    out[k] = _mm512_shuffle_i32x4(v[k], v[k + 4], 0x88);
+    out[k + 4] = _mm512_shuffle_i32x4(v[k], v[k + 4], 0xDD);
+  }
+}
+
+// Where the 16 rows of a tile start: rows[0] and, per lane, the byte offset
+// of each row from it (rows past the end repeat the last one).
+struct TileRows {
+  const uint8_t* rows[kVnniTileRows];
+  __m512i offsets;  // int32 lanes: rows[r] - rows[0]
+};
+
+// The 32-bit word at byte `off` of block b of each of the 16 rows.
+template <class Block>
+HWY_INLINE __m512i GatherWord(const TileRows& t, int64_t b, size_t off) {
+  return _mm512_i32gather_epi32(t.offsets, t.rows[0] + b * sizeof(Block) + off, 1);
+}
+
+// The fp16 in the low (kHigh: high) half of each int32 lane, as f32.
+template <bool kHigh>
+HWY_INLINE __m512 HalfLanes(__m512i words) {
+  if constexpr (kHigh) words = _mm512_srli_epi32(words, 16);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
+}
+
+// Transposes bytes [off + 32c, off + 32c + 32) of block b of the 16 rows.
+template <class Block>
+HWY_INLINE void TransposeChunk(const TileRows& t, int64_t b, size_t off, __m512i out[8]) {
+  const uint8_t* chunk[kVnniTileRows];
+  for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = t.rows[r] + b * sizeof(Block) + off;
+  Transpose16x32(chunk, out);
+}
+
+// Bytes of v shifted right by `shift` (< 8), masked: 16-bit shifts are exact
+// per byte once the bits that crossed from the neighbour byte are masked off.
+HWY_INLINE __m512i ShiftAndMask(__m512i v, int shift, char mask) {
+  return _mm512_and_si512(_mm512_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm512_set1_epi8(mask));
+}
+
+// A weight type for the tile kernel:
+//   Act                        activation block type (BlockQ8_0 or BlockQ8_K)
+//   kBlockElems, kUnitElems    weight block; unit = elements sharing an integer scale
+//   kOffset                    the unsigned weights are w + kOffset
+//   kHasMins                   Q4_K / Q5_K
+//   Pack(t, b, out, scale, min)
+//       block b of the 16 rows: out[e / 4] lane r = unsigned weights e..e+3
+//       of row r, for the block's elements e; scale[u * 16 + r] (and
+//       min[...]) the f32 scale (and min) of unit u of row r.
+struct TileQ8_0 {
+  using Block = BlockQ8_0;
+  using Act = BlockQ8_0;
+  static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
+  static constexpr int32_t kOffset = 128;
+  static constexpr bool kHasMins = false;
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    TransposeChunk<Block>(t, b, offsetof(Block, qs), out);
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int j = 0; j < 8; ++j) out[j] = _mm512_xor_si512(out[j], flip);
+    _mm512_store_ps(scale, HalfLanes<false>(GatherWord<Block>(t, b, 0)));
+  }
+};
+
+// Q4_0: 16 bytes of quants per block, too few for the 32-byte transpose; the
+// rows are unpacked one by one (a rare type; prefill only).
+struct TileQ4_0 {
+  using Block = BlockQ4_0;
+  using Act = BlockQ8_0;
+  static constexpr int64_t kBlockElems = kQK, kUnitElems = kQK;
+  static constexpr int32_t kOffset = 8;
+  static constexpr bool kHasMins = false;
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    HWY_ALIGN uint8_t q[kVnniTileRows][kQK];
+    const uint8_t* rows[kVnniTileRows];
+    for (int64_t r = 0; r < kVnniTileRows; ++r) {
+      const auto* blk = reinterpret_cast<const Block*>(t.rows[r]) + b;
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q[r]),
+                         _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v),
+                                                                  _mm_srli_epi16(v, 4), 1),
+                                          _mm256_set1_epi8(0x0F)));
+      rows[r] = q[r];
+      scale[r] = HalfToFloat(&blk->d);
+    }
+    Transpose16x32(rows, out);
+  }
+};
+
+// Q4_K, Q5_K: chunk c of qs holds units 2c (low nibbles) and 2c + 1 (high
+// nibbles) at the same byte positions, so one transpose serves both; Q5_K's
+// fifth bits (bit 2c and 2c + 1 of qh[l] for element l of those units) come
+// from one transpose of qh.
+template <class BlockType, bool kFifthBit>
+struct TileK4 {
+  using Block = BlockType;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 32;
+  static constexpr int32_t kOffset = 0;
+  static constexpr bool kHasMins = true;
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale,
+                              float* min) {
+    __m512i qh[8], q[8];
+    if constexpr (kFifthBit) TransposeChunk<Block>(t, b, offsetof(Block, qh), qh);
+    for (int c = 0; c < 4; ++c) {
+      TransposeChunk<Block>(t, b, offsetof(Block, qs) + 32 * c, q);
+      for (int j = 0; j < 8; ++j) {
+        __m512i lo = _mm512_and_si512(q[j], _mm512_set1_epi8(0x0F));
+        __m512i hi = ShiftAndMask(q[j], 4, 0x0F);
+        if constexpr (kFifthBit) {
+          lo = _mm512_or_si512(lo, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c, 1), 4));
+          hi = _mm512_or_si512(hi, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c + 1, 1), 4));
+        }
+        out[16 * c + j] = lo;
+        out[16 * c + 8 + j] = hi;
+      }
+    }
+    // The packed 6-bit scales and mins (see UnpackScalesMinsK4), 16 rows per vector.
+    const __m512i dd = GatherWord<Block>(t, b, 0);
+    const __m512 d = HalfLanes<false>(dd), dmin = HalfLanes<true>(dd);
+    const __m512i sa = GatherWord<Block>(t, b, 4), sb = GatherWord<Block>(t, b, 8),
+                  sc = GatherWord<Block>(t, b, 12);
+    const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(15),
+                  two = _mm512_set1_epi32(3);
+    for (int j = 0; j < 4; ++j) {
+      const __m512i s_lo = _mm512_and_si512(_mm512_srli_epi32(sa, 8 * j), six);
+      const __m512i m_lo = _mm512_and_si512(_mm512_srli_epi32(sb, 8 * j), six);
+      const __m512i s_hi = _mm512_or_si512(
+          _mm512_and_si512(_mm512_srli_epi32(sc, 8 * j), four),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sa, 8 * j + 6), two), 4));
+      const __m512i m_hi = _mm512_or_si512(
+          _mm512_and_si512(_mm512_srli_epi32(sc, 8 * j + 4), four),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sb, 8 * j + 6), two), 4));
+      // Exact: an fp16 times a 6-bit integer.
+      _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_lo)));
+      _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_hi)));
+      _mm512_store_ps(min + j * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_lo)));
+      _mm512_store_ps(min + (j + 4) * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_hi)));
+    }
+  }
+};
+
+// Q6_K: per half h, ql chunks A (elements l and l + 64 of the half) and B
+// (l + 32, l + 96) and the qh chunk H (their high bits) in one transpose each.
+struct TileQ6_K {
+  using Block = BlockQ6_K;
+  using Act = BlockQ8_K;
+  static constexpr int64_t kBlockElems = kQK_K, kUnitElems = 16;
+  static constexpr int32_t kOffset = 32;
+  static constexpr bool kHasMins = false;
+  static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
+    __m512i qa[8], qb[8], qh[8];
+    for (int h = 0; h < 2; ++h) {
+      TransposeChunk<Block>(t, b, offsetof(Block, ql) + 64 * h, qa);
+      TransposeChunk<Block>(t, b, offsetof(Block, ql) + 64 * h + 32, qb);
+      TransposeChunk<Block>(t, b, offsetof(Block, qh) + 32 * h, qh);
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
+      for (int j = 0; j < 8; ++j) {
+        const auto high = [&](int shift) {
+          return _mm512_slli_epi16(ShiftAndMask(qh[j], shift, 3), 4);
+        };
+        __m512i* o = out + 32 * h + j;
+        o[0] = _mm512_or_si512(_mm512_and_si512(qa[j], low4), high(0));
+        o[8] = _mm512_or_si512(_mm512_and_si512(qb[j], low4), high(2));
+        o[16] = _mm512_or_si512(ShiftAndMask(qa[j], 4, 0x0F), high(4));
+        o[24] = _mm512_or_si512(ShiftAndMask(qb[j], 4, 0x0F), high(6));
+      }
+    }
+    // d is the last field: the word at 206 holds it in its high half.
+    const __m512 d = HalfLanes<true>(GatherWord<Block>(t, b, offsetof(Block, d) - 2));
+    for (int k = 0; k < 4; ++k) {
+      const __m512i s4 = GatherWord<Block>(t, b, offsetof(Block, scales) + 4 * k);
+      for (int i = 0; i < 4; ++i) {
+        const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(s4, 24 - 8 * i), 24);
+        _mm512_store_ps(scale + (4 * k + i) * kVnniTileRows,
+                        _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));  // exact
+      }
+    }
+  }
+};
+
+template <class Block>
+struct TileFor;
+template <>
+struct TileFor<BlockQ8_0> {
+  using type = TileQ8_0;
+};
+template <>
+struct TileFor<BlockQ4_0> {
+  using type = TileQ4_0;
+};
+template <>
+struct TileFor<BlockQ4_K> {
+  using type = TileK4<BlockQ4_K, false>;
+};
+template <>
+struct TileFor<BlockQ5_K> {
+  using type = TileK4<BlockQ5_K, true>;
+};
+template <>
+struct TileFor<BlockQ6_K> {
+  using type = TileQ6_K;
+};
+
+// The 16 rows of the tile at r0 (the last row repeated past row_end).
+inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end) {
+  const auto* base = static_cast<const uint8_t*>(a.w.data);
+  TileRows t;
+  HWY_ALIGN int32_t offsets[kVnniTileRows];
+  for (int64_t r = 0; r < kVnniTileRows; ++r) {
+    t.rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+    offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
+  }
+  t.offsets = _mm512_load_si512(offsets);
+  return t;
+}
+
+// Decodes and transposes the tile's rows into `tile` (cols / 4 vectors),
+// their unit scales into `scale` and mins into `min` (one vector of 16 rows
+// per unit).
+template <class K>
+void PackTile(const internal::IntMatMulArgs& a, const TileRows& t, __m512i* tile, float* scale,
+              float* min) {
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    K::Pack(t, b, tile + b * (K::kBlockElems / 4), scale + b * kUnits * kVnniTileRows,
+            K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr);
+  }
+}
+
+// Per token and unit, from its activation block: dx (per block), and `aux`
+// per unit: the starting int32 accumulator -kOffset * sum(x) (types with an
+// offset), or dx * sum(x) as f32 (types with mins).
+template <class K>
+void PrepareTileActs(const internal::IntMatMulArgs& a, float* dx, int32_t* aux) {
+  using Act = typename K::Act;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const auto* acts = static_cast<const Act*>(a.acts);
+  const int64_t n = a.n_tokens * (a.w.cols / K::kBlockElems);
+  for (int64_t i = 0; i < n; ++i) {
+    const Act& x = acts[i];
+    int32_t sums[kUnits];
+    if constexpr (K::kBlockElems == kQK) {
+      dx[i] = HalfToFloat(&x.d);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+      const __m256i s32 = Dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+      sums[0] = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s32));
+    } else {
+      dx[i] = x.d;
+      for (int64_t u = 0; u < kUnits; ++u) {
+        const int64_t per = K::kUnitElems / 16;  // Q8_K bsums cover 16 elements
+        sums[u] = 0;
+        for (int64_t j = 0; j < per; ++j) sums[u] += x.bsums[u * per + j];
+      }
+    }
+    for (int64_t u = 0; u < kUnits; ++u) {
+      if constexpr (K::kHasMins) {
+        const float m = dx[i] * static_cast<float>(sums[u]);
+        std::memcpy(&aux[i * kUnits + u], &m, sizeof(m));
+      } else {
+        aux[i * kUnits + u] = -K::kOffset * sums[u];
+      }
+    }
+  }
+}
+
+// The register tile: one row tile x kT tokens over all columns; writes the
+// rows [r0, r0 + popcount(mask)) of each token's output. With `fused`, each
+// weight block is packed from those rows just before its products (one
+// token group: the packed block stays in L1) instead of read from `tile`.
+template <class K, int kT>
+HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const TileRows* fused,
+                           const __m512i* tile, const float* scale, const float* min,
+                           const float* dx, const int32_t* aux, int64_t r0, __mmask16 mask) {
+  using Act = typename K::Act;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  constexpr int64_t kVecs = K::kUnitElems / 4;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const auto* acts = static_cast<const Act*>(a.acts);
+  const Act* x[kT];
+  for (int t = 0; t < kT; ++t) x[t] = acts + (t0 + t) * n_blocks;
+  __m512 total[kT];
+  for (int t = 0; t < kT; ++t) total[t] = _mm512_setzero_ps();
+  HWY_ALIGN __m512i block_tile[K::kBlockElems / 4];
+  HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
+  HWY_ALIGN float block_min[K::kHasMins ? kUnits * kVnniTileRows : 1];
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m512i* wb = tile + b * (K::kBlockElems / 4);
+    const float* sb = scale + b * kUnits * kVnniTileRows;
+    const float* mb = K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr;
+    if (fused != nullptr) {
+      K::Pack(*fused, b, block_tile, block_scale, block_min);
+      wb = block_tile;
+      sb = block_scale;
+      mb = block_min;
+    }
+    for (int64_t u = 0; u < kUnits; ++u) {
+      const __m512i* w = wb + u * kVecs;
+      const int64_t unit = b * kUnits + u;
+      __m512i acc[kT];
+      for (int t = 0; t < kT; ++t) {
+        const int64_t i = (t0 + t) * n_blocks * kUnits + unit;
+        acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(aux[i]) : _mm512_setzero_si512();
+      }
+      for (int64_t v = 0; v < kVecs; ++v) {
+        const __m512i wv = w[v];
+        const int64_t e = u * K::kUnitElems + 4 * v;
+        for (int t = 0; t < kT; ++t) acc[t] = DpbusdBroadcast(acc[t], wv, x[t][b].qs + e);
+      }
+      const __m512 sv = _mm512_load_ps(sb + u * kVnniTileRows);
+      for (int t = 0; t < kT; ++t) {
+        const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dx[(t0 + t) * n_blocks + b]));
+        total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
+      }
+      if constexpr (K::kHasMins) {
+        const __m512 mv = _mm512_load_ps(mb + u * kVnniTileRows);
+        for (int t = 0; t < kT; ++t) {
+          const float* m = reinterpret_cast<const float*>(aux) + (t0 + t) * n_blocks * kUnits;
+          total[t] = _mm512_fnmadd_ps(mv, _mm512_set1_ps(m[unit]), total[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kT; ++t) {
+    _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r0, mask, total[t]);
+  }
+}
+
+template <class Dec>
+void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
+  using Block = typename Dec::Block;
+  using K = typename TileFor<Block>::type;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const int64_t n_units = n_blocks * kUnits;
+  // Per thread, reused across calls: no allocation once warm.
+  auto* dx = VnniScratch<float>(static_cast<size_t>(a.n_tokens * n_blocks), 0);
+  auto* aux = VnniScratch<int32_t>(static_cast<size_t>(a.n_tokens * n_units), 1);
+  auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
+  auto* scale = VnniScratch<float>(static_cast<size_t>(n_units * kVnniTileRows), 3);
+  auto* min = VnniScratch<float>(static_cast<size_t>(K::kHasMins ? n_units * kVnniTileRows : 1), 4);
+  // The activation terms are the same for every row chunk of one MatMul call.
+  thread_local uint64_t prepared_call = 0;
+  if (a.call_id == 0 || a.call_id != prepared_call) {
+    PrepareTileActs<K>(a, dx, aux);
+    prepared_call = a.call_id;
+  }
+  // One token group (decode, small batches): pack block by block inside the
+  // products; more: pack the whole tile once for all groups.
+  const bool fuse = a.n_tokens <= kVnniTileTokens;
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
+    const TileRows rows = MakeTileRows(a, r0, row_end);
+    if (!fuse) PackTile<K>(a, rows, tile, scale, min);
+    const TileRows* fused = fuse ? &rows : nullptr;
+    const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
+    const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
+      switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
+#define ARKV_TILE_CASE(N)                                                \
+  case N:                                                                \
+    TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, r0, mask); \
+    break;
+        ARKV_TILE_CASE(1)
+        ARKV_TILE_CASE(2)
+        ARKV_TILE_CASE(3)
+        ARKV_TILE_CASE(4)
+        ARKV_TILE_CASE(5)
+        ARKV_TILE_CASE(6)
+        ARKV_TILE_CASE(7)
+        ARKV_TILE_CASE(8)
+#undef ARKV_TILE_CASE
+      }
+    }
+  }
+}
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace HWY_NAMESPACE
+}  // namespace arkv
+HWY_AFTER_NAMESPACE();
+
+#endif  // ARKV_TENSOR_GGML_INT_VNNI_TILE_INL_H_
