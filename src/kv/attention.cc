@@ -13,6 +13,9 @@
 //   4. P.V into f32 accumulators, two rows by four vectors at a time.
 // Probabilities are captured as raw logits during the sweep and normalized at
 // the end with the final max and denominator.
+// With at most kMaxDirectRows query rows (a decode step) and a head dim of
+// whole vectors, steps 1, 2 and 4 read K and V straight from the slots
+// instead (attention_direct-inl.h): same values, same sums, one read per key.
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "core/aligned.h"
+#include "hwy/cache_control.h"
 #include "kv/attention.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -32,6 +36,8 @@
 #include "hwy/contrib/math/math-inl.h"
 // The slot formats' SIMD decoders (DecodeTile).
 #include "kv/codecs-inl.h"
+// The tiles of few query rows, read straight from the slots (and StoreSum4).
+#include "kv/attention_direct-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arkv::kv {
@@ -45,40 +51,6 @@ inline size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 // ---------------------------------------------------------------------------
 // Scores.
-
-// Lane sums of a, b, c, e stored to out[0..4).
-HWY_INLINE void StoreSum4(VF a, VF b, VF c, VF e, float* HWY_RESTRICT out) {
-  const DF df;
-#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
-  out[0] = hn::GetLane(hn::SumOfLanes(df, a));
-  out[1] = hn::GetLane(hn::SumOfLanes(df, b));
-  out[2] = hn::GetLane(hn::SumOfLanes(df, c));
-  out[3] = hn::GetLane(hn::SumOfLanes(df, e));
-#else
-  // Within each 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3], likewise for c, e;
-  // then 64-bit interleaves give the block's [a, b, c, e] sums.
-  const VF ab = hn::Add(hn::InterleaveLower(df, a, b), hn::InterleaveUpper(df, a, b));
-  const VF ce = hn::Add(hn::InterleaveLower(df, c, e), hn::InterleaveUpper(df, c, e));
-  const hn::Repartition<uint64_t, DF> d64;
-  const auto ab64 = hn::BitCast(d64, ab), ce64 = hn::BitCast(d64, ce);
-  const VF sums = hn::Add(hn::BitCast(df, hn::InterleaveLower(d64, ab64, ce64)),
-                          hn::BitCast(df, hn::InterleaveUpper(d64, ab64, ce64)));
-  // Add up the blocks.
-#if HWY_MAX_BYTES == 64
-  const hn::Half<DF> d8;
-  const hn::Half<decltype(d8)> d4;
-  const auto s8 = hn::Add(hn::LowerHalf(d8, sums), hn::UpperHalf(d8, sums));
-  hn::StoreU(hn::Add(hn::LowerHalf(d4, s8), hn::UpperHalf(d4, s8)), d4, out);
-#elif HWY_MAX_BYTES == 32
-  const hn::Half<DF> d4;
-  hn::StoreU(hn::Add(hn::LowerHalf(d4, sums), hn::UpperHalf(d4, sums)), d4, out);
-#elif HWY_MAX_BYTES == 16
-  hn::StoreU(sums, df, out);
-#else
-#error "unexpected vector size"
-#endif  // HWY_MAX_BYTES
-#endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
-}
 
 // s[r * s_stride + j] = q_r . k_j for rows r < n_rows (1 or 2) of q (stride dp)
 // and keys j < nks (a multiple of 4) of kb (stride dp).
@@ -180,6 +152,18 @@ HWY_INLINE void AccumulatePV(const float* HWY_RESTRICT p, size_t s_stride,
   }
 }
 
+// Every cache line of tokens [begin, end) of a span, page by page.
+HWY_INLINE void PrefetchTokens(const SlotSpan& span, int begin, int end) {
+  const int per_page = span.tokens_per_page;
+  for (int i = begin; i < end;) {
+    const int page_end = std::min(end, (i / per_page + 1) * per_page);
+    const uint8_t* p = span.token(i);
+    const uint8_t* last = span.token(page_end - 1) + span.stride;
+    for (; p < last; p += 64) hwy::Prefetch(p);
+    i = page_end;
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 // Per-thread scratch, grown on demand, so that the hot path does not allocate.
@@ -228,6 +212,8 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
   // Tiles are scored in whole vectors and quads of keys.
   const int quantum = std::max(4, n);
   const int tile_cap = static_cast<int>(RoundUp(kTile, quantum));
+  // Few rows with whole-vector head dims: K and V straight from the slots.
+  const bool direct = rows <= kMaxDirectRows && DirectHeadDim(d);
   thread_local Scratch sc;
   sc.Reserve(rows, dp, tile_cap);
   float* qs = sc.qs.get();
@@ -266,6 +252,9 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
     const SlotSpan& span = spans[si];
     for (int start = 0; start < span.n_tokens; start += kTile) {
       const int nk = std::min(kTile, span.n_tokens - start);
+      // The next tile's tokens, one tile ahead: pages are separate blocks, so
+      // the hardware prefetcher loses the stream at every page boundary.
+      PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
       bool any_visible = false;
       for (int j = 0; j < nk; ++j) {
         kpos[j] = span.position(start + j);
@@ -275,18 +264,21 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
       // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
       const int nks = static_cast<int>(RoundUp(nk, quantum));
       for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
-      DecodeTile(span, start, nk, d, dp, kb, vb);
-      std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
-
       float* s = sc.s.get();
       int r = 0;
-      for (; r + 2 <= rows; r += 2) {
-        ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
-      }
-      if (r < rows) {
-        ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
+      if (direct) {
+        ScoreTileDirect(rows, span, start, nk, nks, d, qs, s, tile_cap);
+      } else {
+        DecodeTile(span, start, nk, d, dp, kb, vb);
+        std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+        for (; r + 2 <= rows; r += 2) {
+          ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                       s + static_cast<size_t>(r) * tile_cap, tile_cap);
+        }
+        if (r < rows) {
+          ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                       s + static_cast<size_t>(r) * tile_cap, tile_cap);
+        }
       }
 
       // Online softmax; s becomes the tile's probabilities relative to m.
@@ -323,7 +315,15 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
         sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
       }
 
-      // P.V over live rows, in pairs where possible.
+      // P.V over live rows, in pairs where possible; all rows at once from the
+      // slots when every row is live (always so for a single query).
+      if (direct) {
+        if (std::all_of(sc.live.begin(), sc.live.end(), [](uint8_t x) { return x != 0; })) {
+          AccumulatePVTileDirect(rows, s, tile_cap, span, start, nk, d, acc);
+          continue;
+        }
+        DecodeTile(span, start, nk, d, dp, kb, vb);
+      }
       int pending = -1;
       for (r = 0; r < rows; ++r) {
         if (!sc.live[r]) continue;
