@@ -98,36 +98,37 @@ void BM_PrefillAttention(benchmark::State& state) {
   constexpr int kChunk = 512, kBlock = 8, kWindow = 32;
   const int past = static_cast<int>(state.range(0));
   const bool capture = state.range(1) != 0;
+  const int dim = static_cast<int>(state.range(2));
   const int n = past + kChunk;
   PagePool pool(64 * 1024);
   std::mt19937 rng(4);
   // Past tokens half fp8; the chunk itself is Original (it was just appended).
-  LayerStores stores(&pool, past, 50, rng);
+  LayerStores stores(&pool, past, 50, rng, dim);
   for (int h = 0; h < kKvHeads; ++h) {
     for (int t = past; t < n; ++t) {
-      const auto k = Random(kDim, rng), v = Random(kDim, rng);
-      EncodeSlot(SlotFormat::kF16, k.data(), v.data(), kDim, stores.orig[h].Append(t));
+      const auto k = Random(dim, rng), v = Random(dim, rng);
+      EncodeSlot(SlotFormat::kF16, k.data(), v.data(), dim, stores.orig[h].Append(t));
     }
   }
-  const auto q = Random(static_cast<size_t>(kChunk) * kHeads * kDim, rng);
+  const auto q = Random(static_cast<size_t>(kChunk) * kHeads * dim, rng);
   std::vector<float> out(q.size());
   std::vector<int32_t> pos(kChunk);
   for (int t = 0; t < kChunk; ++t) pos[t] = past + t;
   std::vector<float> probs(capture ? static_cast<size_t>(kGroup) * kWindow * n : 0);
-  const size_t stride = static_cast<size_t>(kHeads) * kDim;
+  const size_t stride = static_cast<size_t>(kHeads) * dim;
   for (auto _ : state) {
     for (int h = 0; h < kKvHeads; ++h) {
       const SlotSpan spans[2] = {stores.orig[h].View(), stores.quant[h].View()};
       for (int t0 = 0; t0 < kChunk; t0 += kBlock) {
         QueryBlock qb;
-        qb.q = q.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.q = q.data() + t0 * stride + static_cast<size_t>(h) * kGroup * dim;
         qb.q_token_stride = stride;
         qb.positions = pos.data() + t0;
         qb.n_queries = kBlock;
         qb.group = kGroup;
-        qb.head_dim = kDim;
+        qb.head_dim = dim;
         qb.scale = 0.088f;
-        qb.out = out.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.out = out.data() + t0 * stride + static_cast<size_t>(h) * kGroup * dim;
         qb.out_token_stride = stride;
         const ProbCapture cap{probs.data(), t0, kChunk - kWindow, kWindow, n};
         AttendKvHead(spans, 2, qb, capture ? &cap : nullptr);
@@ -139,8 +140,8 @@ void BM_PrefillAttention(benchmark::State& state) {
       benchmark::Counter(kChunk, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PrefillAttention)
-    ->ArgsProduct({{0, 3584}, {0, 1}})
-    ->ArgNames({"past", "capture"})
+    ->ArgsProduct({{0, 2048, 3584}, {0, 1}, {64, 128}})
+    ->ArgNames({"past", "capture", "dim"})
     ->Unit(benchmark::kMillisecond);
 
 void BM_EncodeRow(benchmark::State& state) {
