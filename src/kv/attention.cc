@@ -38,6 +38,8 @@
 #include "kv/codecs-inl.h"
 // The tiles of few query rows, read straight from the slots (and StoreSum4).
 #include "kv/attention_direct-inl.h"
+// The tiles of many query rows, lanes along the rows (512-bit targets).
+#include "kv/attention_block-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arkv::kv {
@@ -173,6 +175,34 @@ struct Scratch {
   std::vector<float> m, l;
   std::vector<uint8_t> live;
   size_t rows_dp = 0, rows_tile = 0, tile_dp = 0;
+  // The block tiles (rp: rows padded to whole vectors): the transposed
+  // queries qt, the key-major scores st, and per row m, l, alpha, position.
+  AlignedPtr<float> qt, st, bm, bl, balpha;
+  AlignedPtr<int32_t> bpos;
+  std::vector<float*> capture_rows;
+  size_t block_rows = 0, block_qt = 0, block_st = 0;
+
+  void ReserveBlock(int rp, int dp, int tile) {
+    const size_t nq = static_cast<size_t>(rp) * dp, ns = static_cast<size_t>(rp) * tile;
+    if (nq > block_qt) {
+      qt = AllocAligned<float>(nq);
+      block_qt = nq;
+    }
+    if (ns > block_st) {
+      st = AllocAligned<float>(ns);
+      block_st = ns;
+    }
+    if (static_cast<size_t>(rp) > block_rows) {
+      bm = AllocAligned<float>(rp);
+      bl = AllocAligned<float>(rp);
+      balpha = AllocAligned<float>(rp);
+      bpos = AllocAligned<int32_t>(rp);
+      block_rows = rp;
+    }
+    std::fill(bm.get(), bm.get() + rp, kNegInf);
+    std::fill(bl.get(), bl.get() + rp, 0.0f);
+    capture_rows.assign(rp, nullptr);
+  }
 
   // rows query rows of dp floats; tiles of `tile` keys.
   void Reserve(int rows, int dp, int tile) {
@@ -248,103 +278,148 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
 
   const VF neg_inf = hn::Set(df, kNegInf);
   int key_base = 0;
-  for (int si = 0; si < n_spans; ++si) {
-    const SlotSpan& span = spans[si];
-    for (int start = 0; start < span.n_tokens; start += kTile) {
-      const int nk = std::min(kTile, span.n_tokens - start);
-      // The next tile's tokens, one tile ahead: pages are separate blocks, so
-      // the hardware prefetcher loses the stream at every page boundary.
-      PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
-      bool any_visible = false;
-      for (int j = 0; j < nk; ++j) {
-        kpos[j] = span.position(start + j);
-        any_visible |= kpos[j] <= max_pos;
-      }
-      if (!any_visible && capture == nullptr) continue;
-      // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
-      const int nks = static_cast<int>(RoundUp(nk, quantum));
-      for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
-      float* s = sc.s.get();
-      int r = 0;
-      if (direct) {
-        ScoreTileDirect(rows, span, start, nk, nks, d, qs, s, tile_cap);
-      } else {
-        DecodeTile(span, start, nk, d, dp, kb, vb);
-        std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
-        for (; r + 2 <= rows; r += 2) {
-          ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                       s + static_cast<size_t>(r) * tile_cap, tile_cap);
-        }
-        if (r < rows) {
-          ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                       s + static_cast<size_t>(r) * tile_cap, tile_cap);
-        }
-      }
-
-      // Online softmax; s becomes the tile's probabilities relative to m.
-      for (r = 0; r < rows; ++r) {
-        float* sr = s + static_cast<size_t>(r) * tile_cap;
-        const auto qpos = hn::Set(di, block.positions[r / group]);
-        VF vmax = neg_inf;
-        for (int j = 0; j < nks; j += n) {
-          const auto masked = hn::RebindMask(df, hn::Gt(hn::Load(di, kpos + j), qpos));
-          const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sr + j));
-          hn::Store(x, df, sr + j);
-          vmax = hn::Max(vmax, x);
-        }
-        const float tile_max = hn::GetLane(hn::MaxOfLanes(df, vmax));
-        if (float* cap = capture_row(r)) std::copy(sr, sr + nk, cap + key_base + start);
-        sc.live[r] = tile_max != kNegInf;
-        if (!sc.live[r]) continue;
-        float& m = sc.m[r];
-        if (tile_max > m) {
-          const float alpha = std::exp(m - tile_max);  // 0 when m was -inf
-          sc.l[r] *= alpha;
-          float* ar = acc + static_cast<size_t>(r) * dp;
-          const VF va = hn::Set(df, alpha);
-          for (int c = 0; c < dp; c += n) hn::Store(hn::Mul(hn::Load(df, ar + c), va), df, ar + c);
-          m = tile_max;
-        }
-        const VF vm = hn::Set(df, m);
-        VF sum = hn::Zero(df);
-        for (int j = 0; j < nks; j += n) {
-          const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sr + j), vm));  // 0 where masked
-          hn::Store(p, df, sr + j);
-          sum = hn::Add(sum, p);
-        }
-        sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
-      }
-
-      // P.V over live rows, in pairs where possible; all rows at once from the
-      // slots when every row is live (always so for a single query).
-      if (direct) {
-        if (std::all_of(sc.live.begin(), sc.live.end(), [](uint8_t x) { return x != 0; })) {
-          AccumulatePVTileDirect(rows, s, tile_cap, span, start, nk, d, acc);
-          continue;
-        }
-        DecodeTile(span, start, nk, d, dp, kb, vb);
-      }
-      int pending = -1;
-      for (r = 0; r < rows; ++r) {
-        if (!sc.live[r]) continue;
-        if (pending >= 0 && pending + 1 == r) {
-          AccumulatePV<2>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                          acc + static_cast<size_t>(pending) * dp);
-          pending = -1;
-        } else {
-          if (pending >= 0) {
-            AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                            acc + static_cast<size_t>(pending) * dp);
-          }
-          pending = r;
-        }
-      }
-      if (pending >= 0) {
-        AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                        acc + static_cast<size_t>(pending) * dp);
+  // Many rows on 512-bit targets: the transposed tiles (attention_block-inl.h).
+  const bool block_tiles = kHaveBlockTiles && !direct && rows >= n;
+  if (block_tiles) {
+    const int rp = static_cast<int>(RoundUp(rows, n));
+    sc.ReserveBlock(rp, dp, tile_cap);
+    // The scaled query rows transposed: qt[c * rp + r], padded rows zero.
+    float* qt = sc.qt.get();
+    for (int c = 0; c < dp; ++c) {
+      for (int r = 0; r < rp; ++r) {
+        qt[static_cast<size_t>(c) * rp + r] = r < rows ? qs[static_cast<size_t>(r) * dp + c] : 0.0f;
       }
     }
-    key_base += span.n_tokens;
+    for (int r = 0; r < rp; ++r) {
+      sc.bpos[r] = r < rows ? block.positions[r / group] : std::numeric_limits<int32_t>::min();
+      if (r < rows) sc.capture_rows[r] = capture_row(r);
+    }
+    float* st = sc.st.get();
+    for (int si = 0; si < n_spans; ++si) {
+      const SlotSpan& span = spans[si];
+      for (int start = 0; start < span.n_tokens; start += kTile) {
+        const int nk = std::min(kTile, span.n_tokens - start);
+        PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
+        bool any_visible = false;
+        for (int j = 0; j < nk; ++j) {
+          kpos[j] = span.position(start + j);
+          any_visible |= kpos[j] <= max_pos;
+        }
+        if (!any_visible && capture == nullptr) continue;
+        const int nks = static_cast<int>(RoundUp(nk, quantum));
+        for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+        DecodeTile(span, start, nk, d, dp, kb, vb);
+        std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+        ScoreBlock(kb, dp, nks, qt, rp, st);
+        const bool live = SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), sc.bm.get(), sc.bl.get(),
+                                       sc.balpha.get(), sc.capture_rows.data(),
+                                       static_cast<size_t>(key_base + start), nk);
+        if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
+      }
+      key_base += span.n_tokens;
+    }
+    std::copy(sc.bm.get(), sc.bm.get() + rows, sc.m.begin());
+    std::copy(sc.bl.get(), sc.bl.get() + rows, sc.l.begin());
+  } else {
+    for (int si = 0; si < n_spans; ++si) {
+      const SlotSpan& span = spans[si];
+      for (int start = 0; start < span.n_tokens; start += kTile) {
+        const int nk = std::min(kTile, span.n_tokens - start);
+        // The next tile's tokens, one tile ahead: pages are separate blocks, so
+        // the hardware prefetcher loses the stream at every page boundary.
+        PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
+        bool any_visible = false;
+        for (int j = 0; j < nk; ++j) {
+          kpos[j] = span.position(start + j);
+          any_visible |= kpos[j] <= max_pos;
+        }
+        if (!any_visible && capture == nullptr) continue;
+        // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
+        const int nks = static_cast<int>(RoundUp(nk, quantum));
+        for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+        float* s = sc.s.get();
+        int r = 0;
+        if (direct) {
+          ScoreTileDirect(rows, span, start, nk, nks, d, qs, s, tile_cap);
+        } else {
+          DecodeTile(span, start, nk, d, dp, kb, vb);
+          std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+          for (; r + 2 <= rows; r += 2) {
+            ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                         s + static_cast<size_t>(r) * tile_cap, tile_cap);
+          }
+          if (r < rows) {
+            ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                         s + static_cast<size_t>(r) * tile_cap, tile_cap);
+          }
+        }
+
+        // Online softmax; s becomes the tile's probabilities relative to m.
+        for (r = 0; r < rows; ++r) {
+          float* sr = s + static_cast<size_t>(r) * tile_cap;
+          const auto qpos = hn::Set(di, block.positions[r / group]);
+          VF vmax = neg_inf;
+          for (int j = 0; j < nks; j += n) {
+            const auto masked = hn::RebindMask(df, hn::Gt(hn::Load(di, kpos + j), qpos));
+            const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sr + j));
+            hn::Store(x, df, sr + j);
+            vmax = hn::Max(vmax, x);
+          }
+          const float tile_max = hn::GetLane(hn::MaxOfLanes(df, vmax));
+          if (float* cap = capture_row(r)) std::copy(sr, sr + nk, cap + key_base + start);
+          sc.live[r] = tile_max != kNegInf;
+          if (!sc.live[r]) continue;
+          float& m = sc.m[r];
+          if (tile_max > m) {
+            const float alpha = std::exp(m - tile_max);  // 0 when m was -inf
+            sc.l[r] *= alpha;
+            float* ar = acc + static_cast<size_t>(r) * dp;
+            const VF va = hn::Set(df, alpha);
+            for (int c = 0; c < dp; c += n)
+              hn::Store(hn::Mul(hn::Load(df, ar + c), va), df, ar + c);
+            m = tile_max;
+          }
+          const VF vm = hn::Set(df, m);
+          VF sum = hn::Zero(df);
+          for (int j = 0; j < nks; j += n) {
+            const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sr + j), vm));  // 0 where masked
+            hn::Store(p, df, sr + j);
+            sum = hn::Add(sum, p);
+          }
+          sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
+        }
+
+        // P.V over live rows, in pairs where possible; all rows at once from the
+        // slots when every row is live (always so for a single query).
+        if (direct) {
+          if (std::all_of(sc.live.begin(), sc.live.end(), [](uint8_t x) { return x != 0; })) {
+            AccumulatePVTileDirect(rows, s, tile_cap, span, start, nk, d, acc);
+            continue;
+          }
+          DecodeTile(span, start, nk, d, dp, kb, vb);
+        }
+        int pending = -1;
+        for (r = 0; r < rows; ++r) {
+          if (!sc.live[r]) continue;
+          if (pending >= 0 && pending + 1 == r) {
+            AccumulatePV<2>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                            acc + static_cast<size_t>(pending) * dp);
+            pending = -1;
+          } else {
+            if (pending >= 0) {
+              AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                              acc + static_cast<size_t>(pending) * dp);
+            }
+            pending = r;
+          }
+        }
+        if (pending >= 0) {
+          AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                          acc + static_cast<size_t>(pending) * dp);
+        }
+      }
+      key_base += span.n_tokens;
+    }
   }
 
   for (int r = 0; r < rows; ++r) {

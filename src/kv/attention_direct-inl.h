@@ -125,42 +125,60 @@ HWY_NOINLINE void ScoreDirect(const SlotSpan& span, int start, int nk, int nks, 
   }
 }
 
-// acc_r[0, d) += sum_j p_r[j] * v_j for rows r < R (p row stride s_stride,
-// acc row stride d) and the tile's keys j < nk, reading V from the slots.
+// acc_r[c0, c0 + NV * Lanes) += sum_j p_r[j] * v_j for rows r < R (p row
+// stride s_stride, acc row stride d) and the tile's keys j < nk, reading V
+// from the slots. R and NV are compile-time: the accumulators stay in
+// registers.
+template <SlotFormat F, int R, int NV>
+HWY_INLINE void AccumulatePVDirectPass(const float* HWY_RESTRICT p, size_t s_stride,
+                                       const SlotSpan& span, int start, int nk, int d, int c0,
+                                       float* HWY_RESTRICT acc) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  VF a[R][NV];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < NV; ++v) {
+      a[r][v] = hn::Load(df, acc + static_cast<size_t>(r) * d + c0 + v * n);
+    }
+  }
+  for (int j = 0; j < nk; ++j) {
+    float scale;
+    const uint8_t* row = SlotRow<F>(span.slot(start + j), 1, d, &scale);
+    const VF vs = hn::Set(df, scale);
+    VF x[NV];
+    for (int v = 0; v < NV; ++v) x[v] = SimdRow<F>::Load(df, row, c0 + v * n, vs);
+    for (int r = 0; r < R; ++r) {
+      const VF pr = hn::Set(df, p[r * s_stride + j]);
+      for (int v = 0; v < NV; ++v) a[r][v] = hn::MulAdd(pr, x[v], a[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < NV; ++v) {
+      hn::Store(a[r][v], df, acc + static_cast<size_t>(r) * d + c0 + v * n);
+    }
+  }
+}
+
+// The head dim in passes of up to 4 vectors.
 template <SlotFormat F, int R>
 HWY_NOINLINE void AccumulatePVDirect(const float* HWY_RESTRICT p, size_t s_stride,
                                      const SlotSpan& span, int start, int nk, int d,
                                      float* HWY_RESTRICT acc) {
   const DF df;
   const int n = static_cast<int>(hn::Lanes(df));
-  constexpr int kVectors = 4;  // of the head dim per pass: R * 4 accumulators
-  for (int c0 = 0; c0 < d; c0 += kVectors * n) {
-    const int nv = std::min(kVectors, (d - c0) / n);
-    VF a[R][kVectors];
-    for (int r = 0; r < R; ++r) {
-      for (int v = 0; v < kVectors; ++v) {
-        a[r][v] =
-            v < nv ? hn::Load(df, acc + static_cast<size_t>(r) * d + c0 + v * n) : hn::Zero(df);
-      }
-    }
-    for (int j = 0; j < nk; ++j) {
-      float scale;
-      const uint8_t* row = SlotRow<F>(span.slot(start + j), 1, d, &scale);
-      const VF vs = hn::Set(df, scale);
-      VF x[kVectors];
-      for (int v = 0; v < kVectors; ++v) {
-        x[v] = v < nv ? SimdRow<F>::Load(df, row, c0 + v * n, vs) : hn::Zero(df);
-      }
-      for (int r = 0; r < R; ++r) {
-        const VF pr = hn::Set(df, p[r * s_stride + j]);
-        for (int v = 0; v < kVectors; ++v) a[r][v] = hn::MulAdd(pr, x[v], a[r][v]);
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      for (int v = 0; v < nv; ++v) {
-        hn::Store(a[r][v], df, acc + static_cast<size_t>(r) * d + c0 + v * n);
-      }
-    }
+  int c0 = 0;
+  for (; c0 + 4 * n <= d; c0 += 4 * n) {
+    AccumulatePVDirectPass<F, R, 4>(p, s_stride, span, start, nk, d, c0, acc);
+  }
+  switch ((d - c0) / n) {
+    case 3:
+      return AccumulatePVDirectPass<F, R, 3>(p, s_stride, span, start, nk, d, c0, acc);
+    case 2:
+      return AccumulatePVDirectPass<F, R, 2>(p, s_stride, span, start, nk, d, c0, acc);
+    case 1:
+      return AccumulatePVDirectPass<F, R, 1>(p, s_stride, span, start, nk, d, c0, acc);
+    default:
+      return;
   }
 }
 
