@@ -299,7 +299,6 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
       const SlotSpan& span = spans[si];
       for (int start = 0; start < span.n_tokens; start += kTile) {
         const int nk = std::min(kTile, span.n_tokens - start);
-        PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
         bool any_visible = false;
         for (int j = 0; j < nk; ++j) {
           kpos[j] = span.position(start + j);
@@ -327,7 +326,8 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
         const int nk = std::min(kTile, span.n_tokens - start);
         // The next tile's tokens, one tile ahead: pages are separate blocks, so
         // the hardware prefetcher loses the stream at every page boundary.
-        PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
+        if (!direct)
+          PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
         bool any_visible = false;
         for (int j = 0; j < nk; ++j) {
           kpos[j] = span.position(start + j);

@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kv/codecs-inl.h"
 #include "kv/codecs.h"
@@ -68,6 +69,9 @@ HWY_INLINE void StoreSum4(VF a, VF b, VF c, VF e, float* HWY_RESTRICT out) {
 #endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
 }
 
+// How far ahead (in tokens) the direct tiles prefetch the keys' slots.
+inline constexpr int kPrefetchAhead = 32;
+
 // Query rows the direct tiles take at once (R accumulators per key of a quad).
 inline constexpr int kMaxDirectRows = 4;
 
@@ -95,6 +99,13 @@ HWY_NOINLINE void ScoreDirect(const SlotSpan& span, int start, int nk, int nks, 
   const DF df;
   const int n = static_cast<int>(hn::Lanes(df));
   for (int j = 0; j < nks; j += 4) {
+    // The tokens one tile ahead, a quad at a time (spread over the sweep).
+    for (int i = start + j + kPrefetchAhead;
+         i < std::min(start + j + kPrefetchAhead + 4, span.n_tokens); ++i) {
+      const uint8_t* t = span.token(i);
+      for (size_t b = 0; b < span.stride + 63; b += 64)
+        hwy::Prefetch(t + std::min(b, span.stride - 1));
+    }
     const uint8_t* k[4];
     VF ks[4];
     for (int i = 0; i < 4; ++i) {
