@@ -230,6 +230,65 @@ struct Scratch {
   }
 };
 
+// The span sweep with the block tiles (attention_block-inl.h) for `rows`
+// scaled query rows qs (stride dp); leaves each row's m and l in sc.m, sc.l
+// and its unnormalized output in sc.acc. Returns the number of keys swept.
+template <class CaptureRow>
+int SweepBlockTiles(const SlotSpan* spans, int n_spans, const QueryBlock& block, const float* qs,
+                    int rows, int dp, int32_t max_pos, bool capturing,
+                    const CaptureRow& capture_row, Scratch& sc) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const int d = block.head_dim;
+  const int group = block.group;
+  const int quantum = std::max(4, n);
+  const int tile_cap = static_cast<int>(RoundUp(kTile, quantum));
+  float* acc = sc.acc.get();
+  float* kb = sc.kb.get();
+  float* vb = sc.vb.get();
+  int32_t* kpos = sc.kpos.get();
+  int key_base = 0;
+  const int rp = static_cast<int>(RoundUp(rows, n));
+  sc.ReserveBlock(rp, dp, tile_cap);
+  // The scaled query rows transposed: qt[c * rp + r], padded rows zero.
+  float* qt = sc.qt.get();
+  for (int c = 0; c < dp; ++c) {
+    for (int r = 0; r < rp; ++r) {
+      qt[static_cast<size_t>(c) * rp + r] = r < rows ? qs[static_cast<size_t>(r) * dp + c] : 0.0f;
+    }
+  }
+  for (int r = 0; r < rp; ++r) {
+    sc.bpos[r] = r < rows ? block.positions[r / group] : std::numeric_limits<int32_t>::min();
+    if (r < rows) sc.capture_rows[r] = capture_row(r);
+  }
+  float* st = sc.st.get();
+  for (int si = 0; si < n_spans; ++si) {
+    const SlotSpan& span = spans[si];
+    for (int start = 0; start < span.n_tokens; start += kTile) {
+      const int nk = std::min(kTile, span.n_tokens - start);
+      bool any_visible = false;
+      for (int j = 0; j < nk; ++j) {
+        kpos[j] = span.position(start + j);
+        any_visible |= kpos[j] <= max_pos;
+      }
+      if (!any_visible && !capturing) continue;
+      const int nks = static_cast<int>(RoundUp(nk, quantum));
+      for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+      DecodeTile(span, start, nk, d, dp, kb, vb);
+      std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+      ScoreBlock(kb, dp, nks, qt, rp, st);
+      const bool live =
+          SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), sc.bm.get(), sc.bl.get(), sc.balpha.get(),
+                       sc.capture_rows.data(), static_cast<size_t>(key_base + start), nk);
+      if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
+    }
+    key_base += span.n_tokens;
+  }
+  std::copy(sc.bm.get(), sc.bm.get() + rows, sc.m.begin());
+  std::copy(sc.bl.get(), sc.bl.get() + rows, sc.l.begin());
+  return key_base;
+}
+
 void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                       const ProbCapture* capture) {
   const DF df;
@@ -281,44 +340,8 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
   // Many rows on 512-bit targets: the transposed tiles (attention_block-inl.h).
   const bool block_tiles = kHaveBlockTiles && !direct && rows >= n;
   if (block_tiles) {
-    const int rp = static_cast<int>(RoundUp(rows, n));
-    sc.ReserveBlock(rp, dp, tile_cap);
-    // The scaled query rows transposed: qt[c * rp + r], padded rows zero.
-    float* qt = sc.qt.get();
-    for (int c = 0; c < dp; ++c) {
-      for (int r = 0; r < rp; ++r) {
-        qt[static_cast<size_t>(c) * rp + r] = r < rows ? qs[static_cast<size_t>(r) * dp + c] : 0.0f;
-      }
-    }
-    for (int r = 0; r < rp; ++r) {
-      sc.bpos[r] = r < rows ? block.positions[r / group] : std::numeric_limits<int32_t>::min();
-      if (r < rows) sc.capture_rows[r] = capture_row(r);
-    }
-    float* st = sc.st.get();
-    for (int si = 0; si < n_spans; ++si) {
-      const SlotSpan& span = spans[si];
-      for (int start = 0; start < span.n_tokens; start += kTile) {
-        const int nk = std::min(kTile, span.n_tokens - start);
-        bool any_visible = false;
-        for (int j = 0; j < nk; ++j) {
-          kpos[j] = span.position(start + j);
-          any_visible |= kpos[j] <= max_pos;
-        }
-        if (!any_visible && capture == nullptr) continue;
-        const int nks = static_cast<int>(RoundUp(nk, quantum));
-        for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
-        DecodeTile(span, start, nk, d, dp, kb, vb);
-        std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
-        ScoreBlock(kb, dp, nks, qt, rp, st);
-        const bool live = SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), sc.bm.get(), sc.bl.get(),
-                                       sc.balpha.get(), sc.capture_rows.data(),
-                                       static_cast<size_t>(key_base + start), nk);
-        if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
-      }
-      key_base += span.n_tokens;
-    }
-    std::copy(sc.bm.get(), sc.bm.get() + rows, sc.m.begin());
-    std::copy(sc.bl.get(), sc.bl.get() + rows, sc.l.begin());
+    key_base = SweepBlockTiles(spans, n_spans, block, qs, rows, dp, max_pos, capture != nullptr,
+                               capture_row, sc);
   } else {
     for (int si = 0; si < n_spans; ++si) {
       const SlotSpan& span = spans[si];
