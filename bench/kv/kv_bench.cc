@@ -2,7 +2,8 @@
 // context 1K/4K/16K (all fp16, half fp16 / half fp8, all fp8), prefill
 // attention of a 512-token chunk (with and without the probability capture the
 // ARKV policies use) and the row codecs. One thread.
-// Shape of one Llama-3-8B layer: 32 query heads, 8 KV heads, head_dim 128.
+// Shape of one Llama-3 layer: 32 query heads, 8 KV heads, head_dim 128 (8B)
+// or 64 (3.2-1B; the decode benchmark's `dim`).
 #include <random>
 #include <vector>
 
@@ -29,14 +30,14 @@ std::vector<float> Random(size_t n, std::mt19937& rng) {
 // store; the first quant_pct percent of the n tokens are Quantized.
 struct LayerStores {
   std::vector<SlotStore> orig, quant;
-  LayerStores(PagePool* pool, int n, int quant_pct, std::mt19937& rng) {
+  LayerStores(PagePool* pool, int n, int quant_pct, std::mt19937& rng, int dim = kDim) {
     for (int h = 0; h < kKvHeads; ++h) {
-      orig.emplace_back(pool, SlotFormat::kF16, kDim);
-      quant.emplace_back(pool, SlotFormat::kFp8, kDim);
+      orig.emplace_back(pool, SlotFormat::kF16, dim);
+      quant.emplace_back(pool, SlotFormat::kFp8, dim);
       for (int t = 0; t < n; ++t) {
-        const auto k = Random(kDim, rng), v = Random(kDim, rng);
+        const auto k = Random(dim, rng), v = Random(dim, rng);
         SlotStore& s = (static_cast<int64_t>(t) * 100 / n < quant_pct) ? quant[h] : orig[h];
-        EncodeSlot(s.format(), k.data(), v.data(), kDim, s.Append(t));
+        EncodeSlot(s.format(), k.data(), v.data(), dim, s.Append(t));
       }
     }
   }
@@ -47,42 +48,46 @@ struct LayerStores {
   }
 };
 
-// state.range(0): context; state.range(1): percent of tokens Quantized (fp8).
+// state.range(0): context; state.range(1): percent of tokens Quantized (fp8);
+// state.range(2): head dim.
 void BM_DecodeAttention(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const int quant_pct = static_cast<int>(state.range(1));
+  const int dim = static_cast<int>(state.range(2));
   PagePool pool(64 * 1024);
   std::mt19937 rng(1);
-  LayerStores stores(&pool, n, quant_pct, rng);
+  LayerStores stores(&pool, n, quant_pct, rng, dim);
   auto& orig = stores.orig;
   auto& quant = stores.quant;
-  const auto q = Random(kHeads * kDim, rng);
-  std::vector<float> out(kHeads * kDim);
+  const auto q = Random(kHeads * dim, rng);
+  std::vector<float> out(kHeads * dim);
   const int32_t pos = n;
   for (auto _ : state) {
     for (int h = 0; h < kKvHeads; ++h) {
       const SlotSpan spans[2] = {orig[h].View(), quant[h].View()};
       QueryBlock qb;
-      qb.q = q.data() + h * kGroup * kDim;
-      qb.q_token_stride = kHeads * kDim;
+      qb.q = q.data() + h * kGroup * dim;
+      qb.q_token_stride = kHeads * dim;
       qb.positions = &pos;
       qb.n_queries = 1;
       qb.group = kGroup;
-      qb.head_dim = kDim;
+      qb.head_dim = dim;
       qb.scale = 0.088f;
-      qb.out = out.data() + h * kGroup * kDim;
-      qb.out_token_stride = kHeads * kDim;
+      qb.out = out.data() + h * kGroup * dim;
+      qb.out_token_stride = kHeads * dim;
       AttendKvHead(spans, 2, qb, nullptr);
     }
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["kv_bytes"] = static_cast<double>(stores.bytes());
+  state.counters["kv_bytes/s"] = benchmark::Counter(static_cast<double>(stores.bytes()),
+                                                    benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(n) * kKvHeads,
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_DecodeAttention)
-    ->ArgsProduct({{1024, 4096, 16384}, {0, 50, 100}})
-    ->ArgNames({"ctx", "fp8_pct"})
+    ->ArgsProduct({{1024, 4096, 16384}, {0, 50, 100}, {64, 128}})
+    ->ArgNames({"ctx", "fp8_pct", "dim"})
     ->Unit(benchmark::kMicrosecond);
 
 // A 512-token prompt chunk after `past` cached tokens (half fp8), as the cache
@@ -93,36 +98,37 @@ void BM_PrefillAttention(benchmark::State& state) {
   constexpr int kChunk = 512, kBlock = 8, kWindow = 32;
   const int past = static_cast<int>(state.range(0));
   const bool capture = state.range(1) != 0;
+  const int dim = static_cast<int>(state.range(2));
   const int n = past + kChunk;
   PagePool pool(64 * 1024);
   std::mt19937 rng(4);
   // Past tokens half fp8; the chunk itself is Original (it was just appended).
-  LayerStores stores(&pool, past, 50, rng);
+  LayerStores stores(&pool, past, 50, rng, dim);
   for (int h = 0; h < kKvHeads; ++h) {
     for (int t = past; t < n; ++t) {
-      const auto k = Random(kDim, rng), v = Random(kDim, rng);
-      EncodeSlot(SlotFormat::kF16, k.data(), v.data(), kDim, stores.orig[h].Append(t));
+      const auto k = Random(dim, rng), v = Random(dim, rng);
+      EncodeSlot(SlotFormat::kF16, k.data(), v.data(), dim, stores.orig[h].Append(t));
     }
   }
-  const auto q = Random(static_cast<size_t>(kChunk) * kHeads * kDim, rng);
+  const auto q = Random(static_cast<size_t>(kChunk) * kHeads * dim, rng);
   std::vector<float> out(q.size());
   std::vector<int32_t> pos(kChunk);
   for (int t = 0; t < kChunk; ++t) pos[t] = past + t;
   std::vector<float> probs(capture ? static_cast<size_t>(kGroup) * kWindow * n : 0);
-  const size_t stride = static_cast<size_t>(kHeads) * kDim;
+  const size_t stride = static_cast<size_t>(kHeads) * dim;
   for (auto _ : state) {
     for (int h = 0; h < kKvHeads; ++h) {
       const SlotSpan spans[2] = {stores.orig[h].View(), stores.quant[h].View()};
       for (int t0 = 0; t0 < kChunk; t0 += kBlock) {
         QueryBlock qb;
-        qb.q = q.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.q = q.data() + t0 * stride + static_cast<size_t>(h) * kGroup * dim;
         qb.q_token_stride = stride;
         qb.positions = pos.data() + t0;
         qb.n_queries = kBlock;
         qb.group = kGroup;
-        qb.head_dim = kDim;
+        qb.head_dim = dim;
         qb.scale = 0.088f;
-        qb.out = out.data() + t0 * stride + static_cast<size_t>(h) * kGroup * kDim;
+        qb.out = out.data() + t0 * stride + static_cast<size_t>(h) * kGroup * dim;
         qb.out_token_stride = stride;
         const ProbCapture cap{probs.data(), t0, kChunk - kWindow, kWindow, n};
         AttendKvHead(spans, 2, qb, capture ? &cap : nullptr);
@@ -134,8 +140,8 @@ void BM_PrefillAttention(benchmark::State& state) {
       benchmark::Counter(kChunk, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PrefillAttention)
-    ->ArgsProduct({{0, 3584}, {0, 1}})
-    ->ArgNames({"past", "capture"})
+    ->ArgsProduct({{0, 2048, 3584}, {0, 1}, {64, 128}})
+    ->ArgNames({"past", "capture", "dim"})
     ->Unit(benchmark::kMillisecond);
 
 void BM_EncodeRow(benchmark::State& state) {

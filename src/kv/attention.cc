@@ -13,6 +13,9 @@
 //   4. P.V into f32 accumulators, two rows by four vectors at a time.
 // Probabilities are captured as raw logits during the sweep and normalized at
 // the end with the final max and denominator.
+// With at most kMaxDirectRows query rows (a decode step) and a head dim of
+// whole vectors, steps 1, 2 and 4 read K and V straight from the slots
+// instead (attention_direct-inl.h): same values, same sums, one read per key.
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "core/aligned.h"
+#include "hwy/cache_control.h"
 #include "kv/attention.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -32,6 +36,10 @@
 #include "hwy/contrib/math/math-inl.h"
 // The slot formats' SIMD decoders (DecodeTile).
 #include "kv/codecs-inl.h"
+// The tiles of few query rows, read straight from the slots (and StoreSum4).
+#include "kv/attention_direct-inl.h"
+// The tiles of many query rows, lanes along the rows (512-bit targets).
+#include "kv/attention_block-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace arkv::kv {
@@ -45,40 +53,6 @@ inline size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 // ---------------------------------------------------------------------------
 // Scores.
-
-// Lane sums of a, b, c, e stored to out[0..4).
-HWY_INLINE void StoreSum4(VF a, VF b, VF c, VF e, float* HWY_RESTRICT out) {
-  const DF df;
-#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
-  out[0] = hn::GetLane(hn::SumOfLanes(df, a));
-  out[1] = hn::GetLane(hn::SumOfLanes(df, b));
-  out[2] = hn::GetLane(hn::SumOfLanes(df, c));
-  out[3] = hn::GetLane(hn::SumOfLanes(df, e));
-#else
-  // Within each 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3], likewise for c, e;
-  // then 64-bit interleaves give the block's [a, b, c, e] sums.
-  const VF ab = hn::Add(hn::InterleaveLower(df, a, b), hn::InterleaveUpper(df, a, b));
-  const VF ce = hn::Add(hn::InterleaveLower(df, c, e), hn::InterleaveUpper(df, c, e));
-  const hn::Repartition<uint64_t, DF> d64;
-  const auto ab64 = hn::BitCast(d64, ab), ce64 = hn::BitCast(d64, ce);
-  const VF sums = hn::Add(hn::BitCast(df, hn::InterleaveLower(d64, ab64, ce64)),
-                          hn::BitCast(df, hn::InterleaveUpper(d64, ab64, ce64)));
-  // Add up the blocks.
-#if HWY_MAX_BYTES == 64
-  const hn::Half<DF> d8;
-  const hn::Half<decltype(d8)> d4;
-  const auto s8 = hn::Add(hn::LowerHalf(d8, sums), hn::UpperHalf(d8, sums));
-  hn::StoreU(hn::Add(hn::LowerHalf(d4, s8), hn::UpperHalf(d4, s8)), d4, out);
-#elif HWY_MAX_BYTES == 32
-  const hn::Half<DF> d4;
-  hn::StoreU(hn::Add(hn::LowerHalf(d4, sums), hn::UpperHalf(d4, sums)), d4, out);
-#elif HWY_MAX_BYTES == 16
-  hn::StoreU(sums, df, out);
-#else
-#error "unexpected vector size"
-#endif  // HWY_MAX_BYTES
-#endif  // HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
-}
 
 // s[r * s_stride + j] = q_r . k_j for rows r < n_rows (1 or 2) of q (stride dp)
 // and keys j < nks (a multiple of 4) of kb (stride dp).
@@ -180,6 +154,18 @@ HWY_INLINE void AccumulatePV(const float* HWY_RESTRICT p, size_t s_stride,
   }
 }
 
+// Every cache line of tokens [begin, end) of a span, page by page.
+HWY_INLINE void PrefetchTokens(const SlotSpan& span, int begin, int end) {
+  const int per_page = span.tokens_per_page;
+  for (int i = begin; i < end;) {
+    const int page_end = std::min(end, (i / per_page + 1) * per_page);
+    const uint8_t* p = span.token(i);
+    const uint8_t* last = span.token(page_end - 1) + span.stride;
+    for (; p < last; p += 64) hwy::Prefetch(p);
+    i = page_end;
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 // Per-thread scratch, grown on demand, so that the hot path does not allocate.
@@ -189,6 +175,34 @@ struct Scratch {
   std::vector<float> m, l;
   std::vector<uint8_t> live;
   size_t rows_dp = 0, rows_tile = 0, tile_dp = 0;
+  // The block tiles (rp: rows padded to whole vectors): the transposed
+  // queries qt, the key-major scores st, and per row m, l, alpha, position.
+  AlignedPtr<float> qt, st, bm, bl, balpha;
+  AlignedPtr<int32_t> bpos;
+  std::vector<float*> capture_rows;
+  size_t block_rows = 0, block_qt = 0, block_st = 0;
+
+  void ReserveBlock(int rp, int dp, int tile) {
+    const size_t nq = static_cast<size_t>(rp) * dp, ns = static_cast<size_t>(rp) * tile;
+    if (nq > block_qt) {
+      qt = AllocAligned<float>(nq);
+      block_qt = nq;
+    }
+    if (ns > block_st) {
+      st = AllocAligned<float>(ns);
+      block_st = ns;
+    }
+    if (static_cast<size_t>(rp) > block_rows) {
+      bm = AllocAligned<float>(rp);
+      bl = AllocAligned<float>(rp);
+      balpha = AllocAligned<float>(rp);
+      bpos = AllocAligned<int32_t>(rp);
+      block_rows = rp;
+    }
+    std::fill(bm.get(), bm.get() + rp, kNegInf);
+    std::fill(bl.get(), bl.get() + rp, 0.0f);
+    capture_rows.assign(rp, nullptr);
+  }
 
   // rows query rows of dp floats; tiles of `tile` keys.
   void Reserve(int rows, int dp, int tile) {
@@ -216,6 +230,65 @@ struct Scratch {
   }
 };
 
+// The span sweep with the block tiles (attention_block-inl.h) for `rows`
+// scaled query rows qs (stride dp); leaves each row's m and l in sc.m, sc.l
+// and its unnormalized output in sc.acc. Returns the number of keys swept.
+template <class CaptureRow>
+int SweepBlockTiles(const SlotSpan* spans, int n_spans, const QueryBlock& block, const float* qs,
+                    int rows, int dp, int32_t max_pos, bool capturing,
+                    const CaptureRow& capture_row, Scratch& sc) {
+  const DF df;
+  const int n = static_cast<int>(hn::Lanes(df));
+  const int d = block.head_dim;
+  const int group = block.group;
+  const int quantum = std::max(4, n);
+  const int tile_cap = static_cast<int>(RoundUp(kTile, quantum));
+  float* acc = sc.acc.get();
+  float* kb = sc.kb.get();
+  float* vb = sc.vb.get();
+  int32_t* kpos = sc.kpos.get();
+  int key_base = 0;
+  const int rp = static_cast<int>(RoundUp(rows, n));
+  sc.ReserveBlock(rp, dp, tile_cap);
+  // The scaled query rows transposed: qt[c * rp + r], padded rows zero.
+  float* qt = sc.qt.get();
+  for (int c = 0; c < dp; ++c) {
+    for (int r = 0; r < rp; ++r) {
+      qt[static_cast<size_t>(c) * rp + r] = r < rows ? qs[static_cast<size_t>(r) * dp + c] : 0.0f;
+    }
+  }
+  for (int r = 0; r < rp; ++r) {
+    sc.bpos[r] = r < rows ? block.positions[r / group] : std::numeric_limits<int32_t>::min();
+    if (r < rows) sc.capture_rows[r] = capture_row(r);
+  }
+  float* st = sc.st.get();
+  for (int si = 0; si < n_spans; ++si) {
+    const SlotSpan& span = spans[si];
+    for (int start = 0; start < span.n_tokens; start += kTile) {
+      const int nk = std::min(kTile, span.n_tokens - start);
+      bool any_visible = false;
+      for (int j = 0; j < nk; ++j) {
+        kpos[j] = span.position(start + j);
+        any_visible |= kpos[j] <= max_pos;
+      }
+      if (!any_visible && !capturing) continue;
+      const int nks = static_cast<int>(RoundUp(nk, quantum));
+      for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+      DecodeTile(span, start, nk, d, dp, kb, vb);
+      std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+      ScoreBlock(kb, dp, nks, qt, rp, st);
+      const bool live =
+          SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), sc.bm.get(), sc.bl.get(), sc.balpha.get(),
+                       sc.capture_rows.data(), static_cast<size_t>(key_base + start), nk);
+      if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
+    }
+    key_base += span.n_tokens;
+  }
+  std::copy(sc.bm.get(), sc.bm.get() + rows, sc.m.begin());
+  std::copy(sc.bl.get(), sc.bl.get() + rows, sc.l.begin());
+  return key_base;
+}
+
 void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& block,
                       const ProbCapture* capture) {
   const DF df;
@@ -228,6 +301,8 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
   // Tiles are scored in whole vectors and quads of keys.
   const int quantum = std::max(4, n);
   const int tile_cap = static_cast<int>(RoundUp(kTile, quantum));
+  // Few rows with whole-vector head dims: K and V straight from the slots.
+  const bool direct = rows <= kMaxDirectRows && DirectHeadDim(d);
   thread_local Scratch sc;
   sc.Reserve(rows, dp, tile_cap);
   float* qs = sc.qs.get();
@@ -262,89 +337,112 @@ void AttendKvHeadImpl(const SlotSpan* spans, int n_spans, const QueryBlock& bloc
 
   const VF neg_inf = hn::Set(df, kNegInf);
   int key_base = 0;
-  for (int si = 0; si < n_spans; ++si) {
-    const SlotSpan& span = spans[si];
-    for (int start = 0; start < span.n_tokens; start += kTile) {
-      const int nk = std::min(kTile, span.n_tokens - start);
-      bool any_visible = false;
-      for (int j = 0; j < nk; ++j) {
-        kpos[j] = span.position(start + j);
-        any_visible |= kpos[j] <= max_pos;
-      }
-      if (!any_visible && capture == nullptr) continue;
-      // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
-      const int nks = static_cast<int>(RoundUp(nk, quantum));
-      for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
-      DecodeTile(span, start, nk, d, dp, kb, vb);
-      std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
-
-      float* s = sc.s.get();
-      int r = 0;
-      for (; r + 2 <= rows; r += 2) {
-        ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
-      }
-      if (r < rows) {
-        ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
-                     s + static_cast<size_t>(r) * tile_cap, tile_cap);
-      }
-
-      // Online softmax; s becomes the tile's probabilities relative to m.
-      for (r = 0; r < rows; ++r) {
-        float* sr = s + static_cast<size_t>(r) * tile_cap;
-        const auto qpos = hn::Set(di, block.positions[r / group]);
-        VF vmax = neg_inf;
-        for (int j = 0; j < nks; j += n) {
-          const auto masked = hn::RebindMask(df, hn::Gt(hn::Load(di, kpos + j), qpos));
-          const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sr + j));
-          hn::Store(x, df, sr + j);
-          vmax = hn::Max(vmax, x);
+  // Many rows on 512-bit targets: the transposed tiles (attention_block-inl.h).
+  const bool block_tiles = kHaveBlockTiles && !direct && rows >= n;
+  if (block_tiles) {
+    key_base = SweepBlockTiles(spans, n_spans, block, qs, rows, dp, max_pos, capture != nullptr,
+                               capture_row, sc);
+  } else {
+    for (int si = 0; si < n_spans; ++si) {
+      const SlotSpan& span = spans[si];
+      for (int start = 0; start < span.n_tokens; start += kTile) {
+        const int nk = std::min(kTile, span.n_tokens - start);
+        // The next tile's tokens, one tile ahead: pages are separate blocks, so
+        // the hardware prefetcher loses the stream at every page boundary.
+        if (!direct)
+          PrefetchTokens(span, start + kTile, std::min(start + 2 * kTile, span.n_tokens));
+        bool any_visible = false;
+        for (int j = 0; j < nk; ++j) {
+          kpos[j] = span.position(start + j);
+          any_visible |= kpos[j] <= max_pos;
         }
-        const float tile_max = hn::GetLane(hn::MaxOfLanes(df, vmax));
-        if (float* cap = capture_row(r)) std::copy(sr, sr + nk, cap + key_base + start);
-        sc.live[r] = tile_max != kNegInf;
-        if (!sc.live[r]) continue;
-        float& m = sc.m[r];
-        if (tile_max > m) {
-          const float alpha = std::exp(m - tile_max);  // 0 when m was -inf
-          sc.l[r] *= alpha;
-          float* ar = acc + static_cast<size_t>(r) * dp;
-          const VF va = hn::Set(df, alpha);
-          for (int c = 0; c < dp; c += n) hn::Store(hn::Mul(hn::Load(df, ar + c), va), df, ar + c);
-          m = tile_max;
-        }
-        const VF vm = hn::Set(df, m);
-        VF sum = hn::Zero(df);
-        for (int j = 0; j < nks; j += n) {
-          const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sr + j), vm));  // 0 where masked
-          hn::Store(p, df, sr + j);
-          sum = hn::Add(sum, p);
-        }
-        sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
-      }
-
-      // P.V over live rows, in pairs where possible.
-      int pending = -1;
-      for (r = 0; r < rows; ++r) {
-        if (!sc.live[r]) continue;
-        if (pending >= 0 && pending + 1 == r) {
-          AccumulatePV<2>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                          acc + static_cast<size_t>(pending) * dp);
-          pending = -1;
+        if (!any_visible && capture == nullptr) continue;
+        // Keys [nk, nks) are padding: zero rows, masked by an unreachable position.
+        const int nks = static_cast<int>(RoundUp(nk, quantum));
+        for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
+        float* s = sc.s.get();
+        int r = 0;
+        if (direct) {
+          ScoreTileDirect(rows, span, start, nk, nks, d, qs, s, tile_cap);
         } else {
-          if (pending >= 0) {
-            AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                            acc + static_cast<size_t>(pending) * dp);
+          DecodeTile(span, start, nk, d, dp, kb, vb);
+          std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
+          for (; r + 2 <= rows; r += 2) {
+            ScoreRows<2>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                         s + static_cast<size_t>(r) * tile_cap, tile_cap);
           }
-          pending = r;
+          if (r < rows) {
+            ScoreRows<1>(qs + static_cast<size_t>(r) * dp, kb, dp, nks,
+                         s + static_cast<size_t>(r) * tile_cap, tile_cap);
+          }
+        }
+
+        // Online softmax; s becomes the tile's probabilities relative to m.
+        for (r = 0; r < rows; ++r) {
+          float* sr = s + static_cast<size_t>(r) * tile_cap;
+          const auto qpos = hn::Set(di, block.positions[r / group]);
+          VF vmax = neg_inf;
+          for (int j = 0; j < nks; j += n) {
+            const auto masked = hn::RebindMask(df, hn::Gt(hn::Load(di, kpos + j), qpos));
+            const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sr + j));
+            hn::Store(x, df, sr + j);
+            vmax = hn::Max(vmax, x);
+          }
+          const float tile_max = hn::GetLane(hn::MaxOfLanes(df, vmax));
+          if (float* cap = capture_row(r)) std::copy(sr, sr + nk, cap + key_base + start);
+          sc.live[r] = tile_max != kNegInf;
+          if (!sc.live[r]) continue;
+          float& m = sc.m[r];
+          if (tile_max > m) {
+            const float alpha = std::exp(m - tile_max);  // 0 when m was -inf
+            sc.l[r] *= alpha;
+            float* ar = acc + static_cast<size_t>(r) * dp;
+            const VF va = hn::Set(df, alpha);
+            for (int c = 0; c < dp; c += n)
+              hn::Store(hn::Mul(hn::Load(df, ar + c), va), df, ar + c);
+            m = tile_max;
+          }
+          const VF vm = hn::Set(df, m);
+          VF sum = hn::Zero(df);
+          for (int j = 0; j < nks; j += n) {
+            const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sr + j), vm));  // 0 where masked
+            hn::Store(p, df, sr + j);
+            sum = hn::Add(sum, p);
+          }
+          sc.l[r] += hn::GetLane(hn::SumOfLanes(df, sum));
+        }
+
+        // P.V over live rows, in pairs where possible; all rows at once from the
+        // slots when every row is live (always so for a single query).
+        if (direct) {
+          if (std::all_of(sc.live.begin(), sc.live.end(), [](uint8_t x) { return x != 0; })) {
+            AccumulatePVTileDirect(rows, s, tile_cap, span, start, nk, d, acc);
+            continue;
+          }
+          DecodeTile(span, start, nk, d, dp, kb, vb);
+        }
+        int pending = -1;
+        for (r = 0; r < rows; ++r) {
+          if (!sc.live[r]) continue;
+          if (pending >= 0 && pending + 1 == r) {
+            AccumulatePV<2>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                            acc + static_cast<size_t>(pending) * dp);
+            pending = -1;
+          } else {
+            if (pending >= 0) {
+              AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                              acc + static_cast<size_t>(pending) * dp);
+            }
+            pending = r;
+          }
+        }
+        if (pending >= 0) {
+          AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
+                          acc + static_cast<size_t>(pending) * dp);
         }
       }
-      if (pending >= 0) {
-        AccumulatePV<1>(s + static_cast<size_t>(pending) * tile_cap, tile_cap, vb, nk, dp,
-                        acc + static_cast<size_t>(pending) * dp);
-      }
+      key_base += span.n_tokens;
     }
-    key_base += span.n_tokens;
   }
 
   for (int r = 0; r < rows; ++r) {

@@ -246,6 +246,11 @@ class Cache final : public SequenceCache {
   // Asks the policy for the next states of one KV head and applies them.
   void CompressHead(Layer& L, size_t h, const LayerContext& ctx) {
     HeadStores& head = L.heads[h];
+    // Nothing to do (the common decode step): no snapshot. A byte budget's
+    // Original cap binds only when the head holds more Original tokens.
+    const bool cap_may_bind =
+        ctx.limits.original_cap && head.original().size() > *ctx.limits.original_cap;
+    if (!cap_may_bind && !policy_->MayChange(ctx, static_cast<size_t>(head.size()))) return;
     const HeadSnapshot snapshot = head.Snapshot();
     HeadTokens tokens;
     tokens.positions = snapshot.positions;

@@ -63,6 +63,7 @@ class FullPolicy final : public Policy {
  public:
   bool NeedsScores() const override { return false; }
   void Decide(const LayerContext&, const HeadTokens&, std::vector<TokenState>&) const override {}
+  bool MayChange(const LayerContext&, size_t) const override { return false; }
 };
 
 // StreamingLLM: the first `sinks` tokens and the most recent C - sinks.
@@ -190,6 +191,10 @@ class ArkvPolicy final : public Policy {
 };
 
 }  // namespace
+
+bool Policy::MayChange(const LayerContext& ctx, size_t n_tokens) const {
+  return OverCapacity(ctx, n_tokens);
+}
 
 std::unique_ptr<Policy> MakePolicy(const CacheConfig& config) {
   ValidateConfig(config);

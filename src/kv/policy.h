@@ -51,6 +51,11 @@ class Policy {
   // Quantized token Original.
   virtual void Decide(const LayerContext& ctx, const HeadTokens& tokens,
                       std::vector<TokenState>& next) const = 0;
+  // False when Decide leaves every state of a head of n_tokens as it is, so
+  // the cache can skip that head (its snapshot sorts every token: at depth,
+  // a cost per decode step that grows with the context). Default: only a
+  // layer over its capacity changes.
+  virtual bool MayChange(const LayerContext& ctx, size_t n_tokens) const;
 };
 
 std::unique_ptr<Policy> MakePolicy(const CacheConfig& config);

@@ -252,6 +252,94 @@ TEST(AttentionTargets, EveryFp8CodeDecodesExactly) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// Decode-shaped blocks: one query (or two) for a KV head's group of 1..5 query
+// heads over 203 keys in shuffled positions, split between the two states, on
+// every target. Up to 4 rows with a head dim of whole vectors take the direct
+// tiles (keys and values read straight from the slots); the query position
+// masks some keys of most tiles, and with two queries some tiles are live for
+// one query only (the direct scores, then the general P.V).
+void CheckDecode(const MixCase& c, int n_queries, const char* label) {
+  const int d = c.head_dim, group = c.group;
+  PagePool pool(4096);
+  SlotStore orig(&pool, c.original, d), quant(&pool, c.quantized, d);
+  std::mt19937 rng(7 + d + group + n_queries);
+  const int n_keys = 203;
+  std::vector<int32_t> positions(n_keys);
+  std::iota(positions.begin(), positions.end(), 0);
+  std::shuffle(positions.begin(), positions.end(), rng);
+  std::bernoulli_distribution to_quant(c.quantized_share);
+  std::vector<RefToken> in_orig, in_quant;
+  for (int t = 0; t < n_keys; ++t) {
+    SlotStore& store = to_quant(rng) ? quant : orig;
+    auto k = RandomVector(d, rng, -2, 2), v = RandomVector(d, rng);
+    uint8_t* slot = store.Append(positions[t]);
+    EncodeSlot(store.format(), k.data(), v.data(), d, slot);
+    std::vector<float> kd(d), vd(d);
+    DecodeSlot(store.format(), slot, d, kd.data(), vd.data());
+    (&store == &quant ? in_quant : in_orig)
+        .push_back({positions[t], std::vector<double>(kd.begin(), kd.end()),
+                    std::vector<double>(vd.begin(), vd.end())});
+  }
+  std::vector<RefToken> all = in_orig;
+  all.insert(all.end(), in_quant.begin(), in_quant.end());
+  // Query 0 sees keys 0..190; query 1 (if any) keys 0..40.
+  const int32_t q_pos[2] = {190, 40};
+  const auto q = RandomVector(static_cast<size_t>(n_queries) * group * d, rng, -2, 2);
+  std::vector<float> out(q.size(), NAN);
+  std::vector<float> row_max(static_cast<size_t>(n_queries) * group, NAN);
+  std::vector<float> row_sum(row_max.size(), NAN);
+  const double scale = 1.0 / std::sqrt(double(d));
+  const SlotSpan spans[2] = {orig.View(), quant.View()};
+  QueryBlock qb;
+  qb.q = q.data();
+  qb.q_token_stride = static_cast<size_t>(group) * d;
+  qb.positions = q_pos;
+  qb.n_queries = n_queries;
+  qb.group = group;
+  qb.head_dim = d;
+  qb.scale = static_cast<float>(scale);
+  qb.out = out.data();
+  qb.out_token_stride = static_cast<size_t>(group) * d;
+  qb.row_max = row_max.data();
+  qb.row_sum = row_sum.data();
+  AttendKvHead(spans, 2, qb, nullptr);
+  MaxAbsDiff max_out;
+  for (int t = 0; t < n_queries; ++t) {
+    std::vector<double> expect;
+    ReferenceAttention(all, &q[static_cast<size_t>(t) * group * d], group, d, q_pos[t], scale,
+                       expect);
+    max_out.AddAll(&out[static_cast<size_t>(t) * group * d], expect.data(),
+                   static_cast<size_t>(group) * d);
+  }
+  EXPECT_TRUE(max_out.Within(2e-5))
+      << label << " d=" << d << " G=" << group << " queries=" << n_queries;
+  // The split statistics: each row's max logit is finite and its sum >= 1.
+  for (size_t r = 0; r < row_max.size(); ++r) {
+    EXPECT_TRUE(std::isfinite(row_max[r]) && row_sum[r] >= 1.0f) << label << " row " << r;
+  }
+}
+
+TEST(AttentionTargets, DecodeRowsMatchReference) {
+  const MixCase cases[] = {
+      {SlotFormat::kF16, SlotFormat::kFp8, 4, 64, 0.0},
+      {SlotFormat::kF16, SlotFormat::kFp8, 4, 64, 0.5},
+      {SlotFormat::kF16, SlotFormat::kFp8, 1, 128, 0.3},
+      {SlotFormat::kF16, SlotFormat::kFp8, 2, 64, 1.0},
+      {SlotFormat::kF32, SlotFormat::kInt8, 3, 32, 0.5},
+      {SlotFormat::kF16, SlotFormat::kInt4, 4, 48, 0.5},
+      {SlotFormat::kF16, SlotFormat::kInt8, 5, 64, 0.4},
+      {SlotFormat::kF32, SlotFormat::kFp8, 4, 20, 0.5},
+  };
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const MixCase& c : cases) {
+      CheckDecode(c, 1, hwy::TargetName(target));
+      if (c.group <= 2) CheckDecode(c, 2, hwy::TargetName(target));
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // A causal prompt block over keys in position order: early queries see none of
 // the later tiles (fully masked tiles, rows with nothing to add), and the
 // captured probabilities of every query match the reference.

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
+#include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -18,6 +21,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
+#include "kv/policy.h"
 #include "test_util.h"
 
 namespace arkv::kv {
@@ -511,6 +515,55 @@ TEST(Policies, ChunkedPrefillKeepsPeakNearBudgetPlusChunk) {
 
 // StreamingLLM keeps exactly the first `sinks` positions and the most recent
 // C - sinks, through chunked prompts and decoding, in every layer and head.
+// MayChange() false promises that Decide leaves every state as it is (the
+// cache then skips the head's snapshot): every policy, heads below, at and
+// over capacity and without one, prompt and decode batches, random states
+// and scores. The changes seen where MayChange() is true show the check can
+// see one.
+TEST(Policies, MayChangeFalseMeansDecideChangesNothing) {
+  std::mt19937 rng(11);
+  int changed_when_allowed = 0;
+  for (PolicyKind kind : {PolicyKind::kFull, PolicyKind::kWindow, PolicyKind::kSnapKV,
+                          PolicyKind::kEvict, PolicyKind::kQuant, PolicyKind::kArkv}) {
+    CacheConfig config;
+    config.policy = kind;
+    config.budget = Budget::Tokens(64);
+    const std::unique_ptr<Policy> policy = MakePolicy(config);
+    for (std::optional<int64_t> capacity : {std::optional<int64_t>(), std::optional<int64_t>(64)}) {
+      for (BatchKind batch : {BatchKind::kPromptChunk, BatchKind::kPromptEnd, BatchKind::kDecode}) {
+        for (int n : {0, 5, 40, 63, 64, 65, 100}) {
+          LayerContext ctx;
+          ctx.kind = batch;
+          ctx.limits.capacity = capacity;
+          ctx.limits.original_budget = 16;
+          ctx.window = 32;
+          std::vector<int32_t> positions(n);
+          std::iota(positions.begin(), positions.end(), 0);
+          const int past = std::max(0, n - ctx.window);
+          std::vector<TokenState> states(n, TokenState::kOriginal);
+          std::bernoulli_distribution quantized(0.3);
+          for (int i = 0; i < past; ++i) {
+            if (quantized(rng)) states[i] = TokenState::kQuantized;
+          }
+          std::vector<double> scores(past);
+          for (double& x : scores) x = std::uniform_real_distribution<double>(0, 1)(rng);
+          HeadTokens tokens{positions, states, scores};
+          std::vector<TokenState> next = states;
+          policy->Decide(ctx, tokens, next);
+          const bool changed = next != states;
+          if (policy->MayChange(ctx, static_cast<size_t>(n))) {
+            changed_when_allowed += changed;
+          } else {
+            EXPECT_FALSE(changed) << "policy " << static_cast<int>(kind) << " n=" << n << " batch "
+                                  << static_cast<int>(batch);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(changed_when_allowed, 0);
+}
+
 TEST(Policies, WindowKeepsTheSinksAndTheMostRecentTokens) {
   for (int sinks : {0, 4, 7}) {
     CacheConfig config;
