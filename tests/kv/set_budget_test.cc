@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "arkv/kv_cache.h"
+#include "arkv/kv_memory.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "test_util.h"
@@ -210,6 +211,12 @@ TEST(SetBudget, BadBudgetsAreRefusedAndLeaveTheCacheAsItWas) {
   expect_error(Budget::Tokens(64), "unit");
   expect_error(Budget::Bytes(0), "budget");
   expect_error(Budget::Bytes(2048), "cannot hold the window");
+  // The smallest byte budget is accepted, one byte less is not.
+  const int64_t least = MinByteBudget(kSmall, config, kPage);
+  expect_error(Budget::Bytes(least - 1), "cannot hold the window");
+  cache->SetBudget(Budget::Bytes(least));
+  EXPECT_LE(cache->Stats().pool_bytes, least);
+  EXPECT_EQ(cache->Stats().layers[2].capacity_tokens, config.window);
 }
 
 }  // namespace
