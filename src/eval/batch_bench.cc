@@ -30,11 +30,14 @@ EngineConfig MakeEngineConfig(const BatchBenchOptions& o, const EvalConfig& conf
 // The engine's reservation for one request of the benchmark and how many
 // such reservations the budget holds (what admission allows at once).
 void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine,
-               BatchBenchPoint& p) {
+               int parallel, BatchBenchPoint& p) {
   kv::CacheConfig resolved = engine.config().cache;
   if (resolved.policy != kv::PolicyKind::kFull &&
       resolved.budget.unit == kv::Budget::Unit::kUnlimited) {
-    resolved.budget = kv::Budget::Bytes(engine.SequenceShareBytes(resolved));
+    // The engine's share with all P sequences live (0: it cannot hold the window).
+    p.share_budget_bytes = engine.SequenceShareBytes(resolved, parallel);
+    if (p.share_budget_bytes == 0) return;
+    resolved.budget = kv::Budget::Bytes(p.share_budget_bytes);
   }
   p.pages_per_sequence = static_cast<int64_t>(
       kv::MaxPagesHeld(model.cache_shape(), resolved, o.context + o.decode_tokens, o.prefill_chunk,
@@ -49,8 +52,13 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   BatchBenchPoint p;
   p.label = config.label;
   p.parallel = parallel;
-  PlanPoint(model, o, engine, p);
+  PlanPoint(model, o, engine, parallel, p);
   if (o.plan_only) return p;
+  if (config.cache.policy != kv::PolicyKind::kFull &&
+      config.cache.budget.unit == kv::Budget::Unit::kUnlimited && p.share_budget_bytes == 0) {
+    Fail("{} x{}: a 1/{} share of --kv-total cannot hold the KV window", config.label, parallel,
+         parallel);
+  }
 
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<int32_t> id(0, model.config().n_vocab - 1);
@@ -138,10 +146,12 @@ BatchBenchReport RunBatchBench(const Model& model, const BatchBenchOptions& opti
 std::string FormatBatchBenchTable(const BatchBenchReport& r) {
   if (r.options.plan_only) {
     std::string s =
-        "| config | reserved MiB per request | requests the budget holds |\n|---|---:|---:|\n";
+        "| config | parallel | share budget MiB | reserved MiB per request | requests the budget "
+        "holds |\n|---|---:|---:|---:|---:|\n";
     for (const BatchBenchPoint& p : r.points) {
       s += fmt::format(
-          "| {} | {:.2f} | {} |\n", p.label,
+          "| {} | {} | {} | {:.2f} | {} |\n", p.label, p.parallel,
+          p.share_budget_bytes > 0 ? fmt::format("{:.2f}", p.share_budget_bytes / 1048576.0) : "-",
           p.pages_per_sequence * static_cast<double>(kv::PagePool::kDefaultPageBytes) / 1048576.0,
           p.sequences_that_fit > 0 ? std::to_string(p.sequences_that_fit) : "-");
     }
@@ -185,6 +195,7 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
                            {"kv_bytes", p.kv_bytes},
                            {"kv_peak_pool_bytes", p.kv_peak_pool_bytes},
                            {"pages_per_sequence", p.pages_per_sequence},
+                           {"share_budget_bytes", p.share_budget_bytes},
                            {"sequences_that_fit", p.sequences_that_fit}});
   }
   return j.dump(2) + "\n";

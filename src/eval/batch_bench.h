@@ -42,6 +42,9 @@ struct BatchBenchPoint {
   int64_t kv_peak_pool_bytes = 0;  // pool pages at their peak x page size
   int64_t pages_per_sequence = 0;  // the engine's reservation for one request
   int64_t sequences_that_fit = 0;  // in kv_total_bytes by that reservation; 0: unlimited
+  // A compressing policy without a budget of its own: the engine's share
+  // with all P sequences live (0: otherwise, or a share too small).
+  int64_t share_budget_bytes = 0;
 };
 
 struct BatchBenchReport {
