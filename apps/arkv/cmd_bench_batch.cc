@@ -106,6 +106,9 @@ void AddBenchBatchCommand(CLI::App& app) {
   cmd->add_option("-n,--decode-tokens", o.bench.decode_tokens,
                   "tokens generated per sequence (default 32)");
   cmd->add_option("-s,--seed", o.bench.seed, "seed of the synthetic prompts (default 0)");
+  cmd->add_flag("--warm", o.bench.warm,
+                "prefill every prompt first, then time all sequences decoding at once from "
+                "their kept caches");
   cmd->add_flag("--plan-only", o.bench.plan_only,
                 "run nothing: print how many such requests the --kv-total budget admits at once");
   cmd->add_option("--json", o.json_file, "write every measurement and the configuration as JSON");

@@ -23,7 +23,7 @@ EngineConfig MakeEngineConfig(const BatchBenchOptions& o, const EvalConfig& conf
   ec.prefill_chunk = o.prefill_chunk;
   ec.kv_budget_bytes = o.kv_total_bytes;
   ec.cache = config.cache;
-  ec.cache_reuse = false;
+  ec.cache_reuse = o.warm;
   return ec;
 }
 
@@ -65,14 +65,36 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   struct Timeline {
     double first = 0;
     std::vector<double> token_times;
+    int64_t reused_tokens = 0;
   };
   std::vector<Timeline> timelines(parallel);
+  std::vector<std::vector<int32_t>> prompts(parallel);
+  for (std::vector<int32_t>& prompt : prompts) {
+    prompt.resize(o.context);
+    for (int32_t& t : prompt) t = id(rng);
+  }
+  if (o.warm) {
+    // Every prompt first, one token each; the measured requests then continue
+    // the kept caches (prompt + that token), so all P decode from the start.
+    for (int i = 0; i < parallel; ++i) {
+      GenerationRequest r;
+      r.prompt = prompts[i];
+      r.max_tokens = 1;
+      r.sampler.temperature = 0;
+      r.kv = config.cache;
+      std::vector<int32_t>* prompt = &prompts[i];
+      r.on_event = [prompt](const StreamEvent& ev) {
+        if (!ev.finished) prompt->push_back(ev.token);
+      };
+      engine.Submit(std::move(r));
+    }
+    engine.RunUntilIdle();
+  }
   const double t0 = Now();
   int64_t kv_bytes = 0;
   for (int i = 0; i < parallel; ++i) {
     GenerationRequest r;
-    r.prompt.resize(o.context);
-    for (int32_t& t : r.prompt) t = id(rng);
+    r.prompt = prompts[i];
     r.max_tokens = o.decode_tokens;
     r.sampler.temperature = 0;
     r.kv = config.cache;
@@ -80,6 +102,7 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
     r.on_event = [tl, &kv_bytes](const StreamEvent& ev) {
       if (ev.finished) {
         kv_bytes += static_cast<int64_t>(ev.stats.kv_bytes);
+        tl->reused_tokens = ev.stats.reused_tokens;
         return;
       }
       const double t = Now();
@@ -108,6 +131,7 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   p.aggregate_decode_tps = last > all_started ? decoded / (last - all_started) : 0;
   p.per_sequence_decode_tps = p.aggregate_decode_tps / parallel;
   p.kv_bytes = kv_bytes;
+  for (const Timeline& tl : timelines) p.reused_tokens += tl.reused_tokens;
   const EngineStats st = engine.Stats();
   p.kv_peak_pool_bytes = static_cast<int64_t>(st.peak_pages_in_use * st.page_bytes);
   return p;
@@ -184,6 +208,7 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
   j["kv_total_bytes"] = r.options.kv_total_bytes;
   j["seed"] = r.options.seed;
   j["plan_only"] = r.options.plan_only;
+  j["warm"] = r.options.warm;
   for (const BatchBenchPoint& p : r.points) {
     j["points"].push_back({{"config", p.label},
                            {"parallel", p.parallel},
@@ -196,6 +221,7 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
                            {"kv_peak_pool_bytes", p.kv_peak_pool_bytes},
                            {"pages_per_sequence", p.pages_per_sequence},
                            {"share_budget_bytes", p.share_budget_bytes},
+                           {"reused_tokens", p.reused_tokens},
                            {"sequences_that_fit", p.sequences_that_fit}});
   }
   return j.dump(2) + "\n";

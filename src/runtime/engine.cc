@@ -203,7 +203,8 @@ void Engine::ApplyShares(std::span<Sequence* const> seqs, const SharePlan& plan)
 }
 
 void Engine::Reshare() {
-  if (max_pages_ == 0) return;
+  if (!reshare_ || max_pages_ == 0) return;
+  reshare_ = false;
   std::vector<Sequence*> seqs;
   for (auto& s : running_) seqs.push_back(s.get());
   const SharePlan plan = PlanShares(seqs);
@@ -497,6 +498,7 @@ void Engine::Sample(Sequence& s, const float* logits) {
 
 void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const std::string& error) {
   ++finished_;
+  reshare_ = true;  // the others' shares grow at the next step
   seq->stats.generated_tokens = seq->generated;
   seq->stats.total_seconds = Now() - seq->submitted;
   seq->stats.kv_bytes = seq->cache ? seq->cache->BytesHeld() : 0;

@@ -205,6 +205,7 @@ class Engine {
   std::vector<float> logits_;
   int64_t steps_ = 0, finished_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0;
   size_t share_pages_ = 0;
+  bool reshare_ = false;  // a sequence left: Reshare() grows the others' shares
 
   // Shared with other threads.
   mutable std::mutex mu_;

@@ -413,6 +413,39 @@ TEST_F(EngineTest, NextTurnReusesTheFinishedCache) {
   }
 }
 
+// A compressing sequence's next turn continues its kept cache too, at the
+// share of the moment (here the whole pool, then half of it once another
+// sequence joins), inside the budget at every step.
+TEST_F(EngineTest, NextTurnOfACompressingSequenceContinuesItsCacheAtItsShare) {
+  EngineConfig ec;
+  ec.max_sequences = 2;
+  ec.prefill_chunk = kChunk;
+  ec.page_bytes = 512;
+  ec.kv_budget_bytes = 2 * 100 * 1024;
+  ec.cache = ArkvWithoutBudget();
+  Engine engine(TheModel(), threads_, ec);
+  const size_t max_pages = static_cast<size_t>(ec.kv_budget_bytes) / ec.page_bytes;
+  Output first, second, other;
+  engine.Submit(Greedy(Prompt(150, 7), 12, std::nullopt, &first));
+  RunChecked(engine);
+  ASSERT_EQ(first.tokens.size(), 12u) << first.error;
+  std::vector<int32_t> next = Prompt(150, 7);
+  next.insert(next.end(), first.tokens.begin(), first.tokens.end());
+  const std::vector<int32_t> user = Prompt(9, 8);
+  next.insert(next.end(), user.begin(), user.end());
+  engine.Submit(Greedy(next, 10, std::nullopt, &second));
+  engine.Submit(Greedy(Prompt(120, 9), 10, std::nullopt, &other));
+  engine.Step();
+  EXPECT_EQ(engine.Stats().share_pages, max_pages / 2);
+  RunChecked(engine);
+  EXPECT_EQ(second.stats.reused_tokens, 150 + 11);
+  EXPECT_EQ(second.tokens.size(), 10u) << second.error;
+  EXPECT_EQ(other.tokens.size(), 10u) << other.error;
+  EXPECT_LE(static_cast<int64_t>(second.stats.kv_bytes),
+            engine.SequenceShareBytes(ec.cache, 1));
+  EXPECT_LE(engine.pool().peak_pages_in_use(), max_pages);
+}
+
 TEST_F(EngineTest, BadRequestsAreRefusedAtTheDoor) {
   EngineConfig ec;
   ec.kv_budget_bytes = 16 * 4096;
