@@ -58,8 +58,7 @@ void RunBenchBatch(BenchBatchOptions& o) {
     for (const std::string& name : o.policies) {
       const kv::PolicyKind kind = kv::ParsePolicyKind(name);
       if (kind == kv::PolicyKind::kFull) continue;
-      eval::EvalConfig c{std::string(kv::PolicyName(kind)) + "@share", "share",
-                         o.kv.BaseConfig()};
+      eval::EvalConfig c{std::string(kv::PolicyName(kind)) + "@share", "share", o.kv.BaseConfig()};
       c.cache.policy = kind;
       c.cache.budget = kv::Budget::Unlimited();
       o.bench.configs.push_back(c);

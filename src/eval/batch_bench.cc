@@ -29,8 +29,8 @@ EngineConfig MakeEngineConfig(const BatchBenchOptions& o, const EvalConfig& conf
 
 // The engine's reservation for one request of the benchmark and how many
 // such reservations the budget holds (what admission allows at once).
-void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine,
-               int parallel, BatchBenchPoint& p) {
+void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine, int parallel,
+               BatchBenchPoint& p) {
   kv::CacheConfig resolved = engine.config().cache;
   if (resolved.policy != kv::PolicyKind::kFull &&
       resolved.budget.unit == kv::Budget::Unit::kUnlimited) {

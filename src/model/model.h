@@ -33,7 +33,7 @@ class ForwardWorkspace {
   int capacity_ = 0;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
   std::vector<const BatchSequence*> decode_;  // Model::Attend's one-token sequences
-  std::vector<std::exception_ptr> errors_;     // and what each threw
+  std::vector<std::exception_ptr> errors_;    // and what each threw
 };
 
 // One sequence's share of a batch: tokens [first, first + n_tokens) of the

@@ -177,8 +177,8 @@ Engine::SharePlan Engine::PlanShares(std::span<const Sequence* const> seqs) cons
     }
     kv::CacheConfig c = s.base_config;
     c.budget = kv::Budget::Bytes(plan.budgets[i]);
-    plan.pages[i] = kv::MaxPagesHeld(model_.cache_shape(), c, s.max_tokens,
-                                     config_.prefill_chunk, config_.page_bytes);
+    plan.pages[i] = kv::MaxPagesHeld(model_.cache_shape(), c, s.max_tokens, config_.prefill_chunk,
+                                     config_.page_bytes);
     plan.total_pages += plan.pages[i];
   }
   return plan;
@@ -308,10 +308,9 @@ bool Engine::TryAdmit(Pending& pending) {
     for (size_t i = 0; i < retained_.size(); ++i) {
       const Sequence& r = *retained_[i];
       const std::vector<int32_t>& h = r.evaluated;
-      const bool same_policy =
-          r.elastic == seq->elastic &&
-          SameCacheConfig(seq->elastic ? r.base_config : r.cache_config,
-                          seq->elastic ? seq->base_config : seq->cache_config);
+      const bool same_policy = r.elastic == seq->elastic &&
+                               SameCacheConfig(seq->elastic ? r.base_config : r.cache_config,
+                                               seq->elastic ? seq->base_config : seq->cache_config);
       if (h.size() < req.prompt.size() && same_policy &&
           std::equal(h.begin(), h.end(), req.prompt.begin()) &&
           (!reuse || h.size() > retained_[*reuse]->evaluated.size())) {

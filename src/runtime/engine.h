@@ -115,7 +115,7 @@ struct EngineStats {
   size_t peak_pages_in_use = 0;
   size_t max_pages = 0;  // 0: unlimited
   size_t page_bytes = 0;
-  size_t share_pages = 0;  // each compressing sequence's share now (0: none running)
+  size_t share_pages = 0;      // each compressing sequence's share now (0: none running)
   int64_t original_bytes = 0;  // K/V bytes held per state, all caches
   int64_t quantized_bytes = 0;
 };

@@ -441,8 +441,7 @@ TEST_F(EngineTest, NextTurnOfACompressingSequenceContinuesItsCacheAtItsShare) {
   EXPECT_EQ(second.stats.reused_tokens, 150 + 11);
   EXPECT_EQ(second.tokens.size(), 10u) << second.error;
   EXPECT_EQ(other.tokens.size(), 10u) << other.error;
-  EXPECT_LE(static_cast<int64_t>(second.stats.kv_bytes),
-            engine.SequenceShareBytes(ec.cache, 1));
+  EXPECT_LE(static_cast<int64_t>(second.stats.kv_bytes), engine.SequenceShareBytes(ec.cache, 1));
   EXPECT_LE(engine.pool().peak_pages_in_use(), max_pages);
 }
 
