@@ -161,7 +161,10 @@ Engine::SharePlan Engine::PlanShares(std::span<const Sequence* const> seqs) cons
     }
   }
   plan.total_pages = fixed;
-  if (elastic == 0) return plan;
+  if (elastic == 0) {
+    plan.fits = max_pages_ == 0 || fixed <= max_pages_;
+    return plan;
+  }
   if (max_pages_ == 0 || fixed >= max_pages_) {
     plan.fits = false;
     return plan;
@@ -181,6 +184,7 @@ Engine::SharePlan Engine::PlanShares(std::span<const Sequence* const> seqs) cons
                                      config_.page_bytes);
     plan.total_pages += plan.pages[i];
   }
+  plan.fits = plan.total_pages <= max_pages_;
   return plan;
 }
 
@@ -202,16 +206,30 @@ void Engine::ApplyShares(std::span<Sequence* const> seqs, const SharePlan& plan)
   share_pages_ = plan.share_pages;
 }
 
+std::vector<Engine::Sequence*> Engine::Holders(const Sequence* except) {
+  std::vector<Sequence*> seqs;
+  for (auto& s : running_) seqs.push_back(s.get());
+  for (auto& s : retained_) {
+    if (s.get() != except) seqs.push_back(s.get());
+  }
+  return seqs;
+}
+
 void Engine::Reshare() {
   if (!reshare_ || max_pages_ == 0) return;
   reshare_ = false;
-  std::vector<Sequence*> seqs;
-  for (auto& s : running_) seqs.push_back(s.get());
-  const SharePlan plan = PlanShares(seqs);
-  if (!plan.fits) return;  // cannot happen: admission planned this set or a larger one
-  ApplyShares(seqs, plan);
-  // Kept caches stay only while pages are free.
-  while (!retained_.empty() && ReservedPages() > max_pages_) EvictRetained(0);
+  for (;;) {
+    const std::vector<Sequence*> seqs = Holders(nullptr);
+    const SharePlan plan = PlanShares(seqs);
+    if (plan.fits) {
+      ApplyShares(seqs, plan);
+      return;
+    }
+    // Cannot happen (the running ones fitted at admission, with fewer pages
+    // free); kept caches would go first.
+    if (retained_.empty()) return;
+    EvictRetained(0);
+  }
 }
 
 RequestId Engine::Submit(GenerationRequest request) {
@@ -280,15 +298,9 @@ void Engine::TakeInbox() {
   }
 }
 
-size_t Engine::ReservedPages() const {
-  size_t pages = 0;
-  for (const auto& s : running_) pages += s->reserved_pages;
-  for (const auto& s : retained_) pages += s->reserved_pages;
-  return pages;
-}
-
 void Engine::EvictRetained(size_t index) {
   retained_.erase(retained_.begin() + static_cast<std::ptrdiff_t>(index));
+  reshare_ = true;
 }
 
 bool Engine::TryAdmit(Pending& pending) {
@@ -318,38 +330,28 @@ bool Engine::TryAdmit(Pending& pending) {
       }
     }
   }
-  // The running sequences at their shares with this one among them.
+  // Everyone holding pages at their shares with this one among them; kept
+  // caches go, oldest first, while that does not fit.
   std::vector<Sequence*> seqs;
-  for (auto& r : running_) seqs.push_back(r.get());
-  seqs.push_back(seq.get());
-  const SharePlan plan = PlanShares(seqs);
-  if (!plan.fits) return false;
-  if (max_pages_ != 0) {
-    // A kept cache continued at a smaller budget compresses inside the pages
-    // of its old one.
-    size_t need = plan.total_pages;
-    if (reuse) {
-      const Sequence& r = *retained_[*reuse];
-      need += std::max(plan.pages.back(),
-                       kv::MaxPagesHeld(model_.cache_shape(), r.cache_config, seq->max_tokens,
-                                        config_.prefill_chunk, config_.page_bytes)) -
-              plan.pages.back();
+  SharePlan plan;
+  for (;;) {
+    seqs = Holders(reuse ? retained_[*reuse].get() : nullptr);
+    seqs.push_back(seq.get());
+    plan = PlanShares(seqs);
+    if (plan.fits && reuse && max_pages_ != 0) {
+      // A kept cache continued at a smaller budget compresses inside the
+      // pages of its old one.
+      const size_t old_worst =
+          kv::MaxPagesHeld(model_.cache_shape(), retained_[*reuse]->cache_config, seq->max_tokens,
+                           config_.prefill_chunk, config_.page_bytes);
+      plan.fits = plan.total_pages - plan.pages.back() + std::max(plan.pages.back(), old_worst) <=
+                  max_pages_;
     }
-    // Make room by dropping kept caches, oldest first, never the one reused.
-    size_t kept = 0;
-    for (size_t i = 0; i < retained_.size(); ++i) {
-      if (!reuse || i != *reuse) kept += retained_[i]->reserved_pages;
-    }
-    for (size_t i = 0; need + kept > max_pages_ && i < retained_.size();) {
-      if (reuse && i == *reuse) {
-        ++i;
-        continue;
-      }
-      kept -= retained_[i]->reserved_pages;
-      EvictRetained(i);
-      if (reuse && *reuse > i) --*reuse;
-    }
-    if (need + kept > max_pages_) return false;
+    if (plan.fits) break;
+    const size_t oldest = reuse && *reuse == 0 ? 1 : 0;
+    if (oldest >= retained_.size()) return false;
+    EvictRetained(oldest);
+    if (reuse && *reuse > oldest) --*reuse;
   }
 
   if (reuse) {
@@ -497,7 +499,7 @@ void Engine::Sample(Sequence& s, const float* logits) {
 
 void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const std::string& error) {
   ++finished_;
-  reshare_ = true;  // the others' shares grow at the next step
+  reshare_ = true;  // the shares change at the next step
   seq->stats.generated_tokens = seq->generated;
   seq->stats.total_seconds = Now() - seq->submitted;
   seq->stats.kv_bytes = seq->cache ? seq->cache->BytesHeld() : 0;
@@ -517,6 +519,9 @@ void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const st
   seq->request = GenerationRequest{};
   seq->sampler.reset();
   seq->reserved_pages = static_cast<size_t>(seq->cache->Stats().pages_held);
+  // A kept cache never grows: it holds at most its tokens at its budget.
+  seq->max_tokens = std::max<int64_t>(1, static_cast<int64_t>(seq->evaluated.size()));
+  if (!seq->elastic) seq->fixed_pages = seq->reserved_pages;
   retained_.push_back(std::move(seq));
   while (static_cast<int>(retained_.size()) > config_.max_sequences) EvictRetained(0);
 }

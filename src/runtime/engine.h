@@ -10,15 +10,17 @@
 // the pool never exceeds the budget and never fails mid-batch. A sequence
 // whose policy compresses and whose request names no budget is elastic: the
 // pages the other sequences do not reserve are shared equally among the live
-// elastic sequences, and each gets the largest byte budget whose reservation
-// fits its share. When sequences join, the shares shrink and every live
-// elastic cache compresses to its new one at once (SequenceCache::SetBudget),
-// before the newcomer evaluates anything; a request is admitted only when the
-// others at their new shares plus its own reservation fit and every share
-// still holds its window, else it waits. When sequences leave, the shares
-// grow. Finished or cancelled sequences return their pages at once; with
-// cache reuse a finished sequence's cache is kept while pages are free, and a
-// later request whose tokens start with its tokens continues it.
+// elastic caches (running, or kept for reuse), and each gets the largest byte
+// budget whose reservation fits its share. When sequences join, the shares
+// shrink and every live elastic cache compresses to its new one at once
+// (SequenceCache::SetBudget), before the newcomer evaluates anything; a
+// request is admitted only when the others at their new shares plus its own
+// reservation fit and every share still holds its window: else kept caches
+// are dropped, oldest first, and when none is left it waits. When caches go,
+// the shares grow. Cancelled sequences return their pages at once; finished
+// ones too, unless cache reuse keeps them (at most max_sequences, the oldest
+// dropped first), so that a later request whose tokens start with a kept
+// sequence's tokens continues its cache.
 //
 // Threads: Submit, Cancel and Stats may be called from any thread. Step runs
 // on one thread at a time: either call it yourself or let Start() run it on
@@ -180,7 +182,8 @@ class Engine {
   SharePlan PlanShares(std::span<const Sequence* const> seqs) const;
   void ApplyShares(std::span<Sequence* const> seqs, const SharePlan& plan);
   void Reshare();
-  size_t ReservedPages() const;
+  // The running sequences and the kept caches, but `except`.
+  std::vector<Sequence*> Holders(const Sequence* except);
   void EvictRetained(size_t index);
   void RunBatch();
   void Sample(Sequence& seq, const float* logits);

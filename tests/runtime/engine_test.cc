@@ -413,9 +413,9 @@ TEST_F(EngineTest, NextTurnReusesTheFinishedCache) {
   }
 }
 
-// A compressing sequence's next turn continues its kept cache too, at the
-// share of the moment (here the whole pool, then half of it once another
-// sequence joins), inside the budget at every step.
+// A compressing sequence's next turn continues its kept cache too. The kept
+// cache is live: alone it has the whole pool, and when another sequence
+// joins both have half, inside the budget at every step.
 TEST_F(EngineTest, NextTurnOfACompressingSequenceContinuesItsCacheAtItsShare) {
   EngineConfig ec;
   ec.max_sequences = 2;
@@ -433,9 +433,14 @@ TEST_F(EngineTest, NextTurnOfACompressingSequenceContinuesItsCacheAtItsShare) {
   next.insert(next.end(), first.tokens.begin(), first.tokens.end());
   const std::vector<int32_t> user = Prompt(9, 8);
   next.insert(next.end(), user.begin(), user.end());
-  engine.Submit(Greedy(next, 10, std::nullopt, &second));
+  // The kept cache is live: a newcomer shares the pool with it.
   engine.Submit(Greedy(Prompt(120, 9), 10, std::nullopt, &other));
   engine.Step();
+  EXPECT_EQ(engine.Stats().retained, 1);
+  EXPECT_EQ(engine.Stats().share_pages, max_pages / 2);
+  engine.Submit(Greedy(next, 10, std::nullopt, &second));
+  engine.Step();
+  EXPECT_EQ(engine.Stats().running, 2);
   EXPECT_EQ(engine.Stats().share_pages, max_pages / 2);
   RunChecked(engine);
   EXPECT_EQ(second.stats.reused_tokens, 150 + 11);
