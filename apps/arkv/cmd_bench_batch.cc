@@ -1,6 +1,8 @@
 // arkv bench-batch: the batched engine's decode throughput, time to first
 // token and KV memory against the number of parallel sequences.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
@@ -34,7 +36,34 @@ void RunBenchBatch(BenchBatchOptions& o) {
     }
     o.bench.kv_total_bytes = total.value;
   }
-  o.bench.configs = eval::ExpandPolicyBudgets(o.policies, o.budgets, o.kv.BaseConfig(), false);
+  // "share": the engine's share of --kv-total among the live sequences.
+  std::vector<std::string> budgets;
+  bool share = false;
+  for (const std::string& b : o.budgets) {
+    if (b == "share") {
+      share = true;
+    } else {
+      budgets.push_back(b);
+    }
+  }
+  std::vector<std::string> policies = o.policies;
+  if (budgets.empty()) {
+    std::erase_if(policies, [](const std::string& p) { return p != "full"; });
+  }
+  if (!policies.empty()) {
+    o.bench.configs = eval::ExpandPolicyBudgets(policies, budgets, o.kv.BaseConfig(), false);
+  }
+  if (share) {
+    if (o.bench.kv_total_bytes == 0) Fail("--kv-budget share needs --kv-total");
+    for (const std::string& name : o.policies) {
+      const kv::PolicyKind kind = kv::ParsePolicyKind(name);
+      if (kind == kv::PolicyKind::kFull) continue;
+      eval::EvalConfig c{std::string(kv::PolicyName(kind)) + "@share", "share", o.kv.BaseConfig()};
+      c.cache.policy = kind;
+      c.cache.budget = kv::Budget::Unlimited();
+      o.bench.configs.push_back(c);
+    }
+  }
   o.bench.Validate();
   const LoadedModel loaded = LoadModel(o.model);
   ThreadPool threads(ThreadCount(o.model));
@@ -71,10 +100,14 @@ void AddBenchBatchCommand(CLI::App& app) {
   AddKvFlags(*cmd, o.kv, KvFlagLists{&o.policies, &o.budgets});
   cmd->add_option(
       "--kv-total", o.kv_total,
-      "the engine's KV budget in bytes for all sequences (e.g. 2GiB; default unlimited)");
+      "the engine's KV budget in bytes for all sequences (e.g. 2GiB; default unlimited); "
+      "--kv-budget share gives each compressing sequence the pool over the live ones");
   cmd->add_option("-n,--decode-tokens", o.bench.decode_tokens,
                   "tokens generated per sequence (default 32)");
   cmd->add_option("-s,--seed", o.bench.seed, "seed of the synthetic prompts (default 0)");
+  cmd->add_flag("--warm", o.bench.warm,
+                "prefill every prompt first, then time all sequences decoding at once from "
+                "their kept caches");
   cmd->add_flag("--plan-only", o.bench.plan_only,
                 "run nothing: print how many such requests the --kv-total budget admits at once");
   cmd->add_option("--json", o.json_file, "write every measurement and the configuration as JSON");

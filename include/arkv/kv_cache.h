@@ -171,6 +171,17 @@ class SequenceCache {
   // Forgets every token (the pages return to the pool).
   virtual void Clear() = 0;
 
+  // A new budget for a live cache, between batches (an engine sharing one
+  // pool among many sequences re-sets each one's share as sequences come and
+  // go). In the unit of the cache's budget; not for the full policy. The
+  // limits are re-planned at once; a layer over its new limits is compressed
+  // at once, as at the end of a prompt batch but without fresh scores [ours]
+  // (the newest past tokens are kept, and stay Original first), so that on
+  // return the cache holds at most the new budget. A larger budget compresses
+  // nothing. Throws arkv::Error, leaving the cache as it was, when the budget
+  // cannot hold the window.
+  virtual void SetBudget(const Budget& budget) = 0;
+
   // Bytes of the tokens held (all layers): K/V data, scales and each token's
   // stored position. Stats().pool_bytes gives the pages behind them.
   virtual size_t BytesHeld() const = 0;

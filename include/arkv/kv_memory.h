@@ -22,4 +22,9 @@ namespace arkv::kv {
 size_t MaxPagesHeld(const CacheShape& shape, const CacheConfig& config, int64_t max_tokens,
                     int max_batch, size_t page_bytes);
 
+// The smallest byte budget a cache of `shape` and `config` (a compressing
+// policy) accepts in a pool of `page_bytes` pages: the window of every layer
+// in whole pages. Less is refused by CreateSequenceCache and SetBudget.
+int64_t MinByteBudget(const CacheShape& shape, const CacheConfig& config, size_t page_bytes);
+
 }  // namespace arkv::kv

@@ -23,18 +23,21 @@ EngineConfig MakeEngineConfig(const BatchBenchOptions& o, const EvalConfig& conf
   ec.prefill_chunk = o.prefill_chunk;
   ec.kv_budget_bytes = o.kv_total_bytes;
   ec.cache = config.cache;
-  ec.cache_reuse = false;
+  ec.cache_reuse = o.warm;
   return ec;
 }
 
 // The engine's reservation for one request of the benchmark and how many
 // such reservations the budget holds (what admission allows at once).
-void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine,
+void PlanPoint(const Model& model, const BatchBenchOptions& o, const Engine& engine, int parallel,
                BatchBenchPoint& p) {
   kv::CacheConfig resolved = engine.config().cache;
   if (resolved.policy != kv::PolicyKind::kFull &&
       resolved.budget.unit == kv::Budget::Unit::kUnlimited) {
-    resolved.budget = kv::Budget::Bytes(engine.SequenceShareBytes(resolved));
+    // The engine's share with all P sequences live (0: it cannot hold the window).
+    p.share_budget_bytes = engine.SequenceShareBytes(resolved, parallel);
+    if (p.share_budget_bytes == 0) return;
+    resolved.budget = kv::Budget::Bytes(p.share_budget_bytes);
   }
   p.pages_per_sequence = static_cast<int64_t>(
       kv::MaxPagesHeld(model.cache_shape(), resolved, o.context + o.decode_tokens, o.prefill_chunk,
@@ -49,22 +52,49 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   BatchBenchPoint p;
   p.label = config.label;
   p.parallel = parallel;
-  PlanPoint(model, o, engine, p);
+  PlanPoint(model, o, engine, parallel, p);
   if (o.plan_only) return p;
+  if (config.cache.policy != kv::PolicyKind::kFull &&
+      config.cache.budget.unit == kv::Budget::Unit::kUnlimited && p.share_budget_bytes == 0) {
+    Fail("{} x{}: a 1/{} share of --kv-total cannot hold the KV window", config.label, parallel,
+         parallel);
+  }
 
   std::mt19937_64 rng(o.seed);
   std::uniform_int_distribution<int32_t> id(0, model.config().n_vocab - 1);
   struct Timeline {
     double first = 0;
     std::vector<double> token_times;
+    int64_t reused_tokens = 0;
   };
   std::vector<Timeline> timelines(parallel);
+  std::vector<std::vector<int32_t>> prompts(parallel);
+  for (std::vector<int32_t>& prompt : prompts) {
+    prompt.resize(o.context);
+    for (int32_t& t : prompt) t = id(rng);
+  }
+  if (o.warm) {
+    // Every prompt first, one token each; the measured requests then continue
+    // the kept caches (prompt + that token), so all P decode from the start.
+    for (int i = 0; i < parallel; ++i) {
+      GenerationRequest r;
+      r.prompt = prompts[i];
+      r.max_tokens = 1;
+      r.sampler.temperature = 0;
+      r.kv = config.cache;
+      std::vector<int32_t>* prompt = &prompts[i];
+      r.on_event = [prompt](const StreamEvent& ev) {
+        if (!ev.finished) prompt->push_back(ev.token);
+      };
+      engine.Submit(std::move(r));
+    }
+    engine.RunUntilIdle();
+  }
   const double t0 = Now();
   int64_t kv_bytes = 0;
   for (int i = 0; i < parallel; ++i) {
     GenerationRequest r;
-    r.prompt.resize(o.context);
-    for (int32_t& t : r.prompt) t = id(rng);
+    r.prompt = prompts[i];
     r.max_tokens = o.decode_tokens;
     r.sampler.temperature = 0;
     r.kv = config.cache;
@@ -72,6 +102,7 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
     r.on_event = [tl, &kv_bytes](const StreamEvent& ev) {
       if (ev.finished) {
         kv_bytes += static_cast<int64_t>(ev.stats.kv_bytes);
+        tl->reused_tokens = ev.stats.reused_tokens;
         return;
       }
       const double t = Now();
@@ -100,6 +131,7 @@ BatchBenchPoint RunPoint(const Model& model, const BatchBenchOptions& o, const E
   p.aggregate_decode_tps = last > all_started ? decoded / (last - all_started) : 0;
   p.per_sequence_decode_tps = p.aggregate_decode_tps / parallel;
   p.kv_bytes = kv_bytes;
+  for (const Timeline& tl : timelines) p.reused_tokens += tl.reused_tokens;
   const EngineStats st = engine.Stats();
   p.kv_peak_pool_bytes = static_cast<int64_t>(st.peak_pages_in_use * st.page_bytes);
   return p;
@@ -138,10 +170,12 @@ BatchBenchReport RunBatchBench(const Model& model, const BatchBenchOptions& opti
 std::string FormatBatchBenchTable(const BatchBenchReport& r) {
   if (r.options.plan_only) {
     std::string s =
-        "| config | reserved MiB per request | requests the budget holds |\n|---|---:|---:|\n";
+        "| config | parallel | share budget MiB | reserved MiB per request | requests the budget "
+        "holds |\n|---|---:|---:|---:|---:|\n";
     for (const BatchBenchPoint& p : r.points) {
       s += fmt::format(
-          "| {} | {:.2f} | {} |\n", p.label,
+          "| {} | {} | {} | {:.2f} | {} |\n", p.label, p.parallel,
+          p.share_budget_bytes > 0 ? fmt::format("{:.2f}", p.share_budget_bytes / 1048576.0) : "-",
           p.pages_per_sequence * static_cast<double>(kv::PagePool::kDefaultPageBytes) / 1048576.0,
           p.sequences_that_fit > 0 ? std::to_string(p.sequences_that_fit) : "-");
     }
@@ -174,6 +208,7 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
   j["kv_total_bytes"] = r.options.kv_total_bytes;
   j["seed"] = r.options.seed;
   j["plan_only"] = r.options.plan_only;
+  j["warm"] = r.options.warm;
   for (const BatchBenchPoint& p : r.points) {
     j["points"].push_back({{"config", p.label},
                            {"parallel", p.parallel},
@@ -185,6 +220,8 @@ std::string BatchBenchJson(const BatchBenchReport& r, const Model& model,
                            {"kv_bytes", p.kv_bytes},
                            {"kv_peak_pool_bytes", p.kv_peak_pool_bytes},
                            {"pages_per_sequence", p.pages_per_sequence},
+                           {"share_budget_bytes", p.share_budget_bytes},
+                           {"reused_tokens", p.reused_tokens},
                            {"sequences_that_fit", p.sequences_that_fit}});
   }
   return j.dump(2) + "\n";

@@ -26,6 +26,11 @@ struct BatchBenchOptions {
   uint64_t seed = 0;
   // Only the admission arithmetic: how many requests the budget holds.
   bool plan_only = false;
+  // Prefill every prompt first (one token each), then time requests that
+  // continue those kept caches: all P sequences decode from the first step
+  // (with long prompts, chunked prefill otherwise lets the first ones finish
+  // before the last ones start).
+  bool warm = false;
 
   void Validate() const;  // throws arkv::Error
 };
@@ -42,6 +47,10 @@ struct BatchBenchPoint {
   int64_t kv_peak_pool_bytes = 0;  // pool pages at their peak x page size
   int64_t pages_per_sequence = 0;  // the engine's reservation for one request
   int64_t sequences_that_fit = 0;  // in kv_total_bytes by that reservation; 0: unlimited
+  // A compressing policy without a budget of its own: the engine's share
+  // with all P sequences live (0: otherwise, or a share too small).
+  int64_t share_budget_bytes = 0;
+  int64_t reused_tokens = 0;  // with warm: prompt tokens continued from kept caches
 };
 
 struct BatchBenchReport {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "arkv/kv_memory.h"
 #include "core/error.h"
 #include "kv/scoring.h"
 #include "kv/token_store.h"
@@ -110,6 +111,19 @@ std::vector<int64_t> ByteCapacities(const LayerCosts& costs, std::span<const dou
 }
 
 }  // namespace
+
+int64_t MinByteBudget(const CacheShape& shape, const CacheConfig& config, size_t page_bytes) {
+  LayerCosts costs;
+  costs.window = config.window;
+  costs.heads = shape.n_kv_heads;
+  costs.page_bytes = static_cast<int64_t>(page_bytes);
+  costs.per_page = TokensPerPage(shape, config, page_bytes);
+  if (costs.per_page.original < 1 || costs.per_page.quantized < 1) {
+    Fail("KV byte budget: a page of {} bytes cannot hold one token", page_bytes);
+  }
+  // The window's bound is the same whatever the policy and shares (ByteCapacities).
+  return LayerBytesBound(costs, 1.0, costs.window) * shape.n_layers;
+}
 
 PageCapacity TokensPerPage(const CacheShape& shape, const CacheConfig& config, size_t page_bytes) {
   const size_t original = TokenStride(OriginalFormat(config.original), shape.head_dim);

@@ -153,6 +153,25 @@ class Cache final : public SequenceCache {
     Replan();
   }
 
+  void SetBudget(const Budget& budget) override {
+    if (config_.policy == PolicyKind::kFull) Fail("KV SetBudget: the full policy has no budget");
+    if (budget.unit != config_.budget.unit) {
+      Fail("KV SetBudget: {} is not in the unit of the cache's budget ({})", FormatBudget(budget),
+           FormatBudget(config_.budget));
+    }
+    CacheConfig next = config_;
+    next.budget = budget;
+    ValidateConfig(next);
+    const std::vector<LayerLimits> limits = Plan(next);  // throws before anything changes
+    config_ = next;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      Layer& L = layers_[l];
+      L.limits = limits[l];
+      const LayerContext ctx{BatchKind::kPromptEnd, L.limits, config_.window};
+      for (size_t h = 0; h < L.heads.size(); ++h) CompressHead(L, h, ctx);
+    }
+  }
+
   size_t BytesHeld() const override {
     size_t total = 0;
     for (const Layer& layer : layers_) {
@@ -230,17 +249,22 @@ class Cache final : public SequenceCache {
 
   // Per-layer limits from the budget planner.
   void Replan() {
+    const std::vector<LayerLimits> limits = Plan(config_);
+    for (size_t l = 0; l < layers_.size(); ++l) layers_[l].limits = limits[l];
+  }
+
+  // The limits `config` gives the layers in their present state.
+  std::vector<LayerLimits> Plan(const CacheConfig& config) const {
     std::vector<double> shares;
     bool scored = false;
     for (const Layer& L : layers_) {
       shares.push_back(policy_->OriginalShare(L.ratio));
       scored |= L.oq_batches > 0;
     }
-    PlanInput input{shape_, config_,      policy_->Quantizes(),
+    PlanInput input{shape_, config,       policy_->Quantizes(),
                     shares, std::nullopt, pool_->page_bytes()};
     if (scored) input.scored_prompt_tokens = prompt_tokens_;
-    const std::vector<LayerLimits> limits = PlanLayerLimits(input);
-    for (size_t l = 0; l < layers_.size(); ++l) layers_[l].limits = limits[l];
+    return PlanLayerLimits(input);
   }
 
   // Asks the policy for the next states of one KV head and applies them.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -24,6 +25,16 @@ void AddBias(float* x, const std::vector<float>& bias, int n_tokens) {
     for (int i = 0; i < n; ++i) x[t * n + i] += bias[i];
   }
 }
+
+// Runs a Parallel's loops on the calling thread: the attention of one
+// sequence while the pool's threads each take whole sequences.
+class InlineParallel final : public Parallel {
+ public:
+  int size() const override { return 1; }
+
+ private:
+  void Run(int64_t n, int64_t, Thunk thunk, void* ctx) override { thunk(ctx, 0, n); }
+};
 
 int64_t CountParams(const ModelWeights& w) {
   auto m = [](const WeightView& v) { return v.rows * v.cols; };
@@ -161,6 +172,48 @@ void Model::CheckBatch(const Batch& batch) const {
   if (next != n) Fail("Forward: the batch's sequences cover {} of {} tokens", next, n);
 }
 
+void Model::Attend(const Batch& batch, int layer, float scale, ForwardWorkspace& ws,
+                   ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const size_t q_dim = static_cast<size_t>(c.n_heads) * c.head_dim;
+  const size_t kv_dim = static_cast<size_t>(c.n_kv_heads) * c.head_dim;
+  auto attend = [&](const BatchSequence& s, Parallel& threads) {
+    const size_t t0 = static_cast<size_t>(s.first);
+    s.cache->Attend(layer, ws.q_.data() + t0 * q_dim, ws.k_.data() + t0 * kv_dim,
+                    ws.v_.data() + t0 * kv_dim, batch.positions.data() + t0, s.n_tokens, scale,
+                    ws.attn_.data() + t0 * q_dim, threads);
+  };
+  // One decode token has only n_kv_heads tasks of attention: with many
+  // sequences, the threads take whole sequences instead, one parallel loop
+  // per layer rather than one per sequence. Only where a sequence alone
+  // would not split its keys among threads either (n_kv_heads >= threads,
+  // AttendLayer), so each result is bit for bit the one of a lone call.
+  ws.decode_.clear();
+  for (const BatchSequence& s : batch.sequences) {
+    if (s.n_tokens == 1) ws.decode_.push_back(&s);
+  }
+  const bool across = ws.decode_.size() >= 2 && pool.size() > 1 && c.n_kv_heads >= pool.size();
+  if (across) {
+    ws.errors_.assign(ws.decode_.size(), nullptr);
+    pool.ParallelFor(static_cast<int64_t>(ws.decode_.size()), 1, [&](int64_t b, int64_t e) {
+      InlineParallel inline_threads;
+      for (int64_t i = b; i < e; ++i) {
+        try {
+          attend(*ws.decode_[i], inline_threads);
+        } catch (...) {
+          ws.errors_[i] = std::current_exception();
+        }
+      }
+    });
+    for (const std::exception_ptr& error : ws.errors_) {
+      if (error) std::rethrow_exception(error);
+    }
+  }
+  for (const BatchSequence& s : batch.sequences) {
+    if (!across || s.n_tokens != 1) attend(s, pool);
+  }
+}
+
 void Model::ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws,
                          ThreadPool& pool) const {
   CheckBatch(batch);
@@ -205,14 +258,7 @@ void Model::ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws
     }
     ApplyRope(ws.q_.data(), n, c.n_heads, ws);
     ApplyRope(ws.k_.data(), n, c.n_kv_heads, ws);
-    // Attention is the one step that is per sequence: each token sees only
-    // its own sequence's cache.
-    for (const BatchSequence& s : batch.sequences) {
-      const size_t t0 = static_cast<size_t>(s.first);
-      s.cache->Attend(l, ws.q_.data() + t0 * q_dim, ws.k_.data() + t0 * kv_dim,
-                      ws.v_.data() + t0 * kv_dim, batch.positions.data() + t0, s.n_tokens, scale,
-                      ws.attn_.data() + t0 * q_dim, pool);
-    }
+    Attend(batch, l, scale, ws, pool);
     // x += Wo * attn; h is free as the output buffer.
     MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];

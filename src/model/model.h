@@ -2,6 +2,7 @@
 // weights, and the forward pass of a batch of tokens through a KV cache.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -19,6 +20,8 @@ class GgufFile;
 
 namespace arkv {
 
+struct BatchSequence;
+
 // Scratch memory of the forward pass, sized for the largest batch seen.
 // One per sequence being evaluated; the model itself is immutable.
 class ForwardWorkspace {
@@ -29,6 +32,8 @@ class ForwardWorkspace {
   friend class Model;
   int capacity_ = 0;
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
+  std::vector<const BatchSequence*> decode_;  // Model::Attend's one-token sequences
+  std::vector<std::exception_ptr> errors_;    // and what each threw
 };
 
 // One sequence's share of a batch: tokens [first, first + n_tokens) of the
@@ -98,6 +103,9 @@ class Model {
   void ComputeRope(std::span<const int32_t> positions, ForwardWorkspace& ws) const;
   void ApplyRope(float* x, int n_tokens, int n_heads, const ForwardWorkspace& ws) const;
   void CheckBatch(const Batch& batch) const;
+  // Attention of every sequence of the batch to its own cache, at `layer`.
+  void Attend(const Batch& batch, int layer, float scale, ForwardWorkspace& ws,
+              ThreadPool& pool) const;
 
   std::unique_ptr<gguf::GgufFile> file_;
   ModelConfig config_;

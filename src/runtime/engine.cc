@@ -65,7 +65,11 @@ void EngineConfig::Validate() const {
 struct Engine::Sequence {
   RequestId id = 0;
   GenerationRequest request;
-  kv::CacheConfig cache_config;
+  kv::CacheConfig base_config;   // the request's policy, before any share
+  bool elastic = false;          // its budget is the engine's share
+  int64_t max_tokens = 0;        // prompt + max_tokens: what it may ever hold
+  size_t fixed_pages = 0;        // the reservation of a sequence that is not elastic
+  kv::CacheConfig cache_config;  // the policy with its budget now
   std::unique_ptr<kv::SequenceCache> cache;
   std::vector<int32_t> evaluated;  // the tokens in the cache, position i at [i]
   size_t prompt_next = 0;          // first prompt token not yet evaluated
@@ -93,9 +97,7 @@ Engine::Engine(const Model& model, ThreadPool& threads, const EngineConfig& conf
 
 Engine::~Engine() { Stop(); }
 
-int64_t Engine::SequenceShareBytes(const kv::CacheConfig& config) const {
-  if (max_pages_ == 0) return 0;
-  const size_t share_pages = max_pages_ / config_.max_sequences;
+int64_t Engine::ShareBytes(const kv::CacheConfig& config, size_t share_pages) const {
   // The largest byte budget whose worst case fits the share (MaxPagesHeld
   // grows with the budget).
   kv::CacheConfig c = config;
@@ -111,21 +113,123 @@ int64_t Engine::SequenceShareBytes(const kv::CacheConfig& config) const {
       hi = mid - 1;
     }
   }
-  return lo;
+  // A share that cannot hold the window is no share.
+  return lo >= kv::MinByteBudget(model_.cache_shape(), config, config_.page_bytes) ? lo : 0;
+}
+
+int64_t Engine::SequenceShareBytes(const kv::CacheConfig& config, int live_sequences) const {
+  if (max_pages_ == 0 || live_sequences < 1) return 0;
+  return ShareBytes(config, max_pages_ / static_cast<size_t>(live_sequences));
+}
+
+int64_t Engine::SequenceShareBytes(const kv::CacheConfig& config) const {
+  return SequenceShareBytes(config, config_.max_sequences);
+}
+
+bool Engine::Elastic(const kv::CacheConfig& config) {
+  return config.policy != kv::PolicyKind::kFull &&
+         config.budget.unit == kv::Budget::Unit::kUnlimited;
 }
 
 kv::CacheConfig Engine::ResolveCache(const GenerationRequest& request) const {
   kv::CacheConfig c = request.kv.value_or(config_.cache);
-  if (c.policy != kv::PolicyKind::kFull && c.budget.unit == kv::Budget::Unit::kUnlimited) {
-    const int64_t share = SequenceShareBytes(c);
+  if (Elastic(c)) {
+    // Checked at the largest share it can get: the whole pool, alone.
+    const int64_t share = SequenceShareBytes(c, 1);
     if (share == 0) {
-      Fail("KV policy '{}' needs a budget: give the request one or the engine a --kv-budget",
-           kv::PolicyName(c.policy));
+      Fail("KV policy '{}' needs a budget: give the request one or the engine a --kv-budget{}",
+           kv::PolicyName(c.policy), max_pages_ == 0 ? "" : " that holds its window");
     }
     c.budget = kv::Budget::Bytes(share);
   }
   kv::ValidateConfig(c);
   return c;
+}
+
+Engine::SharePlan Engine::PlanShares(std::span<const Sequence* const> seqs) const {
+  SharePlan plan;
+  plan.budgets.assign(seqs.size(), 0);
+  plan.pages.assign(seqs.size(), 0);
+  size_t fixed = 0;
+  int elastic = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (seqs[i]->elastic) {
+      ++elastic;
+    } else {
+      plan.pages[i] = seqs[i]->fixed_pages;
+      fixed += seqs[i]->fixed_pages;
+    }
+  }
+  plan.total_pages = fixed;
+  if (elastic == 0) {
+    plan.fits = max_pages_ == 0 || fixed <= max_pages_;
+    return plan;
+  }
+  if (max_pages_ == 0 || fixed >= max_pages_) {
+    plan.fits = false;
+    return plan;
+  }
+  plan.share_pages = (max_pages_ - fixed) / static_cast<size_t>(elastic);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const Sequence& s = *seqs[i];
+    if (!s.elastic) continue;
+    plan.budgets[i] = ShareBytes(s.base_config, plan.share_pages);
+    if (plan.budgets[i] == 0) {
+      plan.fits = false;
+      return plan;
+    }
+    kv::CacheConfig c = s.base_config;
+    c.budget = kv::Budget::Bytes(plan.budgets[i]);
+    plan.pages[i] = kv::MaxPagesHeld(model_.cache_shape(), c, s.max_tokens, config_.prefill_chunk,
+                                     config_.page_bytes);
+    plan.total_pages += plan.pages[i];
+  }
+  plan.fits = plan.total_pages <= max_pages_;
+  return plan;
+}
+
+void Engine::ApplyShares(std::span<Sequence* const> seqs, const SharePlan& plan) {
+  // Shrinking ones first: each compresses inside its old reservation, and
+  // the pages it frees make room for the ones that grow.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      Sequence& s = *seqs[i];
+      if (!s.elastic || !s.cache) continue;
+      const int64_t budget = plan.budgets[i];
+      const bool shrink = budget < s.cache_config.budget.value;
+      if (budget == s.cache_config.budget.value || shrink != (pass == 0)) continue;
+      s.cache->SetBudget(kv::Budget::Bytes(budget));
+      s.cache_config.budget = kv::Budget::Bytes(budget);
+    }
+  }
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i]->reserved_pages = plan.pages[i];
+  share_pages_ = plan.share_pages;
+}
+
+std::vector<Engine::Sequence*> Engine::Holders(const Sequence* except) {
+  std::vector<Sequence*> seqs;
+  for (auto& s : running_) seqs.push_back(s.get());
+  for (auto& s : retained_) {
+    if (s.get() != except) seqs.push_back(s.get());
+  }
+  return seqs;
+}
+
+void Engine::Reshare() {
+  if (!reshare_ || max_pages_ == 0) return;
+  reshare_ = false;
+  for (;;) {
+    const std::vector<Sequence*> seqs = Holders(nullptr);
+    const SharePlan plan = PlanShares(seqs);
+    if (plan.fits) {
+      ApplyShares(seqs, plan);
+      return;
+    }
+    // Cannot happen (the running ones fitted at admission, with fewer pages
+    // free); kept caches would go first.
+    if (retained_.empty()) return;
+    EvictRetained(0);
+  }
 }
 
 RequestId Engine::Submit(GenerationRequest request) {
@@ -194,68 +298,78 @@ void Engine::TakeInbox() {
   }
 }
 
-size_t Engine::ReservedPages() const {
-  size_t pages = 0;
-  for (const auto& s : running_) pages += s->reserved_pages;
-  for (const auto& s : retained_) pages += s->reserved_pages;
-  return pages;
-}
-
 void Engine::EvictRetained(size_t index) {
   retained_.erase(retained_.begin() + static_cast<std::ptrdiff_t>(index));
+  reshare_ = true;
 }
 
 bool Engine::TryAdmit(Pending& pending) {
   const GenerationRequest& req = pending.request;
-  const kv::CacheConfig cache = ResolveCache(req);
+  auto seq = std::make_unique<Sequence>();
+  seq->base_config = req.kv.value_or(config_.cache);
+  seq->elastic = Elastic(seq->base_config);
+  seq->max_tokens = static_cast<int64_t>(req.prompt.size()) + req.max_tokens;
+  seq->cache_config = ResolveCache(req);
+  if (!seq->elastic) {
+    seq->fixed_pages = kv::MaxPagesHeld(model_.cache_shape(), seq->cache_config, seq->max_tokens,
+                                        config_.prefill_chunk, config_.page_bytes);
+  }
   // The kept cache with the longest history that the prompt continues.
   std::optional<size_t> reuse;
   if (config_.cache_reuse) {
     for (size_t i = 0; i < retained_.size(); ++i) {
-      const std::vector<int32_t>& h = retained_[i]->evaluated;
-      if (h.size() < req.prompt.size() && SameCacheConfig(retained_[i]->cache_config, cache) &&
+      const Sequence& r = *retained_[i];
+      const std::vector<int32_t>& h = r.evaluated;
+      const bool same_policy = r.elastic == seq->elastic &&
+                               SameCacheConfig(seq->elastic ? r.base_config : r.cache_config,
+                                               seq->elastic ? seq->base_config : seq->cache_config);
+      if (h.size() < req.prompt.size() && same_policy &&
           std::equal(h.begin(), h.end(), req.prompt.begin()) &&
           (!reuse || h.size() > retained_[*reuse]->evaluated.size())) {
         reuse = i;
       }
     }
   }
-  const int64_t tokens = static_cast<int64_t>(req.prompt.size()) + req.max_tokens;
-  const size_t need = kv::MaxPagesHeld(model_.cache_shape(), cache, tokens, config_.prefill_chunk,
-                                       config_.page_bytes);
-  if (max_pages_ != 0) {
-    // Make room by dropping kept caches, oldest first, never the one reused.
-    size_t in_use = ReservedPages() - (reuse ? retained_[*reuse]->reserved_pages : 0);
-    for (size_t i = 0; in_use + need > max_pages_ && i < retained_.size();) {
-      if (reuse && i == *reuse) {
-        ++i;
-        continue;
-      }
-      in_use -= retained_[i]->reserved_pages;
-      EvictRetained(i);
-      if (reuse && *reuse > i) --*reuse;
+  // Everyone holding pages at their shares with this one among them; kept
+  // caches go, oldest first, while that does not fit.
+  std::vector<Sequence*> seqs;
+  SharePlan plan;
+  for (;;) {
+    seqs = Holders(reuse ? retained_[*reuse].get() : nullptr);
+    seqs.push_back(seq.get());
+    plan = PlanShares(seqs);
+    if (plan.fits && reuse && max_pages_ != 0) {
+      // A kept cache continued at a smaller budget compresses inside the
+      // pages of its old one.
+      const size_t old_worst =
+          kv::MaxPagesHeld(model_.cache_shape(), retained_[*reuse]->cache_config, seq->max_tokens,
+                           config_.prefill_chunk, config_.page_bytes);
+      plan.fits = plan.total_pages - plan.pages.back() + std::max(plan.pages.back(), old_worst) <=
+                  max_pages_;
     }
-    if (in_use + need > max_pages_) return false;
+    if (plan.fits) break;
+    const size_t oldest = reuse && *reuse == 0 ? 1 : 0;
+    if (oldest >= retained_.size()) return false;
+    EvictRetained(oldest);
+    if (reuse && *reuse > oldest) --*reuse;
   }
 
-  std::unique_ptr<Sequence> seq;
   if (reuse) {
-    seq = std::move(retained_[*reuse]);
-    EvictRetained(*reuse);
-    seq->stats = RequestStats{};
+    Sequence& r = *retained_[*reuse];
+    seq->cache = std::move(r.cache);
+    seq->evaluated = std::move(r.evaluated);
+    seq->cache_config = r.cache_config;
     seq->stats.reused_tokens = static_cast<int64_t>(seq->evaluated.size());
-    seq->generated = 0;
-    seq->pending = -1;
+    EvictRetained(*reuse);
   } else {
-    seq = std::make_unique<Sequence>();
-    seq->cache = kv::CreateSequenceCache(model_.cache_shape(), cache, pool_.get());
-    seq->cache_config = cache;
+    if (seq->elastic) seq->cache_config.budget = kv::Budget::Bytes(plan.budgets.back());
+    seq->cache = kv::CreateSequenceCache(model_.cache_shape(), seq->cache_config, pool_.get());
   }
+  ApplyShares(seqs, plan);
   seq->id = pending.id;
   seq->request = std::move(pending.request);
   seq->prompt_next = seq->evaluated.size();
   seq->sampler.emplace(seq->request.sampler);
-  seq->reserved_pages = need;
   seq->submitted = pending.submitted;
   seq->stats.prompt_tokens = static_cast<int64_t>(seq->request.prompt.size());
   seq->stats.queue_seconds = Now() - pending.submitted;
@@ -385,6 +499,7 @@ void Engine::Sample(Sequence& s, const float* logits) {
 
 void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const std::string& error) {
   ++finished_;
+  reshare_ = true;  // the shares change at the next step
   seq->stats.generated_tokens = seq->generated;
   seq->stats.total_seconds = Now() - seq->submitted;
   seq->stats.kv_bytes = seq->cache ? seq->cache->BytesHeld() : 0;
@@ -404,6 +519,9 @@ void Engine::Finish(std::unique_ptr<Sequence> seq, FinishReason reason, const st
   seq->request = GenerationRequest{};
   seq->sampler.reset();
   seq->reserved_pages = static_cast<size_t>(seq->cache->Stats().pages_held);
+  // A kept cache never grows: it holds at most its tokens at its budget.
+  seq->max_tokens = std::max<int64_t>(1, static_cast<int64_t>(seq->evaluated.size()));
+  if (!seq->elastic) seq->fixed_pages = seq->reserved_pages;
   retained_.push_back(std::move(seq));
   while (static_cast<int>(retained_.size()) > config_.max_sequences) EvictRetained(0);
 }
@@ -424,6 +542,7 @@ void Engine::FinishPending(Pending& pending, FinishReason reason, const std::str
 bool Engine::Step() {
   TakeInbox();
   Admit();
+  Reshare();
   const bool busy = !running_.empty();
   if (busy) RunBatch();
   PublishStats();
@@ -446,6 +565,7 @@ void Engine::PublishStats() {
   st.pages_in_use = pool_->pages_in_use();
   st.peak_pages_in_use = pool_->peak_pages_in_use();
   st.page_bytes = config_.page_bytes;
+  st.share_pages = share_pages_;
   for (const auto* list : {&running_, &retained_}) {
     for (const auto& s : *list) {
       if (!s->cache) continue;

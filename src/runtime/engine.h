@@ -8,11 +8,19 @@
 // sequence reserves the most pages its cache can ever hold (MaxPagesHeld);
 // a request is admitted only when its reservation fits beside the others, so
 // the pool never exceeds the budget and never fails mid-batch. A sequence
-// whose policy compresses gets a byte budget of its own, the share of the
-// total that fits one slot of max_sequences (unless the request names one),
-// and compresses to it. Finished or cancelled sequences return their pages at
-// once; with cache reuse a finished sequence's cache is kept while pages are
-// free, and a later request whose tokens start with its tokens continues it.
+// whose policy compresses and whose request names no budget is elastic: the
+// pages the other sequences do not reserve are shared equally among the live
+// elastic caches (running, or kept for reuse), and each gets the largest byte
+// budget whose reservation fits its share. When sequences join, the shares
+// shrink and every live elastic cache compresses to its new one at once
+// (SequenceCache::SetBudget), before the newcomer evaluates anything; a
+// request is admitted only when the others at their new shares plus its own
+// reservation fit and every share still holds its window: else kept caches
+// are dropped, oldest first, and when none is left it waits. When caches go,
+// the shares grow. Cancelled sequences return their pages at once; finished
+// ones too, unless cache reuse keeps them (at most max_sequences, the oldest
+// dropped first), so that a later request whose tokens start with a kept
+// sequence's tokens continues its cache.
 //
 // Threads: Submit, Cancel and Stats may be called from any thread. Step runs
 // on one thread at a time: either call it yourself or let Start() run it on
@@ -109,6 +117,7 @@ struct EngineStats {
   size_t peak_pages_in_use = 0;
   size_t max_pages = 0;  // 0: unlimited
   size_t page_bytes = 0;
+  size_t share_pages = 0;      // each compressing sequence's share now (0: none running)
   int64_t original_bytes = 0;  // K/V bytes held per state, all caches
   int64_t quantized_bytes = 0;
 };
@@ -140,7 +149,10 @@ class Engine {
   const kv::PagePool& pool() const { return *pool_; }
   const EngineConfig& config() const { return config_; }
   // The byte budget a compressing sequence gets when its request names none
-  // (0 without an engine budget).
+  // and `live_sequences` such sequences share the pool (0 without an engine
+  // budget, or when the share cannot hold the window).
+  int64_t SequenceShareBytes(const kv::CacheConfig& config, int live_sequences) const;
+  // The same with every one of max_sequences slots taken: the smallest share.
   int64_t SequenceShareBytes(const kv::CacheConfig& config) const;
 
  private:
@@ -151,11 +163,27 @@ class Engine {
     double submitted;
   };
 
+  // The shares of a set of sequences: each compressing one's byte budget and
+  // every one's reservation (MaxPagesHeld), in the order given.
+  struct SharePlan {
+    bool fits = true;  // false: a share cannot hold its window
+    size_t share_pages = 0;
+    std::vector<int64_t> budgets;  // 0 for sequences that are not elastic
+    std::vector<size_t> pages;
+    size_t total_pages = 0;
+  };
+
   void TakeInbox();
   void Admit();
   bool TryAdmit(Pending& pending);
+  static bool Elastic(const kv::CacheConfig& config);
   kv::CacheConfig ResolveCache(const GenerationRequest& request) const;
-  size_t ReservedPages() const;
+  int64_t ShareBytes(const kv::CacheConfig& config, size_t share_pages) const;
+  SharePlan PlanShares(std::span<const Sequence* const> seqs) const;
+  void ApplyShares(std::span<Sequence* const> seqs, const SharePlan& plan);
+  void Reshare();
+  // The running sequences and the kept caches, but `except`.
+  std::vector<Sequence*> Holders(const Sequence* except);
   void EvictRetained(size_t index);
   void RunBatch();
   void Sample(Sequence& seq, const float* logits);
@@ -179,6 +207,8 @@ class Engine {
   std::vector<Sequence*> batch_owners_;
   std::vector<float> logits_;
   int64_t steps_ = 0, finished_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0;
+  size_t share_pages_ = 0;
+  bool reshare_ = false;  // a sequence left: Reshare() grows the others' shares
 
   // Shared with other threads.
   mutable std::mutex mu_;

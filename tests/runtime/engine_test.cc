@@ -61,11 +61,11 @@ struct Output {
 // The sequence alone: a Session with a private cache, greedy decoding.
 // page_bytes: the pages of a byte budget (the engine's); 0: a private pool.
 Output RunAlone(const GenerationRequest& req, const kv::CacheConfig& cache, ThreadPool& threads,
-                size_t page_bytes = 0) {
+                size_t page_bytes = 0, int chunk = kChunk) {
   std::unique_ptr<kv::PagePool> pages;
   if (page_bytes != 0) pages = std::make_unique<kv::PagePool>(page_bytes);
   Session s(TheModel(), kv::CreateSequenceCache(TheModel().cache_shape(), cache, pages.get()),
-            threads, kChunk);
+            threads, chunk);
   Output out;
   std::span<const float> logits = s.Prefill(req.prompt);
   const int n_vocab = TheModel().config().n_vocab;
@@ -224,40 +224,113 @@ TEST_F(EngineTest, RequestsThatDoNotFitWaitAndThePoolStaysInsideTheBudget) {
   EXPECT_EQ(engine.pool().pages_in_use(), 0u);
 }
 
-// arkv under the engine's share of a byte budget: 8 sequences in a budget
-// that could not hold them with the full cache, each compressing to its share.
-TEST_F(EngineTest, ArkvSequencesCompressToTheirShareOfTheBudget) {
+kv::CacheConfig ArkvWithoutBudget() {
   kv::CacheConfig arkv;
   arkv.policy = kv::PolicyKind::kArkv;
   arkv.window = 8;
+  return arkv;
+}
+
+// arkv under the engine's shares of a byte budget: 8 sequences in a budget
+// that could not hold them with the full cache. They join in one step, take
+// their prompts in one batch and leave together, so each has the same share
+// all its life (1/8 of the pool) and produces exactly its tokens alone at
+// that budget.
+TEST_F(EngineTest, ArkvSequencesCompressToTheirShareOfTheBudget) {
+  constexpr int kPrompt = 40, kTokens = 160;
   EngineConfig ec;
   ec.max_sequences = 8;
-  ec.prefill_chunk = kChunk;
+  ec.prefill_chunk = 8 * kPrompt;  // every prompt in the first batch
   // Small pages, so that a layer's few tokens do not each round up to 4 KiB.
   ec.page_bytes = 512;
-  ec.kv_budget_bytes = 8 * 128 * 1024;
-  ec.cache = arkv;
+  ec.kv_budget_bytes = 8 * 400 * 1024;
+  ec.cache = ArkvWithoutBudget();
   ec.cache_reuse = false;
   Engine engine(TheModel(), threads_, ec);
-  const int64_t share = engine.SequenceShareBytes(arkv);
-  ASSERT_GT(share, 0);
-  kv::CacheConfig resolved = arkv;
+  const int64_t share = engine.SequenceShareBytes(ec.cache, 8);
+  ASSERT_EQ(share, engine.SequenceShareBytes(ec.cache));
+  // The share binds (the full cache of these tokens would not fit in it) and
+  // holds more than the window.
+  const int64_t full_bytes = int64_t{kPrompt + kTokens} * 5 * 4 * 36;
+  ASSERT_LT(share, full_bytes);
+  ASSERT_GT(share, kv::MinByteBudget(TheModel().cache_shape(), ec.cache, ec.page_bytes));
+  kv::CacheConfig resolved = ec.cache;
   resolved.budget = kv::Budget::Bytes(share);
   std::vector<Output> got(8);
   std::vector<GenerationRequest> reqs;
   for (int i = 0; i < 8; ++i) {
-    reqs.push_back(Greedy(Prompt(90 + 10 * i, 200 + i), 120, std::nullopt, &got[i]));
+    reqs.push_back(Greedy(Prompt(kPrompt, 200 + i), kTokens, std::nullopt, &got[i]));
     engine.Submit(reqs[i]);
   }
   RunChecked(engine);
   for (int i = 0; i < 8; ++i) {
-    EXPECT_EQ(got[i].tokens, RunAlone(reqs[i], resolved, threads_, ec.page_bytes).tokens)
+    EXPECT_EQ(got[i].tokens,
+              RunAlone(reqs[i], resolved, threads_, ec.page_bytes, ec.prefill_chunk).tokens)
         << "seq " << i << " " << got[i].error;
     EXPECT_LE(static_cast<int64_t>(got[i].stats.kv_bytes), share);
-    // The share binds: the full cache of these tokens would not fit in it.
-    const int64_t full_bytes = (90 + 10 * i + 120) * 5 * 4 * 32;
-    EXPECT_GT(full_bytes, share) << "seq " << i;
   }
+}
+
+// Sequences join and leave: the share of each compressing sequence is the
+// pool over the live ones, shrinking as they join (the live caches compress
+// at once) and growing as they leave; the pool stays inside the budget at
+// every step; a sequence with a budget of its own keeps it.
+TEST_F(EngineTest, SharesShrinkWhenSequencesJoinAndGrowWhenTheyLeave) {
+  EngineConfig ec;
+  ec.max_sequences = 5;
+  ec.prefill_chunk = kChunk;
+  ec.page_bytes = 512;
+  ec.kv_budget_bytes = 4 * 100 * 1024;
+  ec.cache = ArkvWithoutBudget();
+  ec.cache_reuse = false;
+  Engine engine(TheModel(), threads_, ec);
+  const size_t max_pages = static_cast<size_t>(ec.kv_budget_bytes) / ec.page_bytes;
+  std::vector<Output> got(5);
+  std::vector<GenerationRequest> reqs;
+  // Two long sequences, then two short ones and one with a token budget.
+  reqs.push_back(Greedy(Prompt(100, 1), 200, std::nullopt, &got[0]));
+  reqs.push_back(Greedy(Prompt(70, 2), 220, std::nullopt, &got[1]));
+  reqs.push_back(Greedy(Prompt(20, 3), 30, std::nullopt, &got[2]));
+  reqs.push_back(Greedy(Prompt(25, 4), 20, std::nullopt, &got[3]));
+  reqs.push_back(Greedy(Prompt(30, 5), 40, Policy(kv::PolicyKind::kArkv, 24), &got[4]));
+  engine.Submit(reqs[0]);
+  engine.Submit(reqs[1]);
+  std::vector<size_t> shares;  // each distinct share in turn
+  auto step = [&] {
+    const bool busy = engine.Step();
+    const EngineStats st = engine.Stats();
+    EXPECT_LE(engine.pool().peak_pages_in_use(), max_pages);
+    if (st.running > 0 && (shares.empty() || shares.back() != st.share_pages)) {
+      shares.push_back(st.share_pages);
+    }
+    return busy;
+  };
+  for (int i = 0; i < 60; ++i) step();  // both prompts in, decoding
+  ASSERT_EQ(engine.Stats().running, 2);
+  const size_t fixed =
+      kv::MaxPagesHeld(TheModel().cache_shape(), *reqs[4].kv, 30 + 40, kChunk, ec.page_bytes);
+  const EngineStats before = engine.Stats();
+  for (int i = 2; i < 5; ++i) engine.Submit(reqs[i]);
+  step();
+  // The two live caches compressed to their smaller shares at once.
+  const EngineStats joined = engine.Stats();
+  ASSERT_EQ(joined.running, 5);
+  EXPECT_LT(joined.original_bytes + joined.quantized_bytes,
+            before.original_bytes + before.quantized_bytes);
+  while (step()) {
+  }
+  // Two live, then four (one of them not elastic), then fewer as they leave.
+  ASSERT_GE(shares.size(), 3u);
+  EXPECT_EQ(shares[0], max_pages / 2);
+  EXPECT_EQ(shares[1], (max_pages - fixed) / 4);
+  EXPECT_GT(shares.back(), shares[1]);
+  EXPECT_EQ(shares.back(), max_pages);  // the last one alone has the whole pool
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(got[i].finished) << "seq " << i;
+    EXPECT_EQ(got[i].reason, FinishReason::kLength) << got[i].error;
+    EXPECT_EQ(got[i].tokens.size(), static_cast<size_t>(reqs[i].max_tokens));
+  }
+  EXPECT_EQ(engine.pool().pages_in_use(), 0u);
 }
 
 TEST_F(EngineTest, NoPageLeaksAfterAThousandSequences) {
@@ -338,6 +411,43 @@ TEST_F(EngineTest, NextTurnReusesTheFinishedCache) {
     EXPECT_EQ(second.tokens, RunAlone(turn, full, threads_).tokens) << "reuse " << reuse;
     EXPECT_EQ(engine.pool().pages_in_use() > 0, reuse) << "kept cache";
   }
+}
+
+// A compressing sequence's next turn continues its kept cache too. The kept
+// cache is live: alone it has the whole pool, and when another sequence
+// joins both have half, inside the budget at every step.
+TEST_F(EngineTest, NextTurnOfACompressingSequenceContinuesItsCacheAtItsShare) {
+  EngineConfig ec;
+  ec.max_sequences = 2;
+  ec.prefill_chunk = kChunk;
+  ec.page_bytes = 512;
+  ec.kv_budget_bytes = 2 * 100 * 1024;
+  ec.cache = ArkvWithoutBudget();
+  Engine engine(TheModel(), threads_, ec);
+  const size_t max_pages = static_cast<size_t>(ec.kv_budget_bytes) / ec.page_bytes;
+  Output first, second, other;
+  engine.Submit(Greedy(Prompt(150, 7), 12, std::nullopt, &first));
+  RunChecked(engine);
+  ASSERT_EQ(first.tokens.size(), 12u) << first.error;
+  std::vector<int32_t> next = Prompt(150, 7);
+  next.insert(next.end(), first.tokens.begin(), first.tokens.end());
+  const std::vector<int32_t> user = Prompt(9, 8);
+  next.insert(next.end(), user.begin(), user.end());
+  // The kept cache is live: a newcomer shares the pool with it.
+  engine.Submit(Greedy(Prompt(120, 9), 10, std::nullopt, &other));
+  engine.Step();
+  EXPECT_EQ(engine.Stats().retained, 1);
+  EXPECT_EQ(engine.Stats().share_pages, max_pages / 2);
+  engine.Submit(Greedy(next, 10, std::nullopt, &second));
+  engine.Step();
+  EXPECT_EQ(engine.Stats().running, 2);
+  EXPECT_EQ(engine.Stats().share_pages, max_pages / 2);
+  RunChecked(engine);
+  EXPECT_EQ(second.stats.reused_tokens, 150 + 11);
+  EXPECT_EQ(second.tokens.size(), 10u) << second.error;
+  EXPECT_EQ(other.tokens.size(), 10u) << other.error;
+  EXPECT_LE(static_cast<int64_t>(second.stats.kv_bytes), engine.SequenceShareBytes(ec.cache, 1));
+  EXPECT_LE(engine.pool().peak_pages_in_use(), max_pages);
 }
 
 TEST_F(EngineTest, BadRequestsAreRefusedAtTheDoor) {
