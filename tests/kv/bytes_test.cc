@@ -22,18 +22,7 @@ constexpr CacheShape kSmall{5, 8, 4, 8};
 
 void Batch(SequenceCache& cache, int32_t first, int n, BatchKind kind, std::mt19937& rng,
            ThreadPool& threads) {
-  const int d = kSmall.head_dim;
-  std::vector<int32_t> pos(n);
-  for (int t = 0; t < n; ++t) pos[t] = first + t;
-  for (int l = 0; l < kSmall.n_layers; ++l) {
-    const auto q = RandomVector(static_cast<size_t>(n) * kSmall.n_heads * d, rng, -2, 2);
-    const auto k = RandomVector(static_cast<size_t>(n) * kSmall.n_kv_heads * d, rng, -2, 2);
-    const auto v = RandomVector(k.size(), rng);
-    std::vector<float> out(q.size());
-    cache.Attend(l, q.data(), k.data(), v.data(), pos.data(), n,
-                 1.0f / std::sqrt(static_cast<float>(d)), out.data(), threads);
-  }
-  cache.EndBatch(kind);
+  testing::AttendRandomBatch(cache, kSmall, first, n, kind, rng, threads);
 }
 
 // Per token of one KV head: K and V, scales when quantized, the position.

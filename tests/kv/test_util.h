@@ -7,6 +7,9 @@
 #include <random>
 #include <vector>
 
+#include "arkv/kv_cache.h"
+#include "core/thread_pool.h"
+
 namespace arkv::kv::testing {
 
 inline std::vector<float> RandomVector(size_t n, std::mt19937& rng, float lo = -1.0f,
@@ -15,6 +18,24 @@ inline std::vector<float> RandomVector(size_t n, std::mt19937& rng, float lo = -
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
   return v;
+}
+
+// Runs one batch of n random tokens at positions first.. through every layer
+// of `cache` (shape `shape`, scale 1/sqrt(head_dim)), then ends it as `kind`.
+inline void AttendRandomBatch(SequenceCache& cache, const CacheShape& shape, int32_t first, int n,
+                              BatchKind kind, std::mt19937& rng, ThreadPool& threads) {
+  const int d = shape.head_dim;
+  std::vector<int32_t> pos(n);
+  for (int t = 0; t < n; ++t) pos[t] = first + t;
+  for (int l = 0; l < shape.n_layers; ++l) {
+    const auto q = RandomVector(static_cast<size_t>(n) * shape.n_heads * d, rng, -2, 2);
+    const auto k = RandomVector(static_cast<size_t>(n) * shape.n_kv_heads * d, rng, -2, 2);
+    const auto v = RandomVector(k.size(), rng);
+    std::vector<float> out(q.size());
+    cache.Attend(l, q.data(), k.data(), v.data(), pos.data(), n,
+                 1.0f / std::sqrt(static_cast<float>(d)), out.data(), threads);
+  }
+  cache.EndBatch(kind);
 }
 
 // One cached token of one KV head as the reference sees it.
