@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/log_sum_exp.h"
 
 namespace arkv::eval {
 
@@ -12,18 +13,12 @@ void LogSoftmax(std::span<const float> logits, std::vector<double>& out) {
   if (logits.empty()) {
     Fail("LogSoftmax: empty logits");
   }
-  double max = -std::numeric_limits<double>::infinity();
   for (float v : logits) {
     if (!std::isfinite(v)) {
       Fail("LogSoftmax: a logit is not finite ({})", v);
     }
-    max = std::max(max, static_cast<double>(v));
   }
-  double sum = 0.0;
-  for (float v : logits) {
-    sum += std::exp(static_cast<double>(v) - max);
-  }
-  const double lse = max + std::log(sum);
+  const double lse = LogSumExp(logits);
   out.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) {
     out[i] = static_cast<double>(logits[i]) - lse;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/log_sum_exp.h"
 
 namespace arkv {
 
@@ -11,10 +12,7 @@ double TokenNll(std::span<const float> logits, int32_t target) {
   if (target < 0 || static_cast<size_t>(target) >= logits.size()) {
     Fail("target token {} is out of range (vocabulary size {})", target, logits.size());
   }
-  const float max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0.0;
-  for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
-  return max + std::log(sum) - logits[target];
+  return LogSumExp(logits) - logits[target];
 }
 
 PerplexityResult ChunkedPerplexity(Session& session, std::span<const int32_t> tokens, int n_ctx,

@@ -1,20 +1,16 @@
 #include "server/choice_builder.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <numeric>
 #include <utility>
+
+#include "core/log_sum_exp.h"
 
 namespace arkv::server {
 
 TokenLogprob ComputeLogprob(std::span<const float> logits, int32_t token, int top,
                             const Tokenizer& tokenizer) {
-  double max = -std::numeric_limits<double>::infinity();
-  for (float l : logits) max = std::max(max, static_cast<double>(l));
-  double sum = 0;
-  for (float l : logits) sum += std::exp(static_cast<double>(l) - max);
-  const double log_z = max + std::log(sum);
+  const double log_z = LogSumExp(logits);
   TokenLogprob t;
   t.piece = tokenizer.TokenToPiece(token);
   t.logprob = static_cast<double>(logits[static_cast<size_t>(token)]) - log_z;
