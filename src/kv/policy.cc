@@ -29,7 +29,8 @@ std::vector<double> PastScores(const HeadTokens& tokens, size_t past) {
 void SelectPast(const HeadTokens& tokens, size_t past, size_t keep, size_t original,
                 std::vector<TokenState>& next) {
   const std::vector<double> scores = PastScores(tokens, past);
-  const std::vector<size_t> top = TopKIndices(scores, std::min(keep, past));
+  const size_t k = std::min(keep, past);
+  const std::vector<size_t> top = TopKSplit(scores, k, std::min(original, k));
   for (size_t i = 0; i < past; ++i) next[i] = TokenState::kEvicted;
   for (size_t r = 0; r < top.size(); ++r) {
     const size_t i = top[r];

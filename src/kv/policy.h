@@ -81,7 +81,7 @@ size_t OriginalCapMark(const LayerContext& ctx);
 // tokens, and whether its choice then depends on the scores (it does not when
 // every Original past token is quantized). The cache scores a decode step
 // only when a policy or the cap needs it; a 1-token batch may be a prompt
-// chunk, so `scores` answers for either kind.
+// chunk, so `needs_scores` answers for either kind.
 struct CapDemand {
   bool binds = false;
   bool needs_scores = false;

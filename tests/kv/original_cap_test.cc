@@ -134,7 +134,8 @@ void HeavyTokenBatch(SequenceCache& cache, int32_t first, int n, BatchKind kind,
   for (int t = 0; t < n; ++t) pos[t] = first + t;
   for (int l = 0; l < kShape.n_layers; ++l) {
     auto q = testing::RandomVector(static_cast<size_t>(n) * kShape.n_heads * d, rng, -0.1f, 0.1f);
-    auto k = testing::RandomVector(static_cast<size_t>(n) * kShape.n_kv_heads * d, rng, -0.1f, 0.1f);
+    auto k =
+        testing::RandomVector(static_cast<size_t>(n) * kShape.n_kv_heads * d, rng, -0.1f, 0.1f);
     const auto v = testing::RandomVector(k.size(), rng);
     for (size_t i = 0; i < q.size(); i += d) q[i] += 4.0f;
     for (int t = 0; t < n; ++t) {
