@@ -90,11 +90,14 @@ HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i
   }
 }
 
-// Where the 16 rows of a tile start: rows[0] and, per lane, the byte offset
-// of each row from it (rows past the end repeat the last one).
+// The 16 rows of a tile: where each starts, its byte offset from rows[0]
+// (for gathers) and its output row (rows past the end repeat the last one).
 struct TileRows {
   const uint8_t* rows[kVnniTileRows];
   __m512i offsets;  // int32 lanes: rows[r] - rows[0]
+  __m512i out;      // int32 lanes: output row of lane r
+  int64_t first, stride;
+  __mmask16 valid;  // stride 1: the lanes before the end
 };
 
 // The 32-bit word at byte `off` of block b of each of the 16 rows.
@@ -287,16 +290,24 @@ struct TileFor<BlockQ6_K> {
   using type = TileQ6_K;
 };
 
-// The 16 rows of the tile at r0 (the last row repeated past row_end).
-inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end) {
+// The tile of rows first + r * stride, r < 16 (the last row repeated past
+// row_end).
+inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t first, int64_t stride,
+                             int64_t row_end) {
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   TileRows t;
-  HWY_ALIGN int32_t offsets[kVnniTileRows];
+  t.first = first;
+  t.stride = stride;
+  t.valid = static_cast<__mmask16>((1u << std::min(kVnniTileRows, row_end - first)) - 1);
+  HWY_ALIGN int32_t offsets[kVnniTileRows], out[kVnniTileRows];
   for (int64_t r = 0; r < kVnniTileRows; ++r) {
-    t.rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
+    const int64_t row = std::min(first + r * stride, row_end - 1);
+    t.rows[r] = base + static_cast<size_t>(row) * a.w.row_bytes;
     offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
+    out[r] = static_cast<int32_t>(row);
   }
   t.offsets = _mm512_load_si512(offsets);
+  t.out = _mm512_load_si512(out);
   return t;
 }
 
@@ -351,13 +362,13 @@ void PrepareTileActs(const internal::IntMatMulArgs& a, float* dx, int32_t* aux) 
 }
 
 // The register tile: one row tile x kT tokens over all columns; writes the
-// rows [r0, r0 + popcount(mask)) of each token's output. With `fused`, each
+// tile's rows of each token's output. With `fused`, each
 // weight block is packed from those rows just before its products (one
 // token group: the packed block stays in L1) instead of read from `tile`.
 template <class K, int kT>
 HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const TileRows* fused,
                            const __m512i* tile, const float* scale, const float* min,
-                           const float* dx, const int32_t* aux, int64_t r0, __mmask16 mask) {
+                           const float* dx, const int32_t* aux, const TileRows& rows) {
   using Act = typename K::Act;
   constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
   constexpr int64_t kVecs = K::kUnitElems / 4;
@@ -408,7 +419,12 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const T
     }
   }
   for (int t = 0; t < kT; ++t) {
-    _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r0, mask, total[t]);
+    float* y = a.y + (t0 + t) * a.y_stride;
+    if (rows.stride == 1) {
+      _mm512_mask_storeu_ps(y + rows.first, rows.valid, total[t]);
+    } else {  // lanes that repeat the last row write the same value
+      _mm512_i32scatter_ps(y, rows.out, total[t], 4);
+    }
   }
 }
 
@@ -434,17 +450,23 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   // One token group (decode, small batches): pack block by block inside the
   // products; more: pack the whole tile once for all groups.
   const bool fuse = a.n_tokens <= kVnniTileTokens;
-  for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
-    const TileRows rows = MakeTileRows(a, r0, row_end);
+  // Fused, the weights stream from memory once: the 16 rows of a tile are
+  // then taken from the 16 sixteenths of the range (rows i, i + n, i + 2n,
+  // ...), each sixteenth one sequential stream for the hardware prefetchers
+  // (see VnniKMatVecRows), when the gathers' int32 offsets can span it.
+  const int64_t n_tiles = (row_end - row_begin + kVnniTileRows - 1) / kVnniTileRows;
+  const bool spread = fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <=
+                                  size_t{INT32_MAX};
+  for (int64_t i = 0; i < n_tiles; ++i) {
+    const TileRows rows = spread ? MakeTileRows(a, row_begin + i, n_tiles, row_end)
+                                 : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end);
     if (!fuse) PackTile<K>(a, rows, tile, scale, min);
     const TileRows* fused = fuse ? &rows : nullptr;
-    const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
-    const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
       switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
 #define ARKV_TILE_CASE(N)                                                \
   case N:                                                                \
-    TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, r0, mask); \
+    TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, rows); \
     break;
         ARKV_TILE_CASE(1)
         ARKV_TILE_CASE(2)
