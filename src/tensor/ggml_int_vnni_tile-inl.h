@@ -455,8 +455,8 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   // ...), each sixteenth one sequential stream for the hardware prefetchers
   // (see VnniKMatVecRows), when the gathers' int32 offsets can span it.
   const int64_t n_tiles = (row_end - row_begin + kVnniTileRows - 1) / kVnniTileRows;
-  const bool spread = fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <=
-                                  size_t{INT32_MAX};
+  const bool spread =
+      fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <= size_t{INT32_MAX};
   for (int64_t i = 0; i < n_tiles; ++i) {
     const TileRows rows = spread ? MakeTileRows(a, row_begin + i, n_tiles, row_end)
                                  : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end);
@@ -464,8 +464,8 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
     const TileRows* fused = fuse ? &rows : nullptr;
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
       switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
-#define ARKV_TILE_CASE(N)                                                \
-  case N:                                                                \
+#define ARKV_TILE_CASE(N)                                            \
+  case N:                                                            \
     TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, rows); \
     break;
         ARKV_TILE_CASE(1)
