@@ -72,18 +72,19 @@ HWY_INLINE __m512i DpwssdBroadcast(__m512i acc, __m512i w, const int32_t* p) {
   return acc;
 }
 
-// 16 rows x 32 bytes (rows[r] points at row r's bytes) into 8 vectors: out[j]
+// 16 rows x 32 bytes (row r at p + r * stride) into 8 vectors: out[j]
 // lane r = bytes 4j..4j+3 of row r. Each 256-bit half does an 8 x 8 dword
 // transpose; the rows are paired so that the last 128-bit shuffle leaves
 // the lanes in row order.
-HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i out[8]) {
+HWY_INLINE void Transpose16x32(const uint8_t* p, size_t stride, __m512i out[8]) {
   __m512i v[8];
   for (int i = 0; i < 8; ++i) {
     // Halves: rows i and i + 4 (i < 4), rows i + 4 and i + 8 (i >= 4).
     const int lo = i < 4 ? i : i + 4;
     v[i] = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo]))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo + 4])), 1);
+        _mm512_castsi256_si512(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + lo * stride))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (lo + 4) * stride)), 1);
   }
   for (int g = 0; g < 8; g += 4) {
     const __m512i t0 = _mm512_unpacklo_epi32(v[g], v[g + 1]);
@@ -103,20 +104,22 @@ HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i
   }
 }
 
-// The 16 rows of a tile: where each starts, its byte offset from rows[0]
-// (for gathers) and its output row (rows past the end repeat the last one).
+// The 16 rows of a tile, equally spaced in memory (row r at row0 + r *
+// stride: one pointer and one stride, where 16 pointers would not stay in
+// registers), their byte offsets for gathers and their output rows.
 struct TileRows {
-  const uint8_t* rows[kVnniTileRows];
-  __m512i offsets;  // int32 lanes: rows[r] - rows[0]
-  __m512i out;      // int32 lanes: output row of lane r
-  int64_t first, stride;
-  __mmask16 valid;  // stride 1: the lanes before the end
+  const uint8_t* row0;
+  size_t stride;
+  __m512i offsets;      // int32 lanes: r * stride
+  __m512i out;          // int32 lanes: output row of lane r
+  int64_t first, step;  // the rows first + r * step
+  __mmask16 valid;      // step 1: the lanes before the end
 };
 
 // The 32-bit word at byte `off` of block b of each of the 16 rows.
 template <class Block>
 HWY_INLINE __m512i GatherWord(const TileRows& t, int64_t b, size_t off) {
-  return _mm512_i32gather_epi32(t.offsets, t.rows[0] + b * sizeof(Block) + off, 1);
+  return _mm512_i32gather_epi32(t.offsets, t.row0 + b * sizeof(Block) + off, 1);
 }
 
 // The fp16 in the low (kHigh: high) half of each int32 lane, as f32.
@@ -129,9 +132,7 @@ HWY_INLINE __m512 HalfLanes(__m512i words) {
 // Transposes bytes [off + 32c, off + 32c + 32) of block b of the 16 rows.
 template <class Block>
 HWY_INLINE void TransposeChunk(const TileRows& t, int64_t b, size_t off, __m512i out[8]) {
-  const uint8_t* chunk[kVnniTileRows];
-  for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = t.rows[r] + b * sizeof(Block) + off;
-  Transpose16x32(chunk, out);
+  Transpose16x32(t.row0 + b * sizeof(Block) + off, t.stride, out);
 }
 
 // Bytes of v shifted right by `shift` (< 8), masked: 16-bit shifts are exact
@@ -174,18 +175,16 @@ struct TileQ4_0 {
   static constexpr bool kHasMins = false;
   static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
     HWY_ALIGN uint8_t q[kVnniTileRows][kQK];
-    const uint8_t* rows[kVnniTileRows];
     for (int64_t r = 0; r < kVnniTileRows; ++r) {
-      const auto* blk = reinterpret_cast<const Block*>(t.rows[r]) + b;
+      const auto* blk = reinterpret_cast<const Block*>(t.row0 + r * t.stride) + b;
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
       _mm256_store_si256(reinterpret_cast<__m256i*>(q[r]),
                          _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v),
                                                                   _mm_srli_epi16(v, 4), 1),
                                           _mm256_set1_epi8(0x0F)));
-      rows[r] = q[r];
       scale[r] = HalfToFloat(&blk->d);
     }
-    Transpose16x32(rows, out);
+    Transpose16x32(q[0], kQK, out);
   }
 };
 
@@ -310,23 +309,34 @@ struct TileFor<BlockQ6_K> {
   using type = TileQ6_K;
 };
 
-// The tile of rows first + r * stride, r < 16 (the last row repeated past
-// row_end).
-inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t first, int64_t stride,
-                             int64_t row_end) {
+// The tile of rows first + r * step, r < 16. A tile that runs past row_end
+// (ranges that are not a multiple of 16 rows) is copied, its last row
+// repeated, into `spill` (16 rows) to keep the rows equally spaced.
+inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t first, int64_t step,
+                             int64_t row_end, uint8_t* spill) {
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   TileRows t;
   t.first = first;
-  t.stride = stride;
+  t.step = step;
   t.valid = static_cast<__mmask16>((1u << std::min(kVnniTileRows, row_end - first)) - 1);
-  HWY_ALIGN int32_t offsets[kVnniTileRows], out[kVnniTileRows];
+  HWY_ALIGN int32_t out[kVnniTileRows];
   for (int64_t r = 0; r < kVnniTileRows; ++r) {
-    const int64_t row = std::min(first + r * stride, row_end - 1);
-    t.rows[r] = base + static_cast<size_t>(row) * a.w.row_bytes;
-    offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
-    out[r] = static_cast<int32_t>(row);
+    out[r] = static_cast<int32_t>(std::min(first + r * step, row_end - 1));
   }
-  t.offsets = _mm512_load_si512(offsets);
+  if (first + (kVnniTileRows - 1) * step < row_end) {
+    t.row0 = base + static_cast<size_t>(first) * a.w.row_bytes;
+    t.stride = static_cast<size_t>(step) * a.w.row_bytes;
+  } else {
+    for (int64_t r = 0; r < kVnniTileRows; ++r) {
+      std::memcpy(spill + r * a.w.row_bytes, base + static_cast<size_t>(out[r]) * a.w.row_bytes,
+                  a.w.row_bytes);
+    }
+    t.row0 = spill;
+    t.stride = a.w.row_bytes;
+  }
+  t.offsets =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int32_t>(t.stride)));
   t.out = _mm512_load_si512(out);
   return t;
 }
@@ -490,7 +500,7 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const Ti
   }
   for (int t = 0; t < kT; ++t) {
     float* y = a.y + (g * kG + t) * a.y_stride;
-    if (rows.stride == 1) {
+    if (rows.step == 1) {
       _mm512_mask_storeu_ps(y + rows.first, rows.valid, total[t]);
     } else {  // lanes that repeat the last row write the same value
       _mm512_i32scatter_ps(y, rows.out, total[t], 4);
@@ -516,6 +526,7 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
   auto* scale = VnniScratch<float>(static_cast<size_t>(n_blocks * kUnits * kVnniTileRows), 3);
   auto* min = VnniScratch<float>(static_cast<size_t>(n_blocks * kTileMinFloats<K>), 4);
+  auto* spill = VnniScratch<uint8_t>(kVnniTileRows * a.w.row_bytes, 6);
   // One token group (decode, small batches): pack block by block inside the
   // products; more: pack the whole tile once for all groups.
   const bool fuse = a.n_tokens <= kVnniTileTokens;
@@ -527,8 +538,9 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   const bool spread =
       fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <= size_t{INT32_MAX};
   for (int64_t i = 0; i < n_tiles; ++i) {
-    const TileRows rows = spread ? MakeTileRows(a, row_begin + i, n_tiles, row_end)
-                                 : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end);
+    const TileRows rows = spread
+                              ? MakeTileRows(a, row_begin + i, n_tiles, row_end, spill)
+                              : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end, spill);
     if (!fuse) PackTile<K>(a, rows, tile, scale, min);
     const TileRows* fused = fuse ? &rows : nullptr;
     for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
