@@ -87,10 +87,15 @@ uint8_t* StreamBuffer() {
   return buf.get();
 }
 
-// Args: threads. Sums 1 GiB of floats split over the threads: the read
-// bandwidth a matvec can reach at best.
+// Args: threads, streams. Sums 1 GiB of floats split over the threads, each
+// thread's part read as `streams` sequential streams at once (64 bytes of
+// each in turn): the read bandwidth a matvec can reach at best. One stream
+// is what a naive loop gets; the hardware prefetchers fetch further ahead
+// with a few concurrent streams, which is how the matvec kernels read (see
+// VnniKMatVecRows), so the machine's bandwidth is the best of the rows.
 void BM_ReadBandwidth(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
+  const int64_t streams = state.range(1);
   const auto* data = reinterpret_cast<const float*>(StreamBuffer());
   const int64_t n = static_cast<int64_t>(kStreamBytes / sizeof(float));
   ThreadPool pool(threads);
@@ -101,8 +106,12 @@ void BM_ReadBandwidth(benchmark::State& state) {
       for (int64_t t = begin; t < end; ++t) {
         float s[16] = {};
         const int64_t lo = t * per, hi = std::min(n, lo + per);
-        for (int64_t i = lo; i + 16 <= hi; i += 16) {
-          for (int j = 0; j < 16; ++j) s[j] += data[i + j];
+        const int64_t per_stream = (hi - lo) / streams / 16 * 16;
+        for (int64_t i = 0; i < per_stream; i += 16) {
+          for (int64_t k = 0; k < streams; ++k) {
+            const float* p = data + lo + k * per_stream + i;
+            for (int j = 0; j < 16; ++j) s[j] += p[j];
+          }
         }
         double total = 0;
         for (float v : s) total += v;
@@ -113,12 +122,11 @@ void BM_ReadBandwidth(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(kStreamBytes));
+                          static_cast<int64_t>(kStreamBytes / 64 * 64));
 }
 BENCHMARK(BM_ReadBandwidth)
-    ->ArgName("threads")
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "streams"})
+    ->ArgsProduct({{1, 2}, {1, 4, 16}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -42,8 +42,8 @@ HWY_INLINE __m256i Dpbusd(__m256i acc, __m256i u, __m256i s) {
 
 // Per-thread scratch reused across calls: a decode step must not allocate.
 // Each buffer of one kernel call takes its own slot. The tile kernel keeps
-// slots 0 and 1 from one row chunk of a MatMul call to the next (call_id).
-inline constexpr int kVnniScratchSlots = 6;
+// slots 0, 1 and 5 from one row chunk of a MatMul call to the next (call_id).
+inline constexpr int kVnniScratchSlots = 7;
 template <class T>
 T* VnniScratch(size_t count, int slot) {
   thread_local AlignedPtr<unsigned char> bufs[kVnniScratchSlots];

@@ -15,9 +15,13 @@
 // for kT tokens at a time, whose accumulators stay in registers over all
 // columns. Weights become unsigned by an offset where needed (Q8_0: w + 128,
 // Q4_0: nibble = w + 8, Q6_K: q = w + 32); the offset times the activation
-// sum of the unit starts each int32 accumulator (a broadcast load). Q4_K and
-// Q5_K subtract their mins in f32 per sub-block:
-//   total[row] -= (dmin * m[row][unit]) * (dx * bsum[unit]).
+// sum of the unit starts each int32 accumulator (a broadcast load). Types
+// with several units per block (the K-quants) sum the units' f32 terms of a
+// block first and multiply by the block's dx once. Q4_K and Q5_K subtract
+// their mins per block, the integer part exact in int32 (vpdpwssd):
+//   total[row] -= dmin[row] * dx * sum_unit m[row][unit] * bsum[unit].
+// The activations are laid out per group of 8 tokens so that one pointer
+// with constant offsets reaches every token's bytes (PrepareTileActs).
 // Unit sums are exact int32, as llama.cpp's; the scales are applied per unit
 // in f32 rather than once per 256-element super-block (a difference in the
 // last bits of the f32 sum, as any accumulation order).
@@ -59,18 +63,28 @@ HWY_INLINE __m512i DpbusdBroadcast(__m512i acc, __m512i w, const int8_t* x) {
   return acc;
 }
 
-// 16 rows x 32 bytes (rows[r] points at row r's bytes) into 8 vectors: out[j]
+// acc + the two int16 products of each lane of w with the int16 pair at p
+// broadcast to all lanes, summed into int32 (vpdpwssd).
+HWY_INLINE __m512i DpwssdBroadcast(__m512i acc, __m512i w, const int32_t* p) {
+  asm("vpdpwssd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(w), "m"(*reinterpret_cast<const UnalignedI32*>(p)));
+  return acc;
+}
+
+// 16 rows x 32 bytes (row r at p + r * stride) into 8 vectors: out[j]
 // lane r = bytes 4j..4j+3 of row r. Each 256-bit half does an 8 x 8 dword
 // transpose; the rows are paired so that the last 128-bit shuffle leaves
 // the lanes in row order.
-HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i out[8]) {
+HWY_INLINE void Transpose16x32(const uint8_t* p, size_t stride, __m512i out[8]) {
   __m512i v[8];
   for (int i = 0; i < 8; ++i) {
     // Halves: rows i and i + 4 (i < 4), rows i + 4 and i + 8 (i >= 4).
     const int lo = i < 4 ? i : i + 4;
     v[i] = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo]))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[lo + 4])), 1);
+        _mm512_castsi256_si512(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + lo * stride))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (lo + 4) * stride)), 1);
   }
   for (int g = 0; g < 8; g += 4) {
     const __m512i t0 = _mm512_unpacklo_epi32(v[g], v[g + 1]);
@@ -90,17 +104,22 @@ HWY_INLINE void Transpose16x32(const uint8_t* const rows[kVnniTileRows], __m512i
   }
 }
 
-// Where the 16 rows of a tile start: rows[0] and, per lane, the byte offset
-// of each row from it (rows past the end repeat the last one).
+// The 16 rows of a tile, equally spaced in memory (row r at row0 + r *
+// stride: one pointer and one stride, where 16 pointers would not stay in
+// registers), their byte offsets for gathers and their output rows.
 struct TileRows {
-  const uint8_t* rows[kVnniTileRows];
-  __m512i offsets;  // int32 lanes: rows[r] - rows[0]
+  const uint8_t* row0;
+  size_t stride;
+  __m512i offsets;      // int32 lanes: r * stride
+  __m512i out;          // int32 lanes: output row of lane r
+  int64_t first, step;  // the rows first + r * step
+  __mmask16 valid;      // step 1: the lanes before the end
 };
 
 // The 32-bit word at byte `off` of block b of each of the 16 rows.
 template <class Block>
 HWY_INLINE __m512i GatherWord(const TileRows& t, int64_t b, size_t off) {
-  return _mm512_i32gather_epi32(t.offsets, t.rows[0] + b * sizeof(Block) + off, 1);
+  return _mm512_i32gather_epi32(t.offsets, t.row0 + b * sizeof(Block) + off, 1);
 }
 
 // The fp16 in the low (kHigh: high) half of each int32 lane, as f32.
@@ -113,9 +132,7 @@ HWY_INLINE __m512 HalfLanes(__m512i words) {
 // Transposes bytes [off + 32c, off + 32c + 32) of block b of the 16 rows.
 template <class Block>
 HWY_INLINE void TransposeChunk(const TileRows& t, int64_t b, size_t off, __m512i out[8]) {
-  const uint8_t* chunk[kVnniTileRows];
-  for (int64_t r = 0; r < kVnniTileRows; ++r) chunk[r] = t.rows[r] + b * sizeof(Block) + off;
-  Transpose16x32(chunk, out);
+  Transpose16x32(t.row0 + b * sizeof(Block) + off, t.stride, out);
 }
 
 // Bytes of v shifted right by `shift` (< 8), masked: 16-bit shifts are exact
@@ -131,8 +148,9 @@ HWY_INLINE __m512i ShiftAndMask(__m512i v, int shift, char mask) {
 //   kHasMins                   Q4_K / Q5_K
 //   Pack(t, b, out, scale, min)
 //       block b of the 16 rows: out[e / 4] lane r = unsigned weights e..e+3
-//       of row r, for the block's elements e; scale[u * 16 + r] (and
-//       min[...]) the f32 scale (and min) of unit u of row r.
+//       of row r, for the block's elements e; scale[u * 16 + r] the f32
+//       scale of unit u of row r; for Q4_K / Q5_K, min (kTileMinFloats) the
+//       int16 pairs (m[2k], m[2k + 1]) of each row, k < 4, then dmin.
 struct TileQ8_0 {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
@@ -157,18 +175,16 @@ struct TileQ4_0 {
   static constexpr bool kHasMins = false;
   static HWY_INLINE void Pack(const TileRows& t, int64_t b, __m512i* out, float* scale, float*) {
     HWY_ALIGN uint8_t q[kVnniTileRows][kQK];
-    const uint8_t* rows[kVnniTileRows];
     for (int64_t r = 0; r < kVnniTileRows; ++r) {
-      const auto* blk = reinterpret_cast<const Block*>(t.rows[r]) + b;
+      const auto* blk = reinterpret_cast<const Block*>(t.row0 + r * t.stride) + b;
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->qs));
       _mm256_store_si256(reinterpret_cast<__m256i*>(q[r]),
                          _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v),
                                                                   _mm_srli_epi16(v, 4), 1),
                                           _mm256_set1_epi8(0x0F)));
-      rows[r] = q[r];
       scale[r] = HalfToFloat(&blk->d);
     }
-    Transpose16x32(rows, out);
+    Transpose16x32(q[0], kQK, out);
   }
 };
 
@@ -207,6 +223,7 @@ struct TileK4 {
                   sc = GatherWord<Block>(t, b, 12);
     const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(15),
                   two = _mm512_set1_epi32(3);
+    __m512i mins[8];
     for (int j = 0; j < 4; ++j) {
       const __m512i s_lo = _mm512_and_si512(_mm512_srli_epi32(sa, 8 * j), six);
       const __m512i m_lo = _mm512_and_si512(_mm512_srli_epi32(sb, 8 * j), six);
@@ -219,9 +236,14 @@ struct TileK4 {
       // Exact: an fp16 times a 6-bit integer.
       _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_lo)));
       _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_hi)));
-      _mm512_store_ps(min + j * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_lo)));
-      _mm512_store_ps(min + (j + 4) * kVnniTileRows, _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m_hi)));
+      mins[j] = m_lo;
+      mins[j + 4] = m_hi;
     }
+    for (int k = 0; k < 4; ++k) {
+      _mm512_store_si512(min + k * kVnniTileRows,
+                         _mm512_or_si512(mins[2 * k], _mm512_slli_epi32(mins[2 * k + 1], 16)));
+    }
+    _mm512_store_ps(min + 4 * kVnniTileRows, dmin);
   }
 };
 
@@ -287,22 +309,46 @@ struct TileFor<BlockQ6_K> {
   using type = TileQ6_K;
 };
 
-// The 16 rows of the tile at r0 (the last row repeated past row_end).
-inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t r0, int64_t row_end) {
+// The tile of rows first + r * step, r < 16. A tile that runs past row_end
+// (ranges that are not a multiple of 16 rows) is copied, its last row
+// repeated, into `spill` (16 rows) to keep the rows equally spaced.
+inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t first, int64_t step,
+                             int64_t row_end, uint8_t* spill) {
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   TileRows t;
-  HWY_ALIGN int32_t offsets[kVnniTileRows];
+  t.first = first;
+  t.step = step;
+  t.valid = static_cast<__mmask16>((1u << std::min(kVnniTileRows, row_end - first)) - 1);
+  HWY_ALIGN int32_t out[kVnniTileRows];
   for (int64_t r = 0; r < kVnniTileRows; ++r) {
-    t.rows[r] = base + static_cast<size_t>(std::min(r0 + r, row_end - 1)) * a.w.row_bytes;
-    offsets[r] = static_cast<int32_t>(t.rows[r] - t.rows[0]);
+    out[r] = static_cast<int32_t>(std::min(first + r * step, row_end - 1));
   }
-  t.offsets = _mm512_load_si512(offsets);
+  if (first + (kVnniTileRows - 1) * step < row_end) {
+    t.row0 = base + static_cast<size_t>(first) * a.w.row_bytes;
+    t.stride = static_cast<size_t>(step) * a.w.row_bytes;
+  } else {
+    for (int64_t r = 0; r < kVnniTileRows; ++r) {
+      std::memcpy(spill + r * a.w.row_bytes, base + static_cast<size_t>(out[r]) * a.w.row_bytes,
+                  a.w.row_bytes);
+    }
+    t.row0 = spill;
+    t.stride = a.w.row_bytes;
+  }
+  t.offsets =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int32_t>(t.stride)));
+  t.out = _mm512_load_si512(out);
   return t;
 }
 
+// Floats per block of the mins buffer: Q4_K / Q5_K's four vectors of int16
+// min pairs and one of dmin (see Pack); 1 for the others (unused).
+template <class K>
+inline constexpr int64_t kTileMinFloats = K::kHasMins ? 5 * kVnniTileRows : 1;
+
 // Decodes and transposes the tile's rows into `tile` (cols / 4 vectors),
-// their unit scales into `scale` and mins into `min` (one vector of 16 rows
-// per unit).
+// their unit scales into `scale` (one vector of 16 rows per unit) and their
+// mins into `min` (kTileMinFloats per block).
 template <class K>
 void PackTile(const internal::IntMatMulArgs& a, const TileRows& t, __m512i* tile, float* scale,
               float* min) {
@@ -310,105 +356,155 @@ void PackTile(const internal::IntMatMulArgs& a, const TileRows& t, __m512i* tile
   const int64_t n_blocks = a.w.cols / K::kBlockElems;
   for (int64_t b = 0; b < n_blocks; ++b) {
     K::Pack(t, b, tile + b * (K::kBlockElems / 4), scale + b * kUnits * kVnniTileRows,
-            K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr);
+            min + b * kTileMinFloats<K>);
   }
 }
 
-// Per token and unit, from its activation block: dx (per block), and `aux`
-// per unit: the starting int32 accumulator -kOffset * sum(x) (types with an
-// offset), or dx * sum(x) as f32 (types with mins).
+// The activations of one MatMul call, per group g of kVnniTileTokens tokens
+// (the last group padded with copies of its last token), laid out so that
+// one pointer with constant offsets reaches every token of the group:
+//   xq  [g][block][word w][t]  int32 word w (bytes 4w..4w+3) of the block's quants
+//   dx  [g][block][t]          the block's scale
+//   aux [g][unit][t]           types with an offset: -kOffset * sum of the unit's quants
+//   aux [g][block][k][t]       Q4_K / Q5_K: the sums of units 2k and 2k + 1, an int16 pair
+struct TileActs {
+  const int32_t* xq;
+  const float* dx;
+  const int32_t* aux;
+};
+
 template <class K>
-void PrepareTileActs(const internal::IntMatMulArgs& a, float* dx, int32_t* aux) {
+TileActs PrepareTileActs(const internal::IntMatMulArgs& a) {
   using Act = typename K::Act;
-  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems, kWords = K::kBlockElems / 4;
+  constexpr int64_t kG = kVnniTileTokens;
+  constexpr int64_t kAuxPerBlock = K::kHasMins ? 4 : kUnits;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  const int64_t n_groups = (a.n_tokens + kG - 1) / kG;
+  auto* xq = VnniScratch<int32_t>(static_cast<size_t>(n_groups * n_blocks * kWords * kG), 0);
+  auto* dx = VnniScratch<float>(static_cast<size_t>(n_groups * n_blocks * kG), 1);
+  auto* aux = VnniScratch<int32_t>(static_cast<size_t>(n_groups * n_blocks * kAuxPerBlock * kG), 5);
   const auto* acts = static_cast<const Act*>(a.acts);
-  const int64_t n = a.n_tokens * (a.w.cols / K::kBlockElems);
-  for (int64_t i = 0; i < n; ++i) {
-    const Act& x = acts[i];
-    int32_t sums[kUnits];
-    if constexpr (K::kBlockElems == kQK) {
-      dx[i] = HalfToFloat(&x.d);
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-      const __m256i s32 = Dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
-      sums[0] = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s32));
-    } else {
-      dx[i] = x.d;
-      for (int64_t u = 0; u < kUnits; ++u) {
-        const int64_t per = K::kUnitElems / 16;  // Q8_K bsums cover 16 elements
-        sums[u] = 0;
-        for (int64_t j = 0; j < per; ++j) sums[u] += x.bsums[u * per + j];
-      }
-    }
-    for (int64_t u = 0; u < kUnits; ++u) {
-      if constexpr (K::kHasMins) {
-        const float m = dx[i] * static_cast<float>(sums[u]);
-        std::memcpy(&aux[i * kUnits + u], &m, sizeof(m));
-      } else {
-        aux[i * kUnits + u] = -K::kOffset * sums[u];
+  for (int64_t g = 0; g < n_groups; ++g) {
+    for (int64_t t = 0; t < kG; ++t) {
+      const int64_t token = std::min(g * kG + t, a.n_tokens - 1);
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const Act& x = acts[token * n_blocks + b];
+        const int64_t gb = g * n_blocks + b;
+        int32_t* words = xq + gb * kWords * kG + t;
+        for (int64_t w = 0; w < kWords; ++w) std::memcpy(&words[w * kG], x.qs + 4 * w, 4);
+        int32_t sums[kUnits];
+        if constexpr (K::kBlockElems == kQK) {
+          dx[gb * kG + t] = HalfToFloat(&x.d);
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+          const __m256i s32 = Dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+          sums[0] = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s32));
+        } else {
+          dx[gb * kG + t] = x.d;
+          constexpr int64_t kPer = K::kUnitElems / 16;  // Q8_K bsums cover 16 elements
+          for (int64_t u = 0; u < kUnits; ++u) {
+            sums[u] = 0;
+            for (int64_t j = 0; j < kPer; ++j) sums[u] += x.bsums[u * kPer + j];
+          }
+        }
+        int32_t* out = aux + gb * kAuxPerBlock * kG + t;
+        if constexpr (K::kHasMins) {
+          // |sum| <= 32 * 127: an int16.
+          for (int64_t k = 0; k < 4; ++k) {
+            out[k * kG] = static_cast<int32_t>(static_cast<uint16_t>(sums[2 * k]) |
+                                               (static_cast<uint32_t>(sums[2 * k + 1]) << 16));
+          }
+        } else {
+          for (int64_t u = 0; u < kUnits; ++u) out[u * kG] = -K::kOffset * sums[u];
+        }
       }
     }
   }
+  return {xq, dx, aux};
 }
 
-// The register tile: one row tile x kT tokens over all columns; writes the
-// rows [r0, r0 + popcount(mask)) of each token's output. With `fused`, each
-// weight block is packed from those rows just before its products (one
-// token group: the packed block stays in L1) instead of read from `tile`.
+// The register tile: one row tile x kT tokens (group g) over all columns;
+// writes the tile's rows of each token's output. With `fused`, each weight
+// block is packed from those rows just before its products (one token
+// group: the packed block stays in L1) instead of read from `tile`.
 template <class K, int kT>
-HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t t0, const TileRows* fused,
-                           const __m512i* tile, const float* scale, const float* min,
-                           const float* dx, const int32_t* aux, int64_t r0, __mmask16 mask) {
-  using Act = typename K::Act;
-  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const TileActs& x,
+                           const TileRows* fused, const __m512i* tile, const float* scale,
+                           const float* min, const TileRows& rows) {
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems, kWords = K::kBlockElems / 4;
   constexpr int64_t kVecs = K::kUnitElems / 4;
+  constexpr int64_t kG = kVnniTileTokens;
+  constexpr int64_t kAuxPerBlock = K::kHasMins ? 4 : kUnits;
   const int64_t n_blocks = a.w.cols / K::kBlockElems;
-  const auto* acts = static_cast<const Act*>(a.acts);
-  const Act* x[kT];
-  for (int t = 0; t < kT; ++t) x[t] = acts + (t0 + t) * n_blocks;
   __m512 total[kT];
   for (int t = 0; t < kT; ++t) total[t] = _mm512_setzero_ps();
   HWY_ALIGN __m512i block_tile[K::kBlockElems / 4];
   HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
-  HWY_ALIGN float block_min[K::kHasMins ? kUnits * kVnniTileRows : 1];
+  HWY_ALIGN float block_min[kTileMinFloats<K>];
   for (int64_t b = 0; b < n_blocks; ++b) {
     const __m512i* wb = tile + b * (K::kBlockElems / 4);
     const float* sb = scale + b * kUnits * kVnniTileRows;
-    const float* mb = K::kHasMins ? min + b * kUnits * kVnniTileRows : nullptr;
+    const float* mb = min + b * kTileMinFloats<K>;
     if (fused != nullptr) {
       K::Pack(*fused, b, block_tile, block_scale, block_min);
       wb = block_tile;
       sb = block_scale;
       mb = block_min;
     }
+    const int64_t gb = g * n_blocks + b;
+    const int32_t* xb = x.xq + gb * kWords * kG;
+    const int32_t* ab = x.aux + gb * kAuxPerBlock * kG;
+    const float* dxb = x.dx + gb * kG;
+    // K-quants: the units' terms of this block, before dx.
+    __m512 block[kT];
+    if constexpr (kUnits > 1) {
+      for (int t = 0; t < kT; ++t) block[t] = _mm512_setzero_ps();
+    }
     for (int64_t u = 0; u < kUnits; ++u) {
       const __m512i* w = wb + u * kVecs;
-      const int64_t unit = b * kUnits + u;
       __m512i acc[kT];
       for (int t = 0; t < kT; ++t) {
-        const int64_t i = (t0 + t) * n_blocks * kUnits + unit;
-        acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(aux[i]) : _mm512_setzero_si512();
+        acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(ab[u * kG + t]) : _mm512_setzero_si512();
       }
       for (int64_t v = 0; v < kVecs; ++v) {
         const __m512i wv = w[v];
-        const int64_t e = u * K::kUnitElems + 4 * v;
-        for (int t = 0; t < kT; ++t) acc[t] = DpbusdBroadcast(acc[t], wv, x[t][b].qs + e);
+        const int32_t* xv = xb + (u * kVecs + v) * kG;
+        for (int t = 0; t < kT; ++t) {
+          acc[t] = DpbusdBroadcast(acc[t], wv, reinterpret_cast<const int8_t*>(xv + t));
+        }
       }
       const __m512 sv = _mm512_load_ps(sb + u * kVnniTileRows);
       for (int t = 0; t < kT; ++t) {
-        const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dx[(t0 + t) * n_blocks + b]));
-        total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
-      }
-      if constexpr (K::kHasMins) {
-        const __m512 mv = _mm512_load_ps(mb + u * kVnniTileRows);
-        for (int t = 0; t < kT; ++t) {
-          const float* m = reinterpret_cast<const float*>(aux) + (t0 + t) * n_blocks * kUnits;
-          total[t] = _mm512_fnmadd_ps(mv, _mm512_set1_ps(m[unit]), total[t]);
+        if constexpr (kUnits > 1) {
+          block[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sv, block[t]);
+        } else {
+          const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dxb[t]));
+          total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
         }
+      }
+    }
+    if constexpr (K::kHasMins) {
+      const auto* pairs = reinterpret_cast<const __m512i*>(mb);
+      const __m512 dmin = _mm512_load_ps(mb + 4 * kVnniTileRows);
+      for (int t = 0; t < kT; ++t) {
+        __m512i m = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) m = DpwssdBroadcast(m, pairs[k], ab + k * kG + t);
+        block[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, block[t]);
+      }
+    }
+    if constexpr (kUnits > 1) {
+      for (int t = 0; t < kT; ++t) {
+        total[t] = _mm512_fmadd_ps(block[t], _mm512_set1_ps(dxb[t]), total[t]);
       }
     }
   }
   for (int t = 0; t < kT; ++t) {
-    _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r0, mask, total[t]);
+    float* y = a.y + (g * kG + t) * a.y_stride;
+    if (rows.step == 1) {
+      _mm512_mask_storeu_ps(y + rows.first, rows.valid, total[t]);
+    } else {  // lanes that repeat the last row write the same value
+      _mm512_i32scatter_ps(y, rows.out, total[t], 4);
+    }
   }
 }
 
@@ -418,33 +514,40 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   using K = typename TileFor<Block>::type;
   constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
   const int64_t n_blocks = a.w.cols / K::kBlockElems;
-  const int64_t n_units = n_blocks * kUnits;
-  // Per thread, reused across calls: no allocation once warm.
-  auto* dx = VnniScratch<float>(static_cast<size_t>(a.n_tokens * n_blocks), 0);
-  auto* aux = VnniScratch<int32_t>(static_cast<size_t>(a.n_tokens * n_units), 1);
-  auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
-  auto* scale = VnniScratch<float>(static_cast<size_t>(n_units * kVnniTileRows), 3);
-  auto* min = VnniScratch<float>(static_cast<size_t>(K::kHasMins ? n_units * kVnniTileRows : 1), 4);
-  // The activation terms are the same for every row chunk of one MatMul call.
+  // Per thread, reused across calls: no allocation once warm. The
+  // activations are laid out once per MatMul call (slots 0, 1 and 5), not
+  // once per row chunk.
   thread_local uint64_t prepared_call = 0;
+  thread_local TileActs acts{};
   if (a.call_id == 0 || a.call_id != prepared_call) {
-    PrepareTileActs<K>(a, dx, aux);
+    acts = PrepareTileActs<K>(a);
     prepared_call = a.call_id;
   }
+  auto* tile = VnniScratch<__m512i>(static_cast<size_t>(a.w.cols / 4), 2);
+  auto* scale = VnniScratch<float>(static_cast<size_t>(n_blocks * kUnits * kVnniTileRows), 3);
+  auto* min = VnniScratch<float>(static_cast<size_t>(n_blocks * kTileMinFloats<K>), 4);
+  auto* spill = VnniScratch<uint8_t>(kVnniTileRows * a.w.row_bytes, 6);
   // One token group (decode, small batches): pack block by block inside the
   // products; more: pack the whole tile once for all groups.
   const bool fuse = a.n_tokens <= kVnniTileTokens;
-  for (int64_t r0 = row_begin; r0 < row_end; r0 += kVnniTileRows) {
-    const TileRows rows = MakeTileRows(a, r0, row_end);
+  // Fused, the weights stream from memory once: the 16 rows of a tile are
+  // then taken from the 16 sixteenths of the range (rows i, i + n, i + 2n,
+  // ...), each sixteenth one sequential stream for the hardware prefetchers
+  // (see VnniKMatVecRows), when the gathers' int32 offsets can span it.
+  const int64_t n_tiles = (row_end - row_begin + kVnniTileRows - 1) / kVnniTileRows;
+  const bool spread =
+      fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <= size_t{INT32_MAX};
+  for (int64_t i = 0; i < n_tiles; ++i) {
+    const TileRows rows = spread
+                              ? MakeTileRows(a, row_begin + i, n_tiles, row_end, spill)
+                              : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end, spill);
     if (!fuse) PackTile<K>(a, rows, tile, scale, min);
     const TileRows* fused = fuse ? &rows : nullptr;
-    const int64_t n_rows = std::min(kVnniTileRows, row_end - r0);
-    const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
-    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kVnniTileTokens) {
-      switch (std::min(kVnniTileTokens, a.n_tokens - t0)) {
-#define ARKV_TILE_CASE(N)                                                \
-  case N:                                                                \
-    TileTokens<K, N>(a, t0, fused, tile, scale, min, dx, aux, r0, mask); \
+    for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
+      switch (std::min(kVnniTileTokens, a.n_tokens - g * kVnniTileTokens)) {
+#define ARKV_TILE_CASE(N)                                        \
+  case N:                                                        \
+    TileTokens<K, N>(a, g, acts, fused, tile, scale, min, rows); \
     break;
         ARKV_TILE_CASE(1)
         ARKV_TILE_CASE(2)
