@@ -53,7 +53,11 @@
 //   the lowest-scored ones, so a layer holds at most (W + cap) Original and
 //   C_l - W - cap Quantized tokens per KV head. (An even split measured worse
 //   before positions and pages were counted: stories260K, 40 KiB of token
-//   bytes, ppl 3.9932 vs 3.9715; not remeasured under page accounting.)
+//   bytes, ppl 3.9932 vs 3.9715; not remeasured under page accounting.) A
+//   prompt batch quantizes down to the cap; a decode step that crosses it
+//   quantizes down to cap - W (at least 0), the Original past that ARKV's
+//   decode compression leaves, so that the next W steps change nothing and
+//   need no scores (amortized, as C is by the keep fraction).
 //   Before the prompt's OQ scores exist, arkv assumes ratio 1 (all Original).
 //   A budget that cannot hold W Original tokens in every layer is an error.
 // - Quantized tokens are never promoted back to Original.

@@ -20,13 +20,23 @@ std::vector<int> HeadStores::CacheOrder() const {
   const SlotSpan po = original_.View();
   const SlotSpan pq = quantized_.View();
   const int no = original_.size();
-  std::vector<int32_t> positions(static_cast<size_t>(no) + quantized_.size());
+  const int nq = quantized_.size();
+  std::vector<int32_t> positions(static_cast<size_t>(no) + nq);
   for (int i = 0; i < no; ++i) positions[i] = po.position(i);
-  for (int i = 0; i < quantized_.size(); ++i) positions[no + i] = pq.position(i);
+  for (int i = 0; i < nq; ++i) positions[no + i] = pq.position(i);
   std::vector<int> order(positions.size());
   std::iota(order.begin(), order.end(), 0);
-  auto pos = [&](int i) { return positions[i]; };
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return pos(a) < pos(b); });
+  auto by_position = [&](int a, int b) { return positions[a] < positions[b]; };
+  const auto q_begin = order.begin() + no;
+  // Original slots are appended in position order and compaction keeps it,
+  // so only the Quantized slots (appended by every Apply) need sorting; then
+  // one merge. Stable throughout: equal positions keep slot order, as one
+  // stable sort of all slots would.
+  if (!std::is_sorted(order.begin(), q_begin, by_position)) {
+    std::stable_sort(order.begin(), q_begin, by_position);
+  }
+  std::stable_sort(q_begin, order.end(), by_position);
+  std::inplace_merge(order.begin(), q_begin, order.end(), by_position);
   return order;
 }
 

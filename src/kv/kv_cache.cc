@@ -100,19 +100,21 @@ class Cache final : public SequenceCache {
 
     std::vector<HeadSpans> spans;
     int max_keys = 0;
+    bool cap_needs_scores = false;
     for (const HeadStores& head : L.heads) {
       spans.push_back(head.Spans());
       max_keys = std::max(max_keys, head.size());
+      cap_needs_scores |= OriginalCapDemand(L.limits, OriginalPast(head)).needs_scores;
     }
     const LayerQueries queries{q, positions, n_tokens, shape_.n_heads, d, scale, out};
-    // Scores are needed when EndBatch may select tokens: prompt batches, a
-    // layer over its capacity, or a byte budget's Original cap.
+    // Scores are needed when EndBatch may select tokens by them: prompt
+    // batches, a layer over its capacity, or a byte budget's Original cap
+    // that binds (policy.h: amortized, so not at every decode step).
     const LayerLimits& lim = L.limits;
     // (Attend cannot tell a 1-token prompt chunk from a decode step, so
     // snapkv without decode compression scores both.)
-    const bool score =
-        policy_->NeedsScores() &&
-        (n_tokens > 1 || !lim.capacity || max_keys > *lim.capacity || lim.original_cap.has_value());
+    const bool score = policy_->NeedsScores() && (n_tokens > 1 || !lim.capacity ||
+                                                  max_keys > *lim.capacity || cap_needs_scores);
     if (!score) {
       AttendLayer(spans, queries, {}, threads);
       return;
@@ -270,11 +272,9 @@ class Cache final : public SequenceCache {
   // Asks the policy for the next states of one KV head and applies them.
   void CompressHead(Layer& L, size_t h, const LayerContext& ctx) {
     HeadStores& head = L.heads[h];
-    // Nothing to do (the common decode step): no snapshot. A byte budget's
-    // Original cap binds only when the head holds more Original tokens.
-    const bool cap_may_bind =
-        ctx.limits.original_cap && head.original().size() > *ctx.limits.original_cap;
-    if (!cap_may_bind && !policy_->MayChange(ctx, static_cast<size_t>(head.size()))) return;
+    // Nothing to do (the common decode step): no snapshot.
+    const bool cap_binds = OriginalCapDemand(ctx.limits, OriginalPast(head)).binds;
+    if (!cap_binds && !policy_->MayChange(ctx, static_cast<size_t>(head.size()))) return;
     const HeadSnapshot snapshot = head.Snapshot();
     HeadTokens tokens;
     tokens.positions = snapshot.positions;
@@ -292,6 +292,14 @@ class Cache final : public SequenceCache {
       const size_t during = BytesHeld() - head.bytes() + applied.peak_bytes;
       peak_bytes_ = std::max(peak_bytes_, static_cast<int64_t>(during));
     }
+  }
+
+  // Original tokens of a head outside its window (the newest min(n, W)
+  // tokens, all Original: only past tokens are ever quantized).
+  size_t OriginalPast(const HeadStores& head) const {
+    const int window = std::min(head.size(), config_.window);
+    ARKV_DASSERT(head.original().size() >= window);
+    return static_cast<size_t>(head.original().size() - window);
   }
 
   CacheShape shape_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 
 #include "core/error.h"
@@ -28,7 +29,8 @@ std::vector<double> PastScores(const HeadTokens& tokens, size_t past) {
 void SelectPast(const HeadTokens& tokens, size_t past, size_t keep, size_t original,
                 std::vector<TokenState>& next) {
   const std::vector<double> scores = PastScores(tokens, past);
-  const std::vector<size_t> top = TopKIndices(scores, std::min(keep, past));
+  const size_t k = std::min(keep, past);
+  const std::vector<size_t> top = TopKSplit(scores, k, std::min(original, k));
   for (size_t i = 0; i < past; ++i) next[i] = TokenState::kEvicted;
   for (size_t r = 0; r < top.size(); ++r) {
     const size_t i = top[r];
@@ -215,6 +217,24 @@ std::unique_ptr<Policy> MakePolicy(const CacheConfig& config) {
   Fail("unknown KV policy value {}", static_cast<int>(config.policy));
 }
 
+size_t OriginalCapMark(const LayerContext& ctx) {
+  ARKV_DASSERT(ctx.limits.original_cap.has_value());
+  const size_t cap = static_cast<size_t>(*ctx.limits.original_cap);
+  if (IsPrompt(ctx.kind)) return cap;
+  return cap - std::min(cap, static_cast<size_t>(ctx.window));
+}
+
+CapDemand OriginalCapDemand(const LayerLimits& limits, size_t original_past) {
+  CapDemand demand;
+  if (!limits.original_cap) return demand;
+  const size_t cap = static_cast<size_t>(*limits.original_cap);
+  demand.binds = original_past > cap;
+  // A decode step quantizes them all when the cap is at most the window; a
+  // prompt batch keeps `cap` of them.
+  demand.needs_scores = demand.binds && cap > 0;
+  return demand;
+}
+
 void EnforceOriginalCap(const LayerContext& ctx, const HeadTokens& tokens,
                         std::vector<TokenState>& next) {
   if (!ctx.limits.original_cap) return;
@@ -224,13 +244,18 @@ void EnforceOriginalCap(const LayerContext& ctx, const HeadTokens& tokens,
   for (size_t i = 0; i < past; ++i) {
     if (next[i] == TokenState::kOriginal) originals.push_back(i);
   }
-  const size_t cap = static_cast<size_t>(*ctx.limits.original_cap);
-  if (originals.size() <= cap) return;
-  const std::vector<double> scores = PastScores(tokens, past);
-  // Lowest score first (the oldest first on ties).
-  std::stable_sort(originals.begin(), originals.end(),
-                   [&](size_t a, size_t b) { return scores[a] < scores[b]; });
-  for (size_t r = 0; r < originals.size() - cap; ++r) next[originals[r]] = TokenState::kQuantized;
+  if (originals.size() <= static_cast<size_t>(*ctx.limits.original_cap)) return;
+  const size_t demote = originals.size() - OriginalCapMark(ctx);
+  if (demote < originals.size()) {
+    const std::vector<double> scores = PastScores(tokens, past);
+    // Lowest score first, the oldest first on ties: the first `demote` in
+    // that order, without sorting the rest.
+    std::nth_element(originals.begin(), originals.begin() + static_cast<std::ptrdiff_t>(demote),
+                     originals.end(), [&](size_t a, size_t b) {
+                       return scores[a] < scores[b] || (scores[a] == scores[b] && a < b);
+                     });
+  }
+  for (size_t r = 0; r < demote; ++r) next[originals[r]] = TokenState::kQuantized;
 }
 
 }  // namespace arkv::kv

@@ -60,10 +60,32 @@ class Policy {
 
 std::unique_ptr<Policy> MakePolicy(const CacheConfig& config);
 
-// Byte budgets: quantizes the lowest-scored Original past tokens until at most
-// ctx.limits.original_cap remain (no-op without a cap). Scores as in
-// HeadTokens; unscored heads quantize the oldest first.
+// Byte budgets [ours]: a layer holds at most ctx.limits.original_cap Original
+// past tokens (budget.h). When a batch takes a head over the cap, its
+// lowest-scored Original past tokens are quantized down to OriginalCapMark:
+// the cap after a prompt batch, as ARKV's prompt compression keeps exactly
+// its budget; after a decode step, the cap less the window, the Original
+// past that ARKV's decode compression leaves (ARKV.md Decoding 4: o =
+// origin_budget - W), so that the next W decode steps leave the layer alone,
+// as a decode compression keeps the layer under C for a while (the keep
+// fraction) instead of evicting one token a step. No-op without a cap.
+// Scores as in HeadTokens; unscored heads quantize the oldest first.
 void EnforceOriginalCap(const LayerContext& ctx, const HeadTokens& tokens,
                         std::vector<TokenState>& next);
+
+// The Original past tokens EnforceOriginalCap leaves when the cap binds (the
+// layer must have a cap).
+size_t OriginalCapMark(const LayerContext& ctx);
+
+// Whether EnforceOriginalCap changes a head of `original_past` Original past
+// tokens, and whether its choice then depends on the scores (it does not when
+// every Original past token is quantized). The cache scores a decode step
+// only when a policy or the cap needs it; a 1-token batch may be a prompt
+// chunk, so `needs_scores` answers for either kind.
+struct CapDemand {
+  bool binds = false;
+  bool needs_scores = false;
+};
+CapDemand OriginalCapDemand(const LayerLimits& limits, size_t original_past);
 
 }  // namespace arkv::kv

@@ -336,14 +336,12 @@ void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stri
   HeavyHitter(view, num_kv_heads, out, 0.0, pool_kernel, "decode heavy-hitter score");
 }
 
-std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
-  if (k > scores.size()) {
-    Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
-  }
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  // Strict weak order on (is NaN, -score, index).
-  auto better = [&scores](size_t a, size_t b) {
+namespace {
+
+// Strict weak order on (is NaN, -score, index): the better token first.
+struct Better {
+  std::span<const double> scores;
+  bool operator()(size_t a, size_t b) const {
     const double sa = scores[a];
     const double sb = scores[b];
     const bool nan_a = std::isnan(sa);
@@ -355,8 +353,35 @@ std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
       return sa > sb;
     }
     return a < b;
-  };
-  std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(k), order.end(), better);
+  }
+};
+
+}  // namespace
+
+std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
+  if (k > scores.size()) {
+    Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
+  }
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(k), order.end(),
+                    Better{scores});
+  order.resize(k);
+  return order;
+}
+
+std::vector<size_t> TopKSplit(std::span<const double> scores, size_t k, size_t split) {
+  if (k > scores.size() || split > k) {
+    Fail("top-k split: need split ({}) <= k ({}) <= the {} scores", split, k, scores.size());
+  }
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  // The order is total (ties go to the index), so the sets are those of
+  // TopKIndices; two selections instead of a sort.
+  const auto kth = order.begin() + static_cast<ptrdiff_t>(k);
+  if (kth != order.end()) std::nth_element(order.begin(), kth, order.end(), Better{scores});
+  const auto split_at = order.begin() + static_cast<ptrdiff_t>(split);
+  if (split_at != kth) std::nth_element(order.begin(), split_at, kth, Better{scores});
   order.resize(k);
   return order;
 }
@@ -384,7 +409,7 @@ std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, s
   const DecodeSplit split =
       ComputeDecodeSplit(past_scores.size() + window, window, original_budget, keep_fraction);
   std::vector<TokenState> states(split.past + window, TokenState::kEvicted);
-  const std::vector<size_t> ranked = TopKIndices(past_scores, split.keep);
+  const std::vector<size_t> ranked = TopKSplit(past_scores, split.keep, split.original);
   for (size_t r = 0; r < ranked.size(); ++r) {
     states[ranked[r]] = r < split.original ? TokenState::kOriginal : TokenState::kQuantized;
   }

@@ -153,6 +153,12 @@ void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stri
 // NaN ranks below every number. Throws arkv::Error when k > scores.size().
 std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k);
 
+// The same k indices as TopKIndices, the best `split` of them first, in no
+// particular order within [0, split) and [split, k): what a split into
+// states needs, in linear time instead of a sort. Throws arkv::Error unless
+// split <= k <= scores.size().
+std::vector<size_t> TopKSplit(std::span<const double> scores, size_t k, size_t split);
+
 // The per-token score a policy ranks past tokens by.
 enum class TokenScore : uint8_t {
   kHeavyHitter,  // ARKV's mean + gamma * var (ComputePrefillHeavyHitter)
@@ -180,7 +186,7 @@ DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t original
 // ComputeDecodeHeavyHitter); the `window` tokens after them are the recent
 // window. Result: past_scores.size() + window states in cache order; the
 // top-o past tokens Original, the next keep - o Quantized, the other past
-// tokens Evicted, the window Original (ranking as TopKIndices).
+// tokens Evicted, the window Original (ranking as TopKIndices; TopKSplit).
 std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
                                           size_t original_budget,
                                           double keep_fraction = kDefaultKeepFraction);

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -395,6 +397,46 @@ TEST(TopKTest, NanRanksLast) {
 TEST(TopKTest, RejectsKLargerThanInput) {
   const std::vector<double> s = {1, 2};
   EXPECT_THROW(TopKIndices(s, 3), Error);
+}
+
+// TopKSplit: the same sets as a full sort on (NaN last, higher score, lower
+// index), the best `split` first, over random scores with ties and NaNs.
+TEST(TopKTest, SplitSelectsTheSameClassesAsASort) {
+  const std::vector<double> hand = {0.5, 0.9, 0.5, 0.9, 0.1};
+  std::vector<size_t> got = TopKSplit(hand, 3, 1);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], 1u);
+  std::sort(got.begin() + 1, got.end());
+  EXPECT_EQ(got, (std::vector<size_t>{1, 0, 3}));
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t n = std::uniform_int_distribution<size_t>(0, 40)(rng);
+    std::vector<double> s(n);
+    for (double& x : s) {
+      const int r = std::uniform_int_distribution<int>(0, 9)(rng);
+      x = r == 0 ? std::nan("") : static_cast<double>(r % 4);  // many ties
+    }
+    std::vector<size_t> sorted(n);
+    for (size_t i = 0; i < n; ++i) sorted[i] = i;
+    std::sort(sorted.begin(), sorted.end(), [&](size_t a, size_t b) {
+      const bool na = std::isnan(s[a]), nb = std::isnan(s[b]);
+      if (na != nb) return nb;
+      if (!na && s[a] != s[b]) return s[a] > s[b];
+      return a < b;
+    });
+    const size_t k = std::uniform_int_distribution<size_t>(0, n)(rng);
+    const size_t split = std::uniform_int_distribution<size_t>(0, k)(rng);
+    std::vector<size_t> top = TopKSplit(s, k, split);
+    ASSERT_EQ(top.size(), k);
+    std::sort(top.begin(), top.begin() + static_cast<ptrdiff_t>(split));
+    std::sort(top.begin() + static_cast<ptrdiff_t>(split), top.end());
+    std::vector<size_t> want(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(k));
+    std::sort(want.begin(), want.begin() + static_cast<ptrdiff_t>(split));
+    std::sort(want.begin() + static_cast<ptrdiff_t>(split), want.end());
+    EXPECT_EQ(top, want) << "n " << n << " k " << k << " split " << split;
+  }
+  EXPECT_THROW(TopKSplit(hand, 6, 0), Error);
+  EXPECT_THROW(TopKSplit(hand, 2, 3), Error);
 }
 
 TEST(DecodeSplitTest, Counts) {
