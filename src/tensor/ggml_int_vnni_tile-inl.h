@@ -423,18 +423,87 @@ TileActs PrepareTileActs(const internal::IntMatMulArgs& a) {
   return {xq, dx, aux};
 }
 
-// The register tile: one row tile x kT tokens (group g) over all columns;
-// writes the tile's rows of each token's output. With `fused`, each weight
-// block is packed from those rows just before its products (one token
-// group: the packed block stays in L1) instead of read from `tile`.
+// The products of weight block b (packed: wb, sb, mb) with the kT tokens of
+// group g, added to total[t].
 template <class K, int kT>
-HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const TileActs& x,
-                           const TileRows* fused, const __m512i* tile, const float* scale,
-                           const float* min, const TileRows& rows) {
+HWY_INLINE void BlockProducts(const TileActs& x, int64_t g, int64_t b, int64_t n_blocks,
+                              const __m512i* wb, const float* sb, const float* mb,
+                              __m512 (&total)[kT]) {
   constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems, kWords = K::kBlockElems / 4;
   constexpr int64_t kVecs = K::kUnitElems / 4;
   constexpr int64_t kG = kVnniTileTokens;
   constexpr int64_t kAuxPerBlock = K::kHasMins ? 4 : kUnits;
+  const int64_t gb = g * n_blocks + b;
+  const int32_t* xb = x.xq + gb * kWords * kG;
+  const int32_t* ab = x.aux + gb * kAuxPerBlock * kG;
+  const float* dxb = x.dx + gb * kG;
+  // K-quants: the units' terms of this block, before dx.
+  __m512 block[kT];
+  if constexpr (kUnits > 1) {
+    for (int t = 0; t < kT; ++t) block[t] = _mm512_setzero_ps();
+  }
+  for (int64_t u = 0; u < kUnits; ++u) {
+    const __m512i* w = wb + u * kVecs;
+    __m512i acc[kT];
+    for (int t = 0; t < kT; ++t) {
+      acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(ab[u * kG + t]) : _mm512_setzero_si512();
+    }
+    for (int64_t v = 0; v < kVecs; ++v) {
+      const __m512i wv = w[v];
+      const int32_t* xv = xb + (u * kVecs + v) * kG;
+      for (int t = 0; t < kT; ++t) {
+        acc[t] = DpbusdBroadcast(acc[t], wv, reinterpret_cast<const int8_t*>(xv + t));
+      }
+    }
+    const __m512 sv = _mm512_load_ps(sb + u * kVnniTileRows);
+    for (int t = 0; t < kT; ++t) {
+      if constexpr (kUnits > 1) {
+        block[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sv, block[t]);
+      } else {
+        const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dxb[t]));
+        total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
+      }
+    }
+  }
+  if constexpr (K::kHasMins) {
+    const auto* pairs = reinterpret_cast<const __m512i*>(mb);
+    const __m512 dmin = _mm512_load_ps(mb + 4 * kVnniTileRows);
+    for (int t = 0; t < kT; ++t) {
+      __m512i m = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) m = DpwssdBroadcast(m, pairs[k], ab + k * kG + t);
+      block[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, block[t]);
+    }
+  }
+  if constexpr (kUnits > 1) {
+    for (int t = 0; t < kT; ++t) {
+      total[t] = _mm512_fmadd_ps(block[t], _mm512_set1_ps(dxb[t]), total[t]);
+    }
+  }
+}
+
+// Writes the tile's rows of the kT tokens of group g.
+template <int kT>
+HWY_INLINE void StoreTotals(const internal::IntMatMulArgs& a, int64_t g, const TileRows& rows,
+                            const __m512 (&total)[kT]) {
+  for (int t = 0; t < kT; ++t) {
+    float* y = a.y + (g * kVnniTileTokens + t) * a.y_stride;
+    if (rows.step == 1) {
+      _mm512_mask_storeu_ps(y + rows.first, rows.valid, total[t]);
+    } else {  // lanes that repeat the last row write the same value
+      _mm512_i32scatter_ps(y, rows.out, total[t], 4);
+    }
+  }
+}
+
+// The register tile: one row tile x kT tokens (group g) over all columns.
+// With `fused`, each weight block is packed from the tile's rows just
+// before its products (the packed block stays in L1) instead of read from
+// `tile`.
+template <class K, int kT>
+HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const TileActs& x,
+                           const TileRows* fused, const __m512i* tile, const float* scale,
+                           const float* min, const TileRows& rows) {
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
   const int64_t n_blocks = a.w.cols / K::kBlockElems;
   __m512 total[kT];
   for (int t = 0; t < kT; ++t) total[t] = _mm512_setzero_ps();
@@ -442,70 +511,38 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const Ti
   HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
   HWY_ALIGN float block_min[kTileMinFloats<K>];
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const __m512i* wb = tile + b * (K::kBlockElems / 4);
-    const float* sb = scale + b * kUnits * kVnniTileRows;
-    const float* mb = min + b * kTileMinFloats<K>;
     if (fused != nullptr) {
       K::Pack(*fused, b, block_tile, block_scale, block_min);
-      wb = block_tile;
-      sb = block_scale;
-      mb = block_min;
-    }
-    const int64_t gb = g * n_blocks + b;
-    const int32_t* xb = x.xq + gb * kWords * kG;
-    const int32_t* ab = x.aux + gb * kAuxPerBlock * kG;
-    const float* dxb = x.dx + gb * kG;
-    // K-quants: the units' terms of this block, before dx.
-    __m512 block[kT];
-    if constexpr (kUnits > 1) {
-      for (int t = 0; t < kT; ++t) block[t] = _mm512_setzero_ps();
-    }
-    for (int64_t u = 0; u < kUnits; ++u) {
-      const __m512i* w = wb + u * kVecs;
-      __m512i acc[kT];
-      for (int t = 0; t < kT; ++t) {
-        acc[t] = K::kOffset != 0 ? _mm512_set1_epi32(ab[u * kG + t]) : _mm512_setzero_si512();
-      }
-      for (int64_t v = 0; v < kVecs; ++v) {
-        const __m512i wv = w[v];
-        const int32_t* xv = xb + (u * kVecs + v) * kG;
-        for (int t = 0; t < kT; ++t) {
-          acc[t] = DpbusdBroadcast(acc[t], wv, reinterpret_cast<const int8_t*>(xv + t));
-        }
-      }
-      const __m512 sv = _mm512_load_ps(sb + u * kVnniTileRows);
-      for (int t = 0; t < kT; ++t) {
-        if constexpr (kUnits > 1) {
-          block[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), sv, block[t]);
-        } else {
-          const __m512 s = _mm512_mul_ps(sv, _mm512_set1_ps(dxb[t]));
-          total[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), s, total[t]);
-        }
-      }
-    }
-    if constexpr (K::kHasMins) {
-      const auto* pairs = reinterpret_cast<const __m512i*>(mb);
-      const __m512 dmin = _mm512_load_ps(mb + 4 * kVnniTileRows);
-      for (int t = 0; t < kT; ++t) {
-        __m512i m = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) m = DpwssdBroadcast(m, pairs[k], ab + k * kG + t);
-        block[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), dmin, block[t]);
-      }
-    }
-    if constexpr (kUnits > 1) {
-      for (int t = 0; t < kT; ++t) {
-        total[t] = _mm512_fmadd_ps(block[t], _mm512_set1_ps(dxb[t]), total[t]);
-      }
+      BlockProducts<K, kT>(x, g, b, n_blocks, block_tile, block_scale, block_min, total);
+    } else {
+      BlockProducts<K, kT>(x, g, b, n_blocks, tile + b * (K::kBlockElems / 4),
+                           scale + b * kUnits * kVnniTileRows, min + b * kTileMinFloats<K>, total);
     }
   }
-  for (int t = 0; t < kT; ++t) {
-    float* y = a.y + (g * kG + t) * a.y_stride;
-    if (rows.step == 1) {
-      _mm512_mask_storeu_ps(y + rows.first, rows.valid, total[t]);
-    } else {  // lanes that repeat the last row write the same value
-      _mm512_i32scatter_ps(y, rows.out, total[t], 4);
-    }
+  StoreTotals<kT>(a, g, rows, total);
+}
+
+// Two token groups (9-16 tokens: 8 in group 0, kT2 in group 1) over one row
+// tile, each weight block packed once for both (fused).
+template <class K, int kT2>
+HWY_INLINE void TileTwoGroups(const internal::IntMatMulArgs& a, const TileActs& x,
+                              const TileRows& rows) {
+  constexpr int kT1 = static_cast<int>(kVnniTileTokens);
+  constexpr int64_t kUnits = K::kBlockElems / K::kUnitElems;
+  const int64_t n_blocks = a.w.cols / K::kBlockElems;
+  __m512 total1[kT1], total2[kT2];
+  for (int t = 0; t < kT1; ++t) total1[t] = _mm512_setzero_ps();
+  for (int t = 0; t < kT2; ++t) total2[t] = _mm512_setzero_ps();
+  HWY_ALIGN __m512i block_tile[K::kBlockElems / 4];
+  HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
+  HWY_ALIGN float block_min[kTileMinFloats<K>];
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    K::Pack(rows, b, block_tile, block_scale, block_min);
+    BlockProducts<K, kT1>(x, 0, b, n_blocks, block_tile, block_scale, block_min, total1);
+    BlockProducts<K, kT2>(x, 1, b, n_blocks, block_tile, block_scale, block_min, total2);
   }
+  StoreTotals<kT1>(a, 0, rows, total1);
+  StoreTotals<kT2>(a, 1, rows, total2);
 }
 
 template <class Dec>
@@ -527,9 +564,9 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   auto* scale = VnniScratch<float>(static_cast<size_t>(n_blocks * kUnits * kVnniTileRows), 3);
   auto* min = VnniScratch<float>(static_cast<size_t>(n_blocks * kTileMinFloats<K>), 4);
   auto* spill = VnniScratch<uint8_t>(kVnniTileRows * a.w.row_bytes, 6);
-  // One token group (decode, small batches): pack block by block inside the
-  // products; more: pack the whole tile once for all groups.
-  const bool fuse = a.n_tokens <= kVnniTileTokens;
+  // Up to two token groups (decode, batches up to 16): pack block by block
+  // inside the products; more: pack the whole tile once for all groups.
+  const bool fuse = a.n_tokens <= 2 * kVnniTileTokens;
   // Fused, the weights stream from memory once: the 16 rows of a tile are
   // then taken from the 16 sixteenths of the range (rows i, i + n, i + 2n,
   // ...), each sixteenth one sequential stream for the hardware prefetchers
@@ -541,6 +578,24 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
     const TileRows rows = spread
                               ? MakeTileRows(a, row_begin + i, n_tiles, row_end, spill)
                               : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end, spill);
+    if (fuse && a.n_tokens > kVnniTileTokens) {
+      switch (a.n_tokens - kVnniTileTokens) {
+#define ARKV_TILE_CASE(N)               \
+  case N:                               \
+    TileTwoGroups<K, N>(a, acts, rows); \
+    break;
+        ARKV_TILE_CASE(1)
+        ARKV_TILE_CASE(2)
+        ARKV_TILE_CASE(3)
+        ARKV_TILE_CASE(4)
+        ARKV_TILE_CASE(5)
+        ARKV_TILE_CASE(6)
+        ARKV_TILE_CASE(7)
+        ARKV_TILE_CASE(8)
+#undef ARKV_TILE_CASE
+      }
+      continue;
+    }
     if (!fuse) PackTile<K>(a, rows, tile, scale, min);
     const TileRows* fused = fuse ? &rows : nullptr;
     for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
