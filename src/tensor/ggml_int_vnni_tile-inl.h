@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "tensor/ggml_int_vnni-inl.h"
@@ -545,6 +546,32 @@ HWY_INLINE void TileTwoGroups(const internal::IntMatMulArgs& a, const TileActs& 
   StoreTotals<kT2>(a, 1, rows, total2);
 }
 
+// f(std::integral_constant<int, n>{}) for a token count n of one group,
+// 1 <= n <= kVnniTileTokens: the register tiles take their size as a
+// template argument.
+template <class F>
+HWY_INLINE void WithTokenCount(int64_t n, F&& f) {
+  static_assert(kVnniTileTokens == 8);
+  switch (n) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 5:
+      return f(std::integral_constant<int, 5>{});
+    case 6:
+      return f(std::integral_constant<int, 6>{});
+    case 7:
+      return f(std::integral_constant<int, 7>{});
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+  }
+}
+
 template <class Dec>
 void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   using Block = typename Dec::Block;
@@ -579,41 +606,17 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
                               ? MakeTileRows(a, row_begin + i, n_tiles, row_end, spill)
                               : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end, spill);
     if (fuse && a.n_tokens > kVnniTileTokens) {
-      switch (a.n_tokens - kVnniTileTokens) {
-#define ARKV_TILE_CASE(N)               \
-  case N:                               \
-    TileTwoGroups<K, N>(a, acts, rows); \
-    break;
-        ARKV_TILE_CASE(1)
-        ARKV_TILE_CASE(2)
-        ARKV_TILE_CASE(3)
-        ARKV_TILE_CASE(4)
-        ARKV_TILE_CASE(5)
-        ARKV_TILE_CASE(6)
-        ARKV_TILE_CASE(7)
-        ARKV_TILE_CASE(8)
-#undef ARKV_TILE_CASE
-      }
+      WithTokenCount(a.n_tokens - kVnniTileTokens,
+                     [&](auto n) HWY_ATTR { TileTwoGroups<K, decltype(n)::value>(a, acts, rows); });
       continue;
     }
     if (!fuse) PackTile<K>(a, rows, tile, scale, min);
     const TileRows* fused = fuse ? &rows : nullptr;
     for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
-      switch (std::min(kVnniTileTokens, a.n_tokens - g * kVnniTileTokens)) {
-#define ARKV_TILE_CASE(N)                                        \
-  case N:                                                        \
-    TileTokens<K, N>(a, g, acts, fused, tile, scale, min, rows); \
-    break;
-        ARKV_TILE_CASE(1)
-        ARKV_TILE_CASE(2)
-        ARKV_TILE_CASE(3)
-        ARKV_TILE_CASE(4)
-        ARKV_TILE_CASE(5)
-        ARKV_TILE_CASE(6)
-        ARKV_TILE_CASE(7)
-        ARKV_TILE_CASE(8)
-#undef ARKV_TILE_CASE
-      }
+      WithTokenCount(std::min(kVnniTileTokens, a.n_tokens - g * kVnniTileTokens),
+                     [&](auto n) HWY_ATTR {
+                       TileTokens<K, decltype(n)::value>(a, g, acts, fused, tile, scale, min, rows);
+                     });
     }
   }
 }
