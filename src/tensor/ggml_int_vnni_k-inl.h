@@ -142,7 +142,7 @@ HWY_INLINE void VnniDotQ6K(const BlockQ6_K* blk, const BlockQ8_K& x, const __m51
 // neighbours: each quarter is then one sequential stream through memory
 // from its first row to its last, which the hardware prefetchers follow far
 // better than four 1-2 KiB runs that restart every pass. On this project's
-// machine that took a 1 GiB Q4_K matvec from 7.5 to 14.5 GB/s on one
+// machine that took a 1 GiB Q4_K matvec from 7.5 to 14.5 GiB/s on one
 // thread (BM_Decode), past the single-stream BM_ReadBandwidth.
 template <class Dec>
 void VnniKMatVecRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
