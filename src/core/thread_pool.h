@@ -3,6 +3,7 @@
 // takes part, so ThreadPool(1) runs everything inline with no threads at all.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -54,6 +55,17 @@ class ThreadPool final : public Parallel {
   int64_t chunk_ = 1;
   alignas(64) std::atomic<int64_t> next_{0};
 };
+
+// fn(row) for each of n rows of `width` values, over the pool in chunks of
+// at least `chunk_values` values: a row-wise step of a prompt batch spreads
+// over the threads, one of a decode step (a row or a few) runs inline.
+template <class Fn>
+void ForEachRow(ThreadPool& pool, int64_t n, int64_t width, int64_t chunk_values, Fn&& fn) {
+  const int64_t grain = std::max<int64_t>(1, chunk_values / std::max<int64_t>(width, 1));
+  pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) fn(row);
+  });
+}
 
 // Number of hardware threads, at least 1.
 int HardwareThreads();

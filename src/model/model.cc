@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "model/architectures.h"
 #include "model/layer_ops.h"
@@ -12,15 +13,8 @@
 namespace arkv {
 namespace {
 
-// fn(t) for the n rows of `width` values each, over the pool when the rows
-// are many (a prompt chunk) and inline when they are few (decode).
-template <class Fn>
-void ForEachRow(ThreadPool& pool, int64_t n, int64_t width, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(width, 1));
-  pool.ParallelFor(n, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) fn(t);
-  });
-}
+// RMSNorm and SwiGLU of a batch: at least this many values per chunk.
+constexpr int64_t kRowOpChunkValues = int64_t{1} << 15;
 
 void AddBias(float* x, const std::vector<float>& bias, int n_tokens) {
   const int n = static_cast<int>(bias.size());
@@ -241,7 +235,7 @@ void Model::ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
-    ForEachRow(pool, n, E,
+    ForEachRow(pool, n, E, kRowOpChunkValues,
                [&](int64_t t) { RmsNorm(x + t * E, L.attn_norm.data(), h + t * E, E, c.rms_eps); });
     MatMul(L.wq, h, E, n, ws.q_.data(), q_dim, pool, mp);
     MatMul(L.wk, h, E, n, ws.k_.data(), kv_dim, pool, mp);
@@ -267,13 +261,14 @@ void Model::ForwardBatch(const Batch& batch, float* logits, ForwardWorkspace& ws
     MatMul(L.wo, ws.attn_.data(), q_dim, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
 
-    ForEachRow(pool, n, E,
+    ForEachRow(pool, n, E, kRowOpChunkValues,
                [&](int64_t t) { RmsNorm(x + t * E, L.ffn_norm.data(), h + t * E, E, c.rms_eps); });
     MatMul(L.ffn_gate, h, E, n, ws.gate_.data(), c.n_ff, pool, mp);
     MatMul(L.ffn_up, h, E, n, ws.up_.data(), c.n_ff, pool, mp);
     float* g = ws.gate_.data();
     const float* u = ws.up_.data();
-    ForEachRow(pool, n, c.n_ff, [&](int64_t t) { SwiGlu(g + t * c.n_ff, u + t * c.n_ff, c.n_ff); });
+    ForEachRow(pool, n, c.n_ff, kRowOpChunkValues,
+               [&](int64_t t) { SwiGlu(g + t * c.n_ff, u + t * c.n_ff, c.n_ff); });
     MatMul(L.ffn_down, g, c.n_ff, n, h, E, pool, mp);
     for (size_t i = 0; i < static_cast<size_t>(n) * E; ++i) x[i] += h[i];
   }

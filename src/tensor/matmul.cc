@@ -59,15 +59,9 @@ int64_t RowGrain(int64_t cols) {
   return (std::max<int64_t>(16, (int64_t{1} << 16) / std::max<int64_t>(cols, 1)) + 15) / 16 * 16;
 }
 
-// Converts each activation row once, in parallel over tokens, with
-// convert(x_row, t) for token t.
-template <class Fn>
-void ForEachToken(int64_t n_tokens, int64_t cols, ThreadPool& pool, Fn&& convert) {
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(cols, 1));
-  pool.ParallelFor(n_tokens, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) convert(t);
-  });
-}
+// Activation rows are converted once each, in parallel over tokens, at least
+// this many values per chunk.
+constexpr int64_t kConvertChunkValues = int64_t{1} << 14;
 
 // kGgml for F16 and BF16 weights: the activations are rounded to the weight
 // type (as ggml converts them to its vec_dot type), then multiplied by the
@@ -78,7 +72,7 @@ void MatMulRounded(const internal::MatMulArgs& in, internal::MatMulRowsFn kernel
   auto* xr = static_cast<float*>(
       Scratch(static_cast<size_t>(in.n_tokens) * static_cast<size_t>(cols) * sizeof(float)));
   const bool f16 = in.w.type == GgmlType::kF16;
-  ForEachToken(in.n_tokens, cols, pool, [&](int64_t t) {
+  ForEachRow(pool, in.n_tokens, cols, kConvertChunkValues, [&](int64_t t) {
     const float* src = in.x + t * in.x_stride;
     float* dst = xr + t * cols;
     for (int64_t c = 0; c < cols; ++c) {
@@ -101,7 +95,7 @@ void MatMulQuantized(const internal::MatMulArgs& in, ThreadPool& pool) {
   const size_t block_bytes = q8_k ? sizeof(BlockQ8_K) : sizeof(BlockQ8_0);
   const size_t row_bytes = static_cast<size_t>(cols / block_elems) * block_bytes;
   auto* acts = static_cast<unsigned char*>(Scratch(static_cast<size_t>(in.n_tokens) * row_bytes));
-  ForEachToken(in.n_tokens, cols, pool, [&](int64_t t) {
+  ForEachRow(pool, in.n_tokens, cols, kConvertChunkValues, [&](int64_t t) {
     void* dst = acts + static_cast<size_t>(t) * row_bytes;
     if (q8_k) {
       QuantizeActivationsQ8_K(in.x + t * in.x_stride, static_cast<BlockQ8_K*>(dst), cols);
