@@ -107,45 +107,39 @@ std::unique_ptr<SequenceCache> MakeCappedCache() {
   return CreateSequenceCache(kShape, config);
 }
 
+size_t QueryValues(int n) { return static_cast<size_t>(n) * kShape.n_heads * kShape.head_dim; }
+size_t KeyValues(int n) { return static_cast<size_t>(n) * kShape.n_kv_heads * kShape.head_dim; }
+
 // Random tokens whose queries are scaled per layer (2, 2, 0.05f): the last
 // layer's attention is nearly flat, so its OQ score, and its Original cap,
 // are small.
 void LayeredBatch(SequenceCache& cache, int32_t first, int n, BatchKind kind, std::mt19937& rng,
                   ThreadPool& threads) {
-  const int d = kShape.head_dim;
-  std::vector<int32_t> pos(n);
-  for (int t = 0; t < n; ++t) pos[t] = first + t;
-  for (int l = 0; l < kShape.n_layers; ++l) {
-    const float scale = l + 1 < kShape.n_layers ? 2.0f : 0.2f;
-    auto q = testing::RandomVector(static_cast<size_t>(n) * kShape.n_heads * d, rng, -scale, scale);
-    auto k = testing::RandomVector(static_cast<size_t>(n) * kShape.n_kv_heads * d, rng, -2, 2);
-    const auto v = testing::RandomVector(k.size(), rng);
-    std::vector<float> out(q.size());
-    cache.Attend(l, q.data(), k.data(), v.data(), pos.data(), n, 0.25f, out.data(), threads);
-  }
-  cache.EndBatch(kind);
+  testing::AttendBatch(cache, kShape, first, n, kind, threads,
+                       [&](int l, const std::vector<int32_t>&, auto& q, auto& k, auto& v) {
+                         const float scale = l + 1 < kShape.n_layers ? 2.0f : 0.2f;
+                         q = testing::RandomVector(QueryValues(n), rng, -scale, scale);
+                         k = testing::RandomVector(KeyValues(n), rng, -2, 2);
+                         v = testing::RandomVector(k.size(), rng);
+                       });
 }
 
 // One early token (position 10) takes the attention of every query.
 void HeavyTokenBatch(SequenceCache& cache, int32_t first, int n, BatchKind kind, std::mt19937& rng,
                      ThreadPool& threads) {
   const int d = kShape.head_dim;
-  std::vector<int32_t> pos(n);
-  for (int t = 0; t < n; ++t) pos[t] = first + t;
-  for (int l = 0; l < kShape.n_layers; ++l) {
-    auto q = testing::RandomVector(static_cast<size_t>(n) * kShape.n_heads * d, rng, -0.1f, 0.1f);
-    auto k =
-        testing::RandomVector(static_cast<size_t>(n) * kShape.n_kv_heads * d, rng, -0.1f, 0.1f);
-    const auto v = testing::RandomVector(k.size(), rng);
-    for (size_t i = 0; i < q.size(); i += d) q[i] += 4.0f;
-    for (int t = 0; t < n; ++t) {
-      if (pos[t] != 10) continue;
-      for (int h = 0; h < kShape.n_kv_heads; ++h) k[(t * kShape.n_kv_heads + h) * d] = 8.0f;
-    }
-    std::vector<float> out(q.size());
-    cache.Attend(l, q.data(), k.data(), v.data(), pos.data(), n, 0.25f, out.data(), threads);
-  }
-  cache.EndBatch(kind);
+  testing::AttendBatch(cache, kShape, first, n, kind, threads,
+                       [&](int, const std::vector<int32_t>& pos, auto& q, auto& k, auto& v) {
+                         q = testing::RandomVector(QueryValues(n), rng, -0.1f, 0.1f);
+                         k = testing::RandomVector(KeyValues(n), rng, -0.1f, 0.1f);
+                         v = testing::RandomVector(k.size(), rng);
+                         for (size_t i = 0; i < q.size(); i += d) q[i] += 4.0f;
+                         for (int t = 0; t < n; ++t) {
+                           if (pos[t] != 10) continue;
+                           for (int h = 0; h < kShape.n_kv_heads; ++h)
+                             k[(t * kShape.n_kv_heads + h) * d] = 8.0f;
+                         }
+                       });
 }
 
 // After the prompt, a layer of cap c holds W + c Original tokens per KV head

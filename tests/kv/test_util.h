@@ -20,22 +20,35 @@ inline std::vector<float> RandomVector(size_t n, std::mt19937& rng, float lo = -
   return v;
 }
 
-// Runs one batch of n random tokens at positions first.. through every layer
-// of `cache` (shape `shape`, scale 1/sqrt(head_dim)), then ends it as `kind`.
-inline void AttendRandomBatch(SequenceCache& cache, const CacheShape& shape, int32_t first, int n,
-                              BatchKind kind, std::mt19937& rng, ThreadPool& threads) {
-  const int d = shape.head_dim;
+// Runs one batch of n tokens at positions first, first + 1, ... through every
+// layer of `cache` (shape `shape`, scale 1/sqrt(head_dim)), then ends it as
+// `kind`; fill(l, pos, q, k, v) sets layer l's queries, keys and values.
+template <class Fill>
+void AttendBatch(SequenceCache& cache, const CacheShape& shape, int32_t first, int n,
+                 BatchKind kind, ThreadPool& threads, Fill&& fill) {
   std::vector<int32_t> pos(n);
   for (int t = 0; t < n; ++t) pos[t] = first + t;
+  std::vector<float> q, k, v;
   for (int l = 0; l < shape.n_layers; ++l) {
-    const auto q = RandomVector(static_cast<size_t>(n) * shape.n_heads * d, rng, -2, 2);
-    const auto k = RandomVector(static_cast<size_t>(n) * shape.n_kv_heads * d, rng, -2, 2);
-    const auto v = RandomVector(k.size(), rng);
+    fill(l, pos, q, k, v);
     std::vector<float> out(q.size());
     cache.Attend(l, q.data(), k.data(), v.data(), pos.data(), n,
-                 1.0f / std::sqrt(static_cast<float>(d)), out.data(), threads);
+                 1.0f / std::sqrt(static_cast<float>(shape.head_dim)), out.data(), threads);
   }
   cache.EndBatch(kind);
+}
+
+// AttendBatch with random queries and keys in [-2, 2], values in [-1, 1].
+inline void AttendRandomBatch(SequenceCache& cache, const CacheShape& shape, int32_t first, int n,
+                              BatchKind kind, std::mt19937& rng, ThreadPool& threads) {
+  const size_t d = static_cast<size_t>(shape.head_dim);
+  AttendBatch(cache, shape, first, n, kind, threads,
+              [&](int, const std::vector<int32_t>&, std::vector<float>& q, std::vector<float>& k,
+                  std::vector<float>& v) {
+                q = RandomVector(static_cast<size_t>(n) * shape.n_heads * d, rng, -2, 2);
+                k = RandomVector(static_cast<size_t>(n) * shape.n_kv_heads * d, rng, -2, 2);
+                v = RandomVector(k.size(), rng);
+              });
 }
 
 // One cached token of one KV head as the reference sees it.
