@@ -5,9 +5,10 @@
 // Layout: 16 weight rows share one 512-bit vector, one row per int32 lane.
 // A row tile (16 rows, all columns) is decoded into unsigned bytes and
 // transposed so that vector v holds bytes 4v..4v+3 of each of the 16 rows:
-// once per call for all tokens, or, when the tokens fit one register tile
-// (decode, batches up to 8), block by block right before its products. One vpdpbusd then multiplies
-// four weights of 16 rows by the same four activation bytes of one token, broadcast from memory
+// once per call for all tokens, or, for up to two register tiles of tokens
+// (decode, batches up to 16), block by block right before its products. One vpdpbusd then
+// multiplies four weights of 16 rows by the same four activation bytes of one token, broadcast from
+// memory
 // ({1to16}): 64 useful products per instruction and no horizontal sums. The int32 lanes run over
 // one "unit" (the elements that share an integer scale: a Q8_0/Q4_0 block, a 32-element Q4_K/Q5_K
 // sub-block, a 16-element Q6_K sub-block) and then meet the unit's scale in f32:
