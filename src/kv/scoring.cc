@@ -358,26 +358,14 @@ struct Better {
 
 }  // namespace
 
-std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k) {
-  if (k > scores.size()) {
-    Fail("top-k: k = {} exceeds the {} scores", k, scores.size());
-  }
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(k), order.end(),
-                    Better{scores});
-  order.resize(k);
-  return order;
-}
-
 std::vector<size_t> TopKSplit(std::span<const double> scores, size_t k, size_t split) {
   if (k > scores.size() || split > k) {
     Fail("top-k split: need split ({}) <= k ({}) <= the {} scores", split, k, scores.size());
   }
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  // The order is total (ties go to the index), so the sets are those of
-  // TopKIndices; two selections instead of a sort.
+  // The order is total (ties go to the index), so the sets are those of a
+  // sort; two selections instead of one.
   const auto kth = order.begin() + static_cast<ptrdiff_t>(k);
   if (kth != order.end()) std::nth_element(order.begin(), kth, order.end(), Better{scores});
   const auto split_at = order.begin() + static_cast<ptrdiff_t>(split);

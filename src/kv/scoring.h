@@ -149,13 +149,10 @@ void ComputeDecodeHeavyHitter(const T* probs, size_t num_heads, size_t head_stri
                               size_t num_kv_heads, std::span<double> out,
                               size_t pool_kernel = kDefaultPoolKernel);
 
-// Indices of the k highest scores, best first. Ties go to the lower index;
-// NaN ranks below every number. Throws arkv::Error when k > scores.size().
-std::vector<size_t> TopKIndices(std::span<const double> scores, size_t k);
-
-// The same k indices as TopKIndices, the best `split` of them first, in no
-// particular order within [0, split) and [split, k): what a split into
-// states needs, in linear time instead of a sort. Throws arkv::Error unless
+// Indices of the k highest scores (ties go to the lower index; NaN ranks
+// below every number), the best `split` of them first, in no particular
+// order within [0, split) and [split, k): what a split into states needs,
+// in linear time instead of a sort. Throws arkv::Error unless
 // split <= k <= scores.size().
 std::vector<size_t> TopKSplit(std::span<const double> scores, size_t k, size_t split);
 
@@ -186,7 +183,7 @@ DecodeSplit ComputeDecodeSplit(size_t num_cached, size_t window, size_t original
 // ComputeDecodeHeavyHitter); the `window` tokens after them are the recent
 // window. Result: past_scores.size() + window states in cache order; the
 // top-o past tokens Original, the next keep - o Quantized, the other past
-// tokens Evicted, the window Original (ranking as TopKIndices; TopKSplit).
+// tokens Evicted, the window Original (ranking as TopKSplit).
 std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, size_t window,
                                           size_t original_budget,
                                           double keep_fraction = kDefaultKeepFraction);

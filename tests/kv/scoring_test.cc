@@ -10,6 +10,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -381,22 +382,40 @@ TEST(HeavyHitterTest, RejectsBadArguments) {
 
 // ---------------------------------------------------------------- selection
 
-TEST(TopKTest, OrderedBestFirstTiesToLowerIndex) {
+using Split = std::pair<std::vector<size_t>, std::vector<size_t>>;
+
+// TopKSplit(s, k, split) as two sorted classes: the best `split`, then the
+// rest of the best k.
+Split Classes(const std::vector<double>& s, size_t k, size_t split) {
+  std::vector<size_t> top = TopKSplit(s, k, split);
+  EXPECT_EQ(top.size(), k);
+  std::vector<size_t> best(top.begin(), top.begin() + static_cast<ptrdiff_t>(split));
+  std::vector<size_t> rest(top.begin() + static_cast<ptrdiff_t>(split), top.end());
+  std::sort(best.begin(), best.end());
+  std::sort(rest.begin(), rest.end());
+  return {best, rest};
+}
+
+TEST(TopKTest, BestFirstTiesToLowerIndex) {
   const std::vector<double> s = {0.5, 0.9, 0.5, 0.9, 0.1};
-  EXPECT_EQ(TopKIndices(s, 3), (std::vector<size_t>{1, 3, 0}));
-  EXPECT_EQ(TopKIndices(s, 5), (std::vector<size_t>{1, 3, 0, 2, 4}));
-  EXPECT_TRUE(TopKIndices(s, 0).empty());
+  EXPECT_EQ(Classes(s, 3, 2), (Split{{1, 3}, {0}}));
+  EXPECT_EQ(Classes(s, 3, 1), (Split{{1}, {0, 3}}));     // 1 before 3: the lower index
+  EXPECT_EQ(Classes(s, 4, 3), (Split{{0, 1, 3}, {2}}));  // 0 before 2
+  EXPECT_EQ(Classes(s, 5, 4), (Split{{0, 1, 2, 3}, {4}}));
+  EXPECT_EQ(Classes(s, 0, 0), (Split{{}, {}}));
 }
 
 TEST(TopKTest, NanRanksLast) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<double> s = {std::nan(""), -inf, 0.0, std::nan(""), 2.0};
-  EXPECT_EQ(TopKIndices(s, 5), (std::vector<size_t>{4, 2, 1, 0, 3}));
+  EXPECT_EQ(Classes(s, 3, 1), (Split{{4}, {1, 2}}));  // -inf above NaN
+  EXPECT_EQ(Classes(s, 5, 3), (Split{{1, 2, 4}, {0, 3}}));
+  EXPECT_EQ(Classes(s, 4, 3), (Split{{1, 2, 4}, {0}}));  // NaNs tie: the lower index
 }
 
 TEST(TopKTest, RejectsKLargerThanInput) {
   const std::vector<double> s = {1, 2};
-  EXPECT_THROW(TopKIndices(s, 3), Error);
+  EXPECT_THROW(TopKSplit(s, 3, 0), Error);
 }
 
 // TopKSplit: the same sets as a full sort on (NaN last, higher score, lower
