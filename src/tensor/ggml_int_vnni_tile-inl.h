@@ -362,9 +362,10 @@ void PackTile(const internal::IntMatMulArgs& a, const TileRows& t, __m512i* tile
   }
 }
 
-// The activations of one MatMul call, per group g of kVnniTileTokens tokens
-// (the last group padded with copies of its last token), laid out so that
-// one pointer with constant offsets reaches every token of the group:
+// The activations of one MatMul call, per group g of kVnniTileTokens tokens,
+// laid out so that one pointer with constant offsets reaches every token of
+// the group (the slots past a short last group stay unwritten: a register
+// tile reads only its own kT tokens):
 //   xq  [g][block][word w][t]  int32 word w (bytes 4w..4w+3) of the block's quants
 //   dx  [g][block][t]          the block's scale
 //   aux [g][unit][t]           types with an offset: -kOffset * sum of the unit's quants
@@ -388,8 +389,8 @@ TileActs PrepareTileActs(const internal::IntMatMulArgs& a) {
   auto* aux = VnniScratch<int32_t>(static_cast<size_t>(n_groups * n_blocks * kAuxPerBlock * kG), 5);
   const auto* acts = static_cast<const Act*>(a.acts);
   for (int64_t g = 0; g < n_groups; ++g) {
-    for (int64_t t = 0; t < kG; ++t) {
-      const int64_t token = std::min(g * kG + t, a.n_tokens - 1);
+    for (int64_t t = 0; t < std::min(kG, a.n_tokens - g * kG); ++t) {
+      const int64_t token = g * kG + t;
       for (int64_t b = 0; b < n_blocks; ++b) {
         const Act& x = acts[token * n_blocks + b];
         const int64_t gb = g * n_blocks + b;
