@@ -217,11 +217,17 @@ struct TileK4 {
     for (int c = 0; c < 4; ++c) {
       TransposeChunk<Block>(t, b, offsetof(Block, qs) + 32 * c, q);
       for (int j = 0; j < 8; ++j) {
-        __m512i lo = _mm512_and_si512(q[j], _mm512_set1_epi8(0x0F));
-        __m512i hi = ShiftAndMask(q[j], 4, 0x0F);
+        __m512i lo = AndBytes(q[j], 0x0F);
+        __m512i hi;
         if constexpr (kFifthBit) {
+          hi = ShiftAndMask(q[j], 4, 0x0F);
           lo = _mm512_or_si512(lo, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c, 1), 4));
           hi = _mm512_or_si512(hi, _mm512_slli_epi16(ShiftAndMask(qh[j], 2 * c + 1, 1), 4));
+        } else {
+          // Q4_K: the high nibble stays in place, 16 times the quant (still a
+          // u8); the odd units' scales carry the exact factor 1/16 instead,
+          // which saves a shift per vector.
+          hi = AndBytes(q[j], static_cast<char>(0xF0));
         }
         out[16 * c + j] = lo;
         out[16 * c + 8 + j] = hi;
@@ -230,6 +236,8 @@ struct TileK4 {
     // The packed 6-bit scales and mins (see UnpackScalesMinsK4), 16 rows per vector.
     const __m512i dd = GatherWord<Block>(t, b, 0);
     const __m512 d = HalfLanes<false>(dd), dmin = HalfLanes<true>(dd);
+    // The odd units' factor (see above); d / 16 and the products below are exact.
+    const __m512 d_odd = kFifthBit ? d : _mm512_mul_ps(d, _mm512_set1_ps(1.0f / 16));
     const __m512i sa = GatherWord<Block>(t, b, 4), sb = GatherWord<Block>(t, b, 8),
                   sc = GatherWord<Block>(t, b, 12);
     const __m512i six = _mm512_set1_epi32(63), four = _mm512_set1_epi32(15),
@@ -244,9 +252,10 @@ struct TileK4 {
       const __m512i m_hi = _mm512_or_si512(
           _mm512_and_si512(_mm512_srli_epi32(sc, 8 * j + 4), four),
           _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(sb, 8 * j + 6), two), 4));
-      // Exact: an fp16 times a 6-bit integer.
-      _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_lo)));
-      _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(d, _mm512_cvtepi32_ps(s_hi)));
+      // Exact: an fp16 times a 6-bit integer. Units j and j + 4 are odd for odd j.
+      const __m512 dj = (j & 1) != 0 ? d_odd : d;
+      _mm512_store_ps(scale + j * kVnniTileRows, _mm512_mul_ps(dj, _mm512_cvtepi32_ps(s_lo)));
+      _mm512_store_ps(scale + (j + 4) * kVnniTileRows, _mm512_mul_ps(dj, _mm512_cvtepi32_ps(s_hi)));
       mins[j] = m_lo;
       mins[j + 4] = m_hi;
     }
