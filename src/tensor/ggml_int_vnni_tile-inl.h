@@ -615,6 +615,49 @@ HWY_INLINE void WithTokenCount(int64_t n, F&& f) {
   }
 }
 
+// L1 data caches of the AVX3_DL CPUs have 64 sets of 64-byte lines (48 KiB
+// 12-way on Intel, 32 KiB 8-way on Zen 4): addresses 4 KiB apart share a set.
+inline constexpr size_t kL1SetPeriod = 4096, kLineBytes = 64;
+
+// The most lines that 16 rows `stride` bytes apart hold in one L1 set while
+// `span` bytes of each row are in use (row 0 taken at a line start).
+inline int LinesPerL1Set(size_t stride, size_t span) {
+  int count[kL1SetPeriod / kLineBytes] = {};
+  int most = 0;
+  for (size_t r = 0; r < kVnniTileRows; ++r) {
+    const size_t start = r * stride % kL1SetPeriod;
+    for (size_t line = start / kLineBytes; line <= (start + span - 1) / kLineBytes; ++line) {
+      most = std::max(most, ++count[line % (kL1SetPeriod / kLineBytes)]);
+    }
+  }
+  return most;
+}
+
+// Spread over n_tiles tiles, the 16 rows of a tile are n_tiles rows apart;
+// where that is a multiple of 4 KiB (1024 rows of 1152 bytes: a thread's
+// share of a 2048-column Q4_K matrix), all 16 rows share one L1 set, more
+// rows than it has ways, and each line is evicted before its second use and
+// fetched again. Returns the tiles of a first piece such that it and the
+// rest (each spread over its own tiles) put at most a few lines in a set, or
+// n_tiles where one piece already does.
+inline int64_t SpreadSplitTile(int64_t n_tiles, size_t row_bytes, size_t span) {
+  constexpr int kFewLines = 4;
+  const auto lines = [&](int64_t tiles) {
+    return LinesPerL1Set(static_cast<size_t>(tiles) * row_bytes, span);
+  };
+  int best = lines(n_tiles);
+  int64_t split = n_tiles;
+  const int64_t lowest = std::max<int64_t>(1, n_tiles / 2 - 15);
+  for (int64_t first = n_tiles / 2; first >= lowest && best > kFewLines; --first) {
+    const int worst = std::max(lines(first), lines(n_tiles - first));
+    if (worst < best) {
+      best = worst;
+      split = first;
+    }
+  }
+  return split;
+}
+
 template <class Dec>
 void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int64_t row_end) {
   using Block = typename Dec::Block;
@@ -644,23 +687,36 @@ void VnniTileMatMulRows(const internal::IntMatMulArgs& a, int64_t row_begin, int
   const int64_t n_tiles = (row_end - row_begin + kVnniTileRows - 1) / kVnniTileRows;
   const bool spread =
       fuse && static_cast<size_t>(row_end - row_begin) * a.w.row_bytes <= size_t{INT32_MAX};
-  for (int64_t i = 0; i < n_tiles; ++i) {
-    const TileRows rows = spread
-                              ? MakeTileRows(a, row_begin + i, n_tiles, row_end, spill)
-                              : MakeTileRows(a, row_begin + i * kVnniTileRows, 1, row_end, spill);
-    if (fuse && a.n_tokens > kVnniTileTokens) {
-      WithTokenCount(a.n_tokens - kVnniTileTokens,
-                     [&](auto n) HWY_ATTR { TileTwoGroups<K, decltype(n)::value>(a, acts, rows); });
-      continue;
+  // Spread rows n_tiles apart may all fall in a few L1 sets (see
+  // SpreadSplitTile): the range is then done in two pieces, each spread over
+  // its own sixteenths.
+  const int64_t split =
+      spread ? SpreadSplitTile(n_tiles, a.w.row_bytes, (kPrefetchBlocks + 1) * sizeof(Block))
+             : n_tiles;
+  for (int64_t piece_begin = 0; piece_begin < n_tiles;) {
+    const int64_t piece_end = piece_begin == 0 ? split : n_tiles;
+    const int64_t piece_tiles = piece_end - piece_begin;
+    const int64_t first_row = row_begin + piece_begin * kVnniTileRows;
+    for (int64_t i = 0; i < piece_tiles; ++i) {
+      const TileRows rows = spread
+                                ? MakeTileRows(a, first_row + i, piece_tiles, row_end, spill)
+                                : MakeTileRows(a, first_row + i * kVnniTileRows, 1, row_end, spill);
+      if (fuse && a.n_tokens > kVnniTileTokens) {
+        WithTokenCount(a.n_tokens - kVnniTileTokens, [&](auto n) HWY_ATTR {
+          TileTwoGroups<K, decltype(n)::value>(a, acts, rows);
+        });
+        continue;
+      }
+      if (!fuse) PackTile<K>(a, rows, tile, scale, min);
+      const TileRows* fused = fuse ? &rows : nullptr;
+      for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
+        WithTokenCount(
+            std::min(kVnniTileTokens, a.n_tokens - g * kVnniTileTokens), [&](auto n) HWY_ATTR {
+              TileTokens<K, decltype(n)::value>(a, g, acts, fused, tile, scale, min, rows);
+            });
+      }
     }
-    if (!fuse) PackTile<K>(a, rows, tile, scale, min);
-    const TileRows* fused = fuse ? &rows : nullptr;
-    for (int64_t g = 0; g * kVnniTileTokens < a.n_tokens; ++g) {
-      WithTokenCount(std::min(kVnniTileTokens, a.n_tokens - g * kVnniTileTokens),
-                     [&](auto n) HWY_ATTR {
-                       TileTokens<K, decltype(n)::value>(a, g, acts, fused, tile, scale, min, rows);
-                     });
-    }
+    piece_begin = piece_end;
   }
 }
 

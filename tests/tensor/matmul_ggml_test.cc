@@ -254,9 +254,11 @@ double RefDot(GgmlType type, const uint8_t* row, const float* x, int64_t cols, d
   return sum;
 }
 
-void CheckGgml(GgmlType type, Shape s, ThreadPool& pool, uint32_t seed, const std::string& label) {
+// row_bytes: the distance between weight rows, 0 for a padding of 6 bytes.
+void CheckGgml(GgmlType type, Shape s, ThreadPool& pool, uint32_t seed, const std::string& label,
+               size_t row_bytes = 0) {
   std::mt19937 rng(seed);
-  const size_t row_bytes = RowBytes(type, s.cols) + 6;  // padded rows
+  if (row_bytes == 0) row_bytes = RowBytes(type, s.cols) + 6;  // padded rows
   std::vector<uint8_t> w(row_bytes * s.rows);
   for (int64_t r = 0; r < s.rows; ++r) {
     const std::vector<uint8_t> row = testref::RandomRow(type, s.cols, rng, -10, -4);
@@ -332,6 +334,26 @@ TEST(MatMulGgml, BatchedTokenCountsAndPartialRowTiles) {
         for (ThreadPool& pool : pools) {
           CheckGgml(type, {512, rows, n_tokens}, pool, seed++, "row tiles");
         }
+      }
+    }
+  }
+}
+
+// Up to 16 tokens, a row tile takes its 16 rows from the 16 sixteenths of a
+// thread's rows; where those lie a multiple of 4 KiB apart the AVX3_DL kernel
+// does the rows in two pieces, each spread over its own sixteenths. Rows 1152
+// bytes apart on one thread: 512 rows (32 tiles, 36 KiB apart: two pieces of
+// whole tiles), 500 (the second piece ends in a partial tile), 528 (33
+// tiles, one piece).
+TEST(MatMulGgml, SpreadRowTilesInTwoPiecesWhereRowsShareCacheSets) {
+  ThreadPool pool(1);
+  const GgmlType types[] = {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                            GgmlType::kQ6_K};
+  uint32_t seed = 701;
+  for (GgmlType type : types) {
+    for (int64_t rows : {512, 500, 528}) {
+      for (int64_t n_tokens : {8, 13}) {
+        CheckGgml(type, {1024, rows, n_tokens}, pool, seed++, "cache sets", 1152);
       }
     }
   }
