@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "runtime/logit_scan.h"
 
 namespace arkv {
 
@@ -13,14 +14,6 @@ void SamplerConfig::Validate() const {
   if (!(min_p >= 0.0f && min_p <= 1.0f)) Fail("min-p must be in [0, 1] (got {})", min_p);
 }
 
-int32_t Argmax(const float* logits, int n) {
-  int32_t best = 0;
-  for (int i = 1; i < n; ++i) {
-    if (logits[i] > logits[best]) best = i;
-  }
-  return best;
-}
-
 Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.seed) {
   config_.Validate();
 }
@@ -28,10 +21,8 @@ Sampler::Sampler(const SamplerConfig& config) : config_(config), rng_(config.see
 int32_t Sampler::Sample(const float* logits, int n_vocab) {
   // NaN would break the sort's ordering (undefined behaviour) and +inf the
   // softmax; either means the model's output is broken.
-  for (int i = 0; i < n_vocab; ++i) {
-    if (std::isnan(logits[i]) || logits[i] == INFINITY) {
-      Fail("cannot sample: logit {} of {} is {}", i, n_vocab, logits[i]);
-    }
+  if (const int64_t bad = FirstUnsampleableLogit(logits, n_vocab); bad < n_vocab) {
+    Fail("cannot sample: logit {} of {} is {}", bad, n_vocab, logits[bad]);
   }
   if (config_.temperature <= 0.0f) return Argmax(logits, n_vocab);
   candidates_.resize(n_vocab);

@@ -1,6 +1,7 @@
 #include "runtime/sampler.h"
 
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -8,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "hwy/targets.h"
+#include "runtime/logit_scan.h"
 
 namespace arkv {
 namespace {
@@ -19,6 +22,84 @@ TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
   Sampler s(c);
   EXPECT_EQ(s.Sample(logits.data(), 4), 1);
   EXPECT_EQ(Argmax(logits.data(), 4), 1);
+}
+
+// The rule Argmax vectorizes: the first logit greater than every one before it.
+int32_t ScalarArgmax(const std::vector<float>& logits) {
+  int32_t best = 0;
+  for (int32_t i = 1; i < static_cast<int32_t>(logits.size()); ++i) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
+}
+
+// Lengths around the vector widths (whole vectors and tails) with the maximum
+// (twice: the tie) at every position, -0 against +0, NaNs that must not win
+// (also at index 0, which then stays the answer), -infinity rows; on every
+// compiled Highway target.
+TEST(Sampler, ArgmaxMatchesTheScalarRuleOnEveryTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (int n = 1; n <= 70; ++n) {
+      std::vector<float> base(n);
+      for (int i = 0; i < n; ++i) base[i] = std::sin(0.37f * i) - 2.0f;
+      for (int at = 0; at < n; ++at) {
+        for (int tie : {-1, at / 2, n - 1}) {
+          std::vector<float> v = base;
+          v[at] = 1.0f;
+          if (tie >= 0) v[tie] = 1.0f;
+          ASSERT_EQ(Argmax(v.data(), n), ScalarArgmax(v))
+              << hwy::TargetName(target) << " n " << n << " max at " << at << ", tie " << tie;
+          v[(at + 1) % n] = std::nanf("");  // a NaN next to it, or at 0
+          ASSERT_EQ(Argmax(v.data(), n), ScalarArgmax(v))
+              << hwy::TargetName(target) << " n " << n << " max at " << at << ", NaN after";
+        }
+      }
+      std::vector<float> zeros(n, -1.0f);
+      zeros[n / 2] = -0.0f;
+      zeros[n - 1] = 0.0f;
+      ASSERT_EQ(Argmax(zeros.data(), n), ScalarArgmax(zeros)) << "n " << n;
+      std::vector<float> minus_inf(n, -INFINITY);
+      ASSERT_EQ(Argmax(minus_inf.data(), n), 0) << "n " << n;
+      minus_inf[n - 1] = std::nanf("");
+      ASSERT_EQ(Argmax(minus_inf.data(), n), 0) << "n " << n;
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// The first NaN or +infinity is found at every position of lengths around the
+// vector widths, after -infinity and large logits that are fine, and named in
+// Sample's error; on every compiled Highway target.
+TEST(Sampler, FindsTheFirstUnsampleableLogitOnEveryTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (int n = 1; n <= 70; ++n) {
+      std::vector<float> v(n);
+      for (int i = 0; i < n; ++i) v[i] = i % 3 == 0 ? -INFINITY : 3.0e38f * std::cos(1.3f * i);
+      ASSERT_EQ(FirstUnsampleableLogit(v.data(), n), n) << hwy::TargetName(target) << " n " << n;
+      for (int at = 0; at < n; ++at) {
+        for (float bad : {std::nanf(""), INFINITY}) {
+          std::vector<float> w = v;
+          w[at] = bad;
+          if (at + 1 < n) w[n - 1] = std::nanf("");  // a later one is not the first
+          ASSERT_EQ(FirstUnsampleableLogit(w.data(), n), at)
+              << hwy::TargetName(target) << " n " << n << " bad at " << at;
+          SamplerConfig c;
+          c.temperature = 0.0f;
+          Sampler s(c);
+          const std::string want = "logit " + std::to_string(at) + " of " + std::to_string(n);
+          try {
+            s.Sample(w.data(), n);
+            ADD_FAILURE() << "no error, n " << n << " bad at " << at;
+          } catch (const Error& e) {
+            ASSERT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+          }
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 TEST(Sampler, TopKOneIsGreedy) {
