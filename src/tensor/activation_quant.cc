@@ -55,6 +55,36 @@ void QuantizeQ8_0Impl(const float* x, BlockQ8_0* y, int64_t n) {
   }
 }
 
+// Index of the first of x[0..n) whose magnitude is amax, or n - 1 where
+// none is (a NaN in x matches nothing).
+HWY_INLINE size_t FirstOfMagnitude(const float* x, size_t n, float amax) {
+  const DQ d;
+  const auto target = hn::Set(d, amax);
+  for (size_t i = 0; i < n; i += hn::Lanes(d)) {
+    const auto hit = hn::Eq(hn::Abs(hn::LoadU(d, x + i)), target);
+    if (!hn::AllFalse(d, hit)) return i + static_cast<size_t>(hn::FindFirstTrue(d, hit));
+  }
+  return n - 1;
+}
+
+// ScaleRound(x, scale, 127, q, kQK_K) that also sums each 16 quants into bsums.
+HWY_INLINE void ScaleRoundSums(const float* x, float scale, int8_t* q, int16_t* bsums) {
+  const DQ d;
+  const hn::RebindToSigned<DQ> di;
+  const hn::Rebind<int8_t, DQ> d8;
+  const auto s = hn::Set(d, scale);
+  const auto top = hn::Set(di, 127);
+  for (size_t j = 0; j < kQK_K / 16; ++j) {
+    auto sum = hn::Zero(di);
+    for (size_t i = 16 * j; i < 16 * j + 16; i += hn::Lanes(d)) {
+      const auto r = hn::Min(hn::NearestInt(hn::Mul(hn::LoadU(d, x + i), s)), top);
+      hn::StoreU(hn::DemoteTo(d8, r), d8, q + i);
+      sum = hn::Add(sum, r);
+    }
+    bsums[j] = static_cast<int16_t>(hn::GetLane(hn::SumOfLanes(di, sum)));
+  }
+}
+
 void QuantizeQ8_KImpl(const float* x, BlockQ8_K* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, x += kQK_K) {
     BlockQ8_K& out = y[b];
@@ -63,17 +93,9 @@ void QuantizeQ8_KImpl(const float* x, BlockQ8_K* y, int64_t n) {
       std::memset(&out, 0, sizeof(out));
       continue;
     }
-    // The first value of largest magnitude keeps its sign (bounded: a NaN
-    // in x matches nothing).
-    int i = 0;
-    while (i < kQK_K - 1 && std::fabs(x[i]) != amax) ++i;
-    const float iscale = -127.0f / x[i];
-    ScaleRound(x, iscale, 127, out.qs, kQK_K);
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      int sum = 0;
-      for (int k = 0; k < 16; ++k) sum += out.qs[16 * j + k];
-      out.bsums[j] = static_cast<int16_t>(sum);
-    }
+    // The first value of largest magnitude keeps its sign.
+    const float iscale = -127.0f / x[FirstOfMagnitude(x, kQK_K, amax)];
+    ScaleRoundSums(x, iscale, out.qs, out.bsums);
     out.d = 1.0f / iscale;
   }
 }

@@ -200,6 +200,39 @@ TEST(ActivationQuant, MatchesReferenceRulesOnRandomRows) {
   }
 }
 
+// The first value of largest magnitude sets the sign of d: at every position
+// of a block, with an equal magnitude of the other sign at every later
+// position of a vector width apart and at the end; every byte and bsum as
+// the reference says, on every compiled target (the search and the sums are
+// vectorized).
+TEST(ActivationQuant, Q8_KFirstLargestMagnitudeAtEveryPositionOnEveryTarget) {
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (int first = 0; first < 256; ++first) {
+      for (int tie : {first + 1, first + 16, 255}) {
+        std::vector<float> x(256);
+        for (int i = 0; i < 256; ++i) x[i] = 2.0f * std::sin(0.3f * static_cast<float>(i));
+        x[first] = first % 2 == 0 ? -3.0f : 3.0f;
+        if (tie < 256 && tie != first) x[tie] = -x[first];
+        BlockQ8_K q;
+        QuantizeActivationsQ8_K(x.data(), &q, 256);
+        const RefActBlock r = RefQ8_K(x.data(), 256)[0];
+        ASSERT_EQ(q.d, static_cast<float>(r.d))
+            << hwy::TargetName(target) << " first " << first << " tie " << tie;
+        for (int j = 0; j < 16; ++j) {
+          int sum = 0;
+          for (int i = 16 * j; i < 16 * j + 16; ++i) {
+            ASSERT_EQ(q.qs[i], r.q[i]) << hwy::TargetName(target) << " first " << first << " " << i;
+            sum += r.q[i];
+          }
+          ASSERT_EQ(q.bsums[j], sum) << hwy::TargetName(target) << " first " << first << " " << j;
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 TEST(ActivationQuant, RejectsPartialBlocks) {
   std::vector<float> x(300);
   BlockQ8_0 q0[10];
