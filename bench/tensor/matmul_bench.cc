@@ -7,6 +7,8 @@
 //                    target (AVX512-VNNI) to show what it brings.
 //  BM_Batched        the batched kernels at 1, 8, 16 and 512 tokens: weight GB/s
 //                    and rows x tokens per second.
+//  BM_BatchedShape   8 tokens over the matrix shapes of a 1B model, streamed:
+//                    weight GB/s as a batched decode step splits them.
 //  BM_MatMul         matvec (1 token) and matmul (32 tokens, prefill) on a small
 //                    in-cache matrix: weight bytes per second and GFLOP/s (2 flops
 //                    per weight per token).
@@ -225,6 +227,57 @@ void BatchedArgs(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Batched)->Apply(BatchedArgs)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Args: type index, rows, cols, tokens, threads. A batched decode step over
+// a model's matrix shape: copies of one rows x cols matrix fill the 1 GiB
+// buffer and each iteration multiplies all of them, so the weights stream
+// from memory and each call splits its rows over the threads as a model's
+// does (a thread's rows, and so the spacing of a row tile's rows, depend on
+// the shape: 1024 rows of a 2048-column Q4_K matrix are 72 x 4 KiB).
+// Reports weight bytes per second.
+void BM_BatchedShape(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  const int64_t rows = state.range(1), cols = state.range(2), n_tokens = state.range(3);
+  const size_t row_bytes = RowBytes(type, cols), matrix_bytes = row_bytes * rows;
+  const int64_t n_matrices = static_cast<int64_t>(kStreamBytes / matrix_bytes);
+  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
+  uint8_t* w = StreamBuffer();
+  for (int64_t r = 0; r < n_matrices * rows; ++r) {
+    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
+  }
+  ThreadPool pool(static_cast<int>(state.range(4)));
+  auto x = AllocAligned<float>(static_cast<size_t>(cols * n_tokens));
+  auto y = AllocAligned<float>(static_cast<size_t>(rows * n_tokens));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t i = 0; i < cols * n_tokens; ++i) x[i] = normal(rng);
+  for (auto _ : state) {
+    for (int64_t m = 0; m < n_matrices; ++m) {
+      const WeightView view{type, w + m * matrix_bytes, cols, rows, row_bytes};
+      MatMul(view, x.get(), cols, n_tokens, y.get(), rows, pool, MatMulPrecision::kGgml);
+    }
+    benchmark::DoNotOptimize(y[0]);
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(GetTypeTraits(type).name));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n_matrices *
+                          static_cast<int64_t>(matrix_bytes));
+}
+
+// The matrices of a Llama 3.2 1B Q4_K_M decode step at 8 sequences: ffn_up
+// and ffn_gate (Q4_K), ffn_down (Q6_K in some layers, Q4_K in the others),
+// attn_q (Q4_K), and a row count that spaces the rows differently.
+void BatchedShapeArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"type", "rows", "cols", "tokens", "threads"});
+  for (int64_t threads : {1, 2}) {
+    b->Args({5, 8192, 2048, 8, threads});
+    b->Args({5, 8064, 2048, 8, threads});
+    b->Args({7, 2048, 8192, 8, threads});
+    b->Args({5, 2048, 8192, 8, threads});
+    b->Args({5, 2048, 2048, 8, threads});
+  }
+}
+BENCHMARK(BM_BatchedShape)->Apply(BatchedShapeArgs)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void MatMulArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"type", "n", "tokens", "threads", "ggml"});
