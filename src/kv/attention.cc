@@ -283,10 +283,9 @@ int SweepBlockTiles(const SlotSpan* spans, int n_spans, const QueryBlock& block,
       DecodeTile(span, start, nk, d, dp, kb, vb);
       std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
       ScoreBlock(kb, dp, nks, qt, rp, st);
-      const bool live = SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), tile_max_pos <= min_pos,
-                                     sc.bm.get(), sc.bl.get(), sc.balpha.get(),
-                                     sc.capture_rows.data(), static_cast<size_t>(key_base + start),
-                                     nk);
+      const bool live = SoftmaxBlock(
+          st, rp, nks, kpos, sc.bpos.get(), tile_max_pos <= min_pos, sc.bm.get(), sc.bl.get(),
+          sc.balpha.get(), sc.capture_rows.data(), static_cast<size_t>(key_base + start), nk);
       if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
     }
     key_base += span.n_tokens;

@@ -117,7 +117,8 @@ HWY_INLINE VF ExpNonPositive(DF df, VF x) {
 #endif
   // 2^n as exponent bits (n >= -126: a normal number).
   const DI di;
-  const VF scale = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
+  const VF scale =
+      hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
   return hn::IfThenElseZero(live, hn::Mul(p, scale));
 }
 

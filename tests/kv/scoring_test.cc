@@ -112,10 +112,10 @@ TEST(OqScoreTest, FloatRowsInVectorsMatchDoubleInput) {
     for (float& x : as_float) x = uniform(rng) * uniform(rng);
     as_float[keys + 2] = 0.0f;  // log(0 + eps) in a vector lane
     std::vector<double> widened(as_float.begin(), as_float.end());
-    const AttentionView<float> float_view{as_float.data(), heads, queries, keys, queries * keys,
-                                          keys};
-    const AttentionView<double> wide_view{widened.data(), heads, queries, keys, queries * keys,
-                                          keys};
+    const AttentionView<float> float_view{as_float.data(), heads, queries, keys,
+                                          queries * keys,  keys};
+    const AttentionView<double> wide_view{widened.data(), heads,          queries,
+                                          keys,           queries * keys, keys};
     const OqScore from_float = ComputeOqScore(float_view);
     const OqScore from_double = ComputeOqScore(wide_view);
     const std::string what = std::to_string(keys) + " keys";
