@@ -90,38 +90,6 @@ HWY_INLINE void ScoreBlock(const float* kb, int dp, int nks, const float* qt, in
   if (v < nv) ScoreBlockKeys<1>(kb, dp, nks, qt, rp, v, st);
 }
 
-// exp(x) for x <= 0 or -inf (a score minus its row's running max), within 2
-// ulp: x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is exact to
-// f32 precision), e^r by its degree-7 Taylor polynomial (truncation below
-// 1.1e-8 relative), times 2^n. Inputs below -87 (-inf included) give exactly
-// 0 without computing a subnormal (whose microcode assists made a first
-// version twice as slow as hn::Exp); e^-87 is already below 2^-125. About
-// half the instructions of hn::Exp, which also handles x > 0 and overflow;
-// the softmax calls it once per row and key.
-HWY_INLINE VF ExpNonPositive(DF df, VF x) {
-  const auto live = hn::Ge(x, hn::Set(df, -87.0f));
-  x = hn::Max(x, hn::Set(df, -87.0f));
-  const VF n = hn::Round(hn::Mul(x, hn::Set(df, 1.44269504f)));
-  VF r = hn::NegMulAdd(n, hn::Set(df, 0.693145752f), x);  // ln2's first 16 bits
-  r = hn::NegMulAdd(n, hn::Set(df, 1.42860677e-6f), r);   // and the rest
-  VF p = hn::Set(df, 1.0f / 5040.0f);
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f / 720.0f));
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f / 120.0f));
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f / 24.0f));
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f / 6.0f));
-  p = hn::MulAdd(p, r, hn::Set(df, 0.5f));
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f));
-  p = hn::MulAdd(p, r, hn::Set(df, 1.0f));
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if constexpr (kHaveBlockTiles) return VF{_mm512_maskz_scalef_ps(live.raw, p.raw, n.raw)};
-#endif
-  // 2^n as exponent bits (n >= -126: a normal number).
-  const DI di;
-  const VF scale =
-      hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127))));
-  return hn::IfThenElseZero(live, hn::Mul(p, scale));
-}
-
 // Online softmax of one tile for the row vectors: masks keys whose position
 // (kpos[j]) is after the row's (qpos, per row), updates the running max m and
 // denominator l (per row), turns st into probabilities relative to the new max
@@ -171,15 +139,15 @@ HWY_INLINE bool SoftmaxBlock(float* HWY_RESTRICT st, int rp, int nks,
     const auto none = hn::Eq(m_new, neg_inf);  // nothing visible yet
     any_live |= !hn::AllTrue(df, none);
     // exp(-inf) = 0 where a row sees its first keys; 1 where nothing changes.
-    const VF a = hn::IfThenElse(hn::Eq(m_new, m_old), hn::Set(df, 1.0f),
-                                ExpNonPositive(df, hn::Sub(m_old, m_new)));
+    const VF a =
+        hn::IfThenElse(hn::Eq(m_new, m_old), hn::Set(df, 1.0f), hn::Exp(df, hn::Sub(m_old, m_new)));
     hn::Store(a, df, alpha + r0);
     hn::Store(m_new, df, m + r0);
     const VF base = hn::IfThenZeroElse(none, m_new);  // avoids -inf - -inf
     VF sum = hn::Mul(hn::Load(df, l + r0), a);
     for (int j = 0; j < nks; ++j) {
       float* sj = st + static_cast<size_t>(j) * rp + r0;
-      const VF p = ExpNonPositive(df, hn::Sub(hn::Load(df, sj), base));  // 0 where masked
+      const VF p = hn::Exp(df, hn::Sub(hn::Load(df, sj), base));  // 0 where masked
       hn::Store(p, df, sj);
       sum = hn::Add(sum, p);
     }
