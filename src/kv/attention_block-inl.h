@@ -1,4 +1,4 @@
-// Attention tiles for blocks of many query rows (a prompt chunk: 8 queries
+// Attention tiles for blocks of many query rows (a prompt chunk: 32 queries
 // times the query heads of one KV head), per Highway target, on 512-bit
 // vectors. The general kernel scores one row against four keys with lanes
 // along the head dim, which ends every score in a horizontal sum; here the
