@@ -93,12 +93,14 @@ BENCHMARK(BM_DecodeAttention)
 // A 512-token prompt chunk after `past` cached tokens (half fp8), as the cache
 // runs it: per KV head, blocks of 8 queries over all keys (causal within the
 // chunk). state.range(0): past; state.range(1): capture the probabilities of
-// the last 32 queries (the ARKV observation window) or not.
+// the last 32 queries (the ARKV observation window) or not; state.range(3):
+// queries per block.
 void BM_PrefillAttention(benchmark::State& state) {
-  constexpr int kChunk = 512, kBlock = 8, kWindow = 32;
+  constexpr int kChunk = 512, kWindow = 32;
   const int past = static_cast<int>(state.range(0));
   const bool capture = state.range(1) != 0;
   const int dim = static_cast<int>(state.range(2));
+  const int kBlock = static_cast<int>(state.range(3));
   const int n = past + kChunk;
   PagePool pool(64 * 1024);
   std::mt19937 rng(4);
@@ -140,8 +142,8 @@ void BM_PrefillAttention(benchmark::State& state) {
       benchmark::Counter(kChunk, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PrefillAttention)
-    ->ArgsProduct({{0, 2048, 3584}, {0, 1}, {64, 128}})
-    ->ArgNames({"past", "capture", "dim"})
+    ->ArgsProduct({{0, 2048, 3584}, {0, 1}, {64, 128}, {8, 16, 32, 64}})
+    ->ArgNames({"past", "capture", "dim", "block"})
     ->Unit(benchmark::kMillisecond);
 
 void BM_EncodeRow(benchmark::State& state) {

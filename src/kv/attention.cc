@@ -257,29 +257,35 @@ int SweepBlockTiles(const SlotSpan* spans, int n_spans, const QueryBlock& block,
       qt[static_cast<size_t>(c) * rp + r] = r < rows ? qs[static_cast<size_t>(r) * dp + c] : 0.0f;
     }
   }
+  int32_t min_pos = std::numeric_limits<int32_t>::max();
   for (int r = 0; r < rp; ++r) {
     sc.bpos[r] = r < rows ? block.positions[r / group] : std::numeric_limits<int32_t>::min();
-    if (r < rows) sc.capture_rows[r] = capture_row(r);
+    if (r < rows) {
+      sc.capture_rows[r] = capture_row(r);
+      min_pos = std::min(min_pos, sc.bpos[r]);
+    }
   }
   float* st = sc.st.get();
   for (int si = 0; si < n_spans; ++si) {
     const SlotSpan& span = spans[si];
     for (int start = 0; start < span.n_tokens; start += kTile) {
       const int nk = std::min(kTile, span.n_tokens - start);
-      bool any_visible = false;
+      int32_t tile_max_pos = std::numeric_limits<int32_t>::min();
       for (int j = 0; j < nk; ++j) {
         kpos[j] = span.position(start + j);
-        any_visible |= kpos[j] <= max_pos;
+        tile_max_pos = std::max(tile_max_pos, kpos[j]);
       }
+      bool any_visible = false;
+      for (int j = 0; j < nk; ++j) any_visible |= kpos[j] <= max_pos;
       if (!any_visible && !capturing) continue;
       const int nks = static_cast<int>(RoundUp(nk, quantum));
       for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
       DecodeTile(span, start, nk, d, dp, kb, vb);
       std::fill(kb + static_cast<size_t>(nk) * dp, kb + static_cast<size_t>(nks) * dp, 0.0f);
       ScoreBlock(kb, dp, nks, qt, rp, st);
-      const bool live =
-          SoftmaxBlock(st, rp, nks, kpos, sc.bpos.get(), sc.bm.get(), sc.bl.get(), sc.balpha.get(),
-                       sc.capture_rows.data(), static_cast<size_t>(key_base + start), nk);
+      const bool live = SoftmaxBlock(
+          st, rp, nks, kpos, sc.bpos.get(), tile_max_pos <= min_pos, sc.bm.get(), sc.bl.get(),
+          sc.balpha.get(), sc.capture_rows.data(), static_cast<size_t>(key_base + start), nk);
       if (live) AccumulateBlock(st, rp, rows, sc.balpha.get(), vb, nk, dp, acc);
     }
     key_base += span.n_tokens;

@@ -1,4 +1,4 @@
-// Attention tiles for blocks of many query rows (a prompt chunk: 8 queries
+// Attention tiles for blocks of many query rows (a prompt chunk: 32 queries
 // times the query heads of one KV head), per Highway target, on 512-bit
 // vectors. The general kernel scores one row against four keys with lanes
 // along the head dim, which ends every score in a horizontal sum; here the
@@ -97,9 +97,11 @@ HWY_INLINE void ScoreBlock(const float* kb, int dp, int nks, const float* qt, in
 // Returns whether any row saw a key. Padded keys have position INT32_MAX.
 // Captured rows (capture_rows[r] not null) get their masked raw logits of the
 // tile's first capture_nk keys at capture_rows[r] + capture_offset.
+// all_visible: every real key (the first capture_nk) is at or before every
+// row's position, so only the padding keys need masking.
 HWY_INLINE bool SoftmaxBlock(float* HWY_RESTRICT st, int rp, int nks,
                              const int32_t* HWY_RESTRICT kpos, const int32_t* HWY_RESTRICT qpos,
-                             float* HWY_RESTRICT m, float* HWY_RESTRICT l,
+                             bool all_visible, float* HWY_RESTRICT m, float* HWY_RESTRICT l,
                              float* HWY_RESTRICT alpha, float* const* capture_rows,
                              size_t capture_offset, int capture_nk) {
   const DF df;
@@ -108,14 +110,22 @@ HWY_INLINE bool SoftmaxBlock(float* HWY_RESTRICT st, int rp, int nks,
   const VF neg_inf = hn::Set(df, -std::numeric_limits<float>::infinity());
   bool any_live = false;
   for (int r0 = 0; r0 < rp; r0 += n) {
-    const auto qp = hn::Load(di, qpos + r0);
     VF vmax = neg_inf;
-    for (int j = 0; j < nks; ++j) {
-      float* sj = st + static_cast<size_t>(j) * rp + r0;
-      const auto masked = hn::RebindMask(df, hn::Gt(hn::Set(di, kpos[j]), qp));
-      const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sj));
-      hn::Store(x, df, sj);
-      vmax = hn::Max(vmax, x);
+    if (all_visible) {
+      int j = 0;
+      for (; j < capture_nk; ++j) {
+        vmax = hn::Max(vmax, hn::Load(df, st + static_cast<size_t>(j) * rp + r0));
+      }
+      for (; j < nks; ++j) hn::Store(neg_inf, df, st + static_cast<size_t>(j) * rp + r0);
+    } else {
+      const auto qp = hn::Load(di, qpos + r0);
+      for (int j = 0; j < nks; ++j) {
+        float* sj = st + static_cast<size_t>(j) * rp + r0;
+        const auto masked = hn::RebindMask(df, hn::Gt(hn::Set(di, kpos[j]), qp));
+        const VF x = hn::IfThenElse(masked, neg_inf, hn::Load(df, sj));
+        hn::Store(x, df, sj);
+        vmax = hn::Max(vmax, x);
+      }
     }
     // Raw logits of the captured rows (normalized at the end).
     for (int i = 0; i < n; ++i) {

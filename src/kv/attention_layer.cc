@@ -93,8 +93,11 @@ void AttendLayer(std::span<const HeadSpans> heads, const LayerQueries& lq,
     AttendSplitK(heads, lq, threads);
     return;
   }
-  // One task per (KV head, block of queries).
-  const int block = n_tokens == 1 ? 1 : 8;
+  // One task per (KV head, block of queries). Each tile of keys is decoded
+  // once per block: 32 queries (128 rows at a GQA group of 4) decode a tile
+  // for four times the rows that 8 did, 8-10% faster on BM_PrefillAttention
+  // after 2048 cached keys, and still 16 blocks per KV head in a 512-token chunk.
+  const int block = n_tokens == 1 ? 1 : 32;
   const int n_blocks = (n_tokens + block - 1) / block;
   threads.ParallelFor(static_cast<int64_t>(hkv) * n_blocks, 1, [&](int64_t b, int64_t e) {
     for (int64_t task = b; task < e; ++task) {

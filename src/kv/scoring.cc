@@ -4,8 +4,10 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 
 #include "core/error.h"
+#include "kv/scoring_rows.h"
 
 namespace arkv::kv {
 namespace {
@@ -49,6 +51,10 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
   }
   for (size_t i = 1; i < view.num_queries; ++i) {
     const T* row = head_data + i * view.query_stride;
+    if constexpr (std::is_same_v<T, float>) {
+      AddShiftedRow(row, head_data, n, mean.data());
+      continue;
+    }
     for (size_t j = 0; j < n; ++j) {
       mean[j] += static_cast<double>(row[j]) - static_cast<double>(head_data[j]);
     }
@@ -59,6 +65,11 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
   }
   for (size_t i = 0; i < view.num_queries; ++i) {
     const T* row = head_data + i * view.query_stride;
+    if constexpr (std::is_same_v<T, float>) {
+      AddDeviationPowers(row, head_data, mean.data(), n, s2.data(),
+                         s4 != nullptr ? s4->data() : nullptr);
+      continue;
+    }
     for (size_t j = 0; j < n; ++j) {
       const double d = (static_cast<double>(row[j]) - static_cast<double>(head_data[j])) - mean[j];
       const double d2 = d * d;
@@ -172,6 +183,10 @@ OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatu
   for (size_t h = 0; h < a.num_heads; ++h) {
     for (size_t i = 0; i < a.num_queries; ++i) {
       const T* row = a.data + h * a.head_stride + i * a.query_stride;
+      if constexpr (std::is_same_v<T, float>) {
+        neg_entropy += SumPLogP(row, n, kEntropyEpsilon);
+        continue;
+      }
       for (size_t j = 0; j < n; ++j) {
         const double p = static_cast<double>(row[j]);
         neg_entropy += p * std::log(p + kEntropyEpsilon);

@@ -100,6 +100,37 @@ TEST(OqScoreTest, FloatInputMatchesDoubleInput) {
   EXPECT_GT(from_float.score, 0);
 }
 
+TEST(OqScoreTest, FloatRowsInVectorsMatchDoubleInput) {
+  // Enough keys for the vectorized float rows (and odd counts for their
+  // tails): the moments must be the double path's bits, the entropy (summed
+  // in lanes, Highway's log) equal to the last bits.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  for (const size_t keys : {size_t{16}, size_t{83}, size_t{517}}) {
+    const size_t heads = 3, queries = 5;
+    std::vector<float> as_float(heads * queries * keys);
+    for (float& x : as_float) x = uniform(rng) * uniform(rng);
+    as_float[keys + 2] = 0.0f;  // log(0 + eps) in a vector lane
+    std::vector<double> widened(as_float.begin(), as_float.end());
+    const AttentionView<float> float_view{as_float.data(), heads, queries, keys,
+                                          queries * keys,  keys};
+    const AttentionView<double> wide_view{widened.data(), heads,          queries,
+                                          keys,           queries * keys, keys};
+    const OqScore from_float = ComputeOqScore(float_view);
+    const OqScore from_double = ComputeOqScore(wide_view);
+    const std::string what = std::to_string(keys) + " keys";
+    EXPECT_EQ(from_float.variance, from_double.variance) << what;
+    EXPECT_EQ(from_float.kurtosis, from_double.kurtosis) << what;
+    EXPECT_GT(from_double.entropy, 1.0) << what;
+    EXPECT_NEAR(from_float.entropy, from_double.entropy, 1e-13 * from_double.entropy) << what;
+
+    std::vector<double> hh_float(keys), hh_double(keys);
+    ComputePrefillHeavyHitter(float_view, 1, std::span<double>(hh_float), 0.5, 1);
+    ComputePrefillHeavyHitter(wide_view, 1, std::span<double>(hh_double), 0.5, 1);
+    EXPECT_EQ(hh_float, hh_double) << what;
+  }
+}
+
 TEST(OqScoreTest, TwoQueriesOneKeyByHand) {
   // Queries 0.2 and 0.6: mean 0.4, unbiased variance (0.04 + 0.04) / 1 = 0.08,
   // m2 = 0.04, m4 = 0.0016, Pearson kurtosis 0.0016 / 0.04^2 = 1.
