@@ -517,13 +517,16 @@ HWY_INLINE void StoreTotals(const internal::IntMatMulArgs& a, int64_t g, const T
 // hardware prefetchers do not run far enough ahead over 16 row streams, so
 // block b + kPrefetchBlocks of each row is prefetched into L1 while block b
 // is multiplied: one prefetch per 64 bytes of block, which covers every line
-// (consecutive prefetches of a row are at most 64 bytes apart).
+// (consecutive prefetches of a row are at most 64 bytes apart). Past a row's
+// last block it prefetches the next row's first, the next spread tile's
+// (after the range's last row, lines never used: prefetches do not fault).
 inline constexpr int64_t kPrefetchBlocks = 1;
 
 template <class Block>
 HWY_INLINE void PrefetchBlock(const TileRows& t, int64_t b) {
   constexpr size_t kLines = (sizeof(Block) + 63) / 64;
-  const uint8_t* p = t.row0 + b * sizeof(Block);
+  // Integer addresses: they may lie past the weights.
+  uintptr_t p = reinterpret_cast<uintptr_t>(t.row0) + static_cast<uintptr_t>(b) * sizeof(Block);
   for (int64_t r = 0; r < kVnniTileRows; ++r, p += t.stride) {
     for (size_t k = 0; k < kLines; ++k) {
       _mm_prefetch(reinterpret_cast<const char*>(p + 64 * k), _MM_HINT_T0);
@@ -548,9 +551,7 @@ HWY_INLINE void TileTokens(const internal::IntMatMulArgs& a, int64_t g, const Ti
   HWY_ALIGN float block_min[kTileMinFloats<K>];
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (fused != nullptr) {
-      if (b + kPrefetchBlocks < n_blocks) {
-        PrefetchBlock<typename K::Block>(*fused, b + kPrefetchBlocks);
-      }
+      PrefetchBlock<typename K::Block>(*fused, b + kPrefetchBlocks);
       K::Pack(*fused, b, block_tile, block_scale, block_min);
       BlockProducts<K, kT>(x, g, b, n_blocks, block_tile, block_scale, block_min, total);
     } else {
@@ -576,7 +577,7 @@ HWY_INLINE void TileTwoGroups(const internal::IntMatMulArgs& a, const TileActs& 
   HWY_ALIGN float block_scale[kUnits * kVnniTileRows];
   HWY_ALIGN float block_min[kTileMinFloats<K>];
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if (b + kPrefetchBlocks < n_blocks) PrefetchBlock<typename K::Block>(rows, b + kPrefetchBlocks);
+    PrefetchBlock<typename K::Block>(rows, b + kPrefetchBlocks);
     K::Pack(rows, b, block_tile, block_scale, block_min);
     BlockProducts<K, kT1>(x, 0, b, n_blocks, block_tile, block_scale, block_min, total1);
     BlockProducts<K, kT2>(x, 1, b, n_blocks, block_tile, block_scale, block_min, total2);
