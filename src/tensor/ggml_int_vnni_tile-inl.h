@@ -108,7 +108,8 @@ HWY_INLINE void Transpose16x32(const uint8_t* p, size_t stride, __m512i out[8]) 
 
 // The 16 rows of a tile, equally spaced in memory (row r at row0 + r *
 // stride: one pointer and one stride, where 16 pointers would not stay in
-// registers), their byte offsets for gathers and their output rows.
+// registers), their byte offsets for gathers and the output rows (step 1:
+// first and the valid lanes; spread rows go out through StagedTiles).
 struct TileRows {
   const uint8_t* row0;
   size_t stride;
