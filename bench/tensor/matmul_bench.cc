@@ -89,6 +89,27 @@ uint8_t* StreamBuffer() {
   return buf.get();
 }
 
+// The stream buffer's first `rows` rows of `cols` values of `type`, copies of
+// 256 distinct random rows, so that the weights stream from memory.
+uint8_t* FillStream(GgmlType type, int64_t cols, int64_t rows) {
+  const size_t row_bytes = RowBytes(type, cols);
+  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
+  uint8_t* w = StreamBuffer();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
+  }
+  return w;
+}
+
+// n_tokens rows of cols standard normal activations.
+AlignedPtr<float> NormalActivations(int64_t cols, int64_t n_tokens) {
+  auto x = AllocAligned<float>(static_cast<size_t>(cols * n_tokens));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t i = 0; i < cols * n_tokens; ++i) x[i] = normal(rng);
+  return x;
+}
+
 // Args: threads, streams. Sums 1 GiB of floats split over the threads, each
 // thread's part read as `streams` sequential streams at once (64 bytes of
 // each in turn): the read bandwidth a matvec can reach at best. One stream
@@ -141,11 +162,7 @@ void BM_Decode(benchmark::State& state) {
   const int64_t cols = 4096;
   const size_t row_bytes = RowBytes(type, cols);
   const int64_t rows = static_cast<int64_t>(kStreamBytes / row_bytes);
-  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
-  uint8_t* w = StreamBuffer();
-  for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
-  }
+  uint8_t* w = FillStream(type, cols, rows);
   if (state.range(2) == 0) {
     if ((hwy::SupportedTargets() & HWY_AVX3) == 0) {
       state.SkipWithError("no AVX3 target to compare with");
@@ -193,17 +210,10 @@ void BM_Batched(benchmark::State& state) {
   const size_t row_bytes = RowBytes(type, cols);
   const int64_t rows =
       n_tokens <= 16 ? static_cast<int64_t>(kStreamBytes / row_bytes) / 16 * 16 : 4096;
-  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
-  uint8_t* w = StreamBuffer();
-  for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
-  }
+  uint8_t* w = FillStream(type, cols, rows);
   ThreadPool pool(static_cast<int>(state.range(2)));
-  auto x = AllocAligned<float>(static_cast<size_t>(cols * n_tokens));
+  const auto x = NormalActivations(cols, n_tokens);
   auto y = AllocAligned<float>(static_cast<size_t>(rows * n_tokens));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (int64_t i = 0; i < cols * n_tokens; ++i) x[i] = normal(rng);
   const WeightView view{type, w, cols, rows, row_bytes};
   for (auto _ : state) {
     MatMul(view, x.get(), cols, n_tokens, y.get(), rows, pool, MatMulPrecision::kGgml);
@@ -240,17 +250,10 @@ void BM_BatchedShape(benchmark::State& state) {
   const int64_t rows = state.range(1), cols = state.range(2), n_tokens = state.range(3);
   const size_t row_bytes = RowBytes(type, cols), matrix_bytes = row_bytes * rows;
   const int64_t n_matrices = static_cast<int64_t>(kStreamBytes / matrix_bytes);
-  const std::vector<uint8_t>& distinct = Weights(type, 256, cols);
-  uint8_t* w = StreamBuffer();
-  for (int64_t r = 0; r < n_matrices * rows; ++r) {
-    std::memcpy(w + r * row_bytes, distinct.data() + (r % 256) * row_bytes, row_bytes);
-  }
+  uint8_t* w = FillStream(type, cols, n_matrices * rows);
   ThreadPool pool(static_cast<int>(state.range(4)));
-  auto x = AllocAligned<float>(static_cast<size_t>(cols * n_tokens));
+  const auto x = NormalActivations(cols, n_tokens);
   auto y = AllocAligned<float>(static_cast<size_t>(rows * n_tokens));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (int64_t i = 0; i < cols * n_tokens; ++i) x[i] = normal(rng);
   for (auto _ : state) {
     for (int64_t m = 0; m < n_matrices; ++m) {
       const WeightView view{type, w + m * matrix_bytes, cols, rows, row_bytes};
