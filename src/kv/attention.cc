@@ -270,14 +270,15 @@ int SweepBlockTiles(const SlotSpan* spans, int n_spans, const QueryBlock& block,
     const SlotSpan& span = spans[si];
     for (int start = 0; start < span.n_tokens; start += kTile) {
       const int nk = std::min(kTile, span.n_tokens - start);
+      int32_t tile_min_pos = std::numeric_limits<int32_t>::max();
       int32_t tile_max_pos = std::numeric_limits<int32_t>::min();
       for (int j = 0; j < nk; ++j) {
         kpos[j] = span.position(start + j);
+        tile_min_pos = std::min(tile_min_pos, kpos[j]);
         tile_max_pos = std::max(tile_max_pos, kpos[j]);
       }
-      bool any_visible = false;
-      for (int j = 0; j < nk; ++j) any_visible |= kpos[j] <= max_pos;
-      if (!any_visible && !capturing) continue;
+      // No key visible to any row (tile_min_pos > max_pos): skipped unless captured.
+      if (tile_min_pos > max_pos && !capturing) continue;
       const int nks = static_cast<int>(RoundUp(nk, quantum));
       for (int j = nk; j < nks; ++j) kpos[j] = std::numeric_limits<int32_t>::max();
       DecodeTile(span, start, nk, d, dp, kb, vb);
