@@ -108,14 +108,14 @@ HWY_INLINE void Transpose16x32(const uint8_t* p, size_t stride, __m512i out[8]) 
 
 // The 16 rows of a tile, equally spaced in memory (row r at row0 + r *
 // stride: one pointer and one stride, where 16 pointers would not stay in
-// registers), their byte offsets for gathers and the output rows (step 1:
-// first and the valid lanes; spread rows go out through StagedTiles).
+// registers), their byte offsets for gathers and the output rows (rows one
+// apart: first and the valid lanes; spread rows go out through StagedTiles).
 struct TileRows {
   const uint8_t* row0;
   size_t stride;
-  __m512i offsets;      // int32 lanes: r * stride
-  int64_t first, step;  // the rows first + r * step
-  __mmask16 valid;      // step 1: the lanes before the end
+  __m512i offsets;  // int32 lanes: r * stride
+  int64_t first;    // the tile's first row
+  __mmask16 valid;  // rows one apart: the lanes before the range's end
 };
 
 // The 32-bit word at byte `off` of block b of each of the 16 rows.
@@ -338,7 +338,6 @@ inline TileRows MakeTileRows(const internal::IntMatMulArgs& a, int64_t first, in
   const auto* base = static_cast<const uint8_t*>(a.w.data);
   TileRows t;
   t.first = first;
-  t.step = step;
   t.valid = static_cast<__mmask16>((1u << std::min(kVnniTileRows, row_end - first)) - 1);
   if (first + (kVnniTileRows - 1) * step < row_end) {
     t.row0 = base + static_cast<size_t>(first) * a.w.row_bytes;
