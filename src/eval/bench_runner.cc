@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "eval/eval_report.h"
-#include "runtime/sampler.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 
 namespace arkv::eval {

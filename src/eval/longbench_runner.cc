@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "eval/longbench_metrics.h"
 #include "eval/longbench_prompts.h"
-#include "runtime/sampler.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 
 namespace arkv::eval {

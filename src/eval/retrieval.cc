@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
-#include "runtime/sampler.h"
+#include "runtime/logit_scan.h"
 
 namespace arkv::eval {
 

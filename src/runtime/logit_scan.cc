@@ -3,8 +3,6 @@
 #include <cmath>
 #include <cstddef>
 
-#include "runtime/sampler.h"  // Argmax
-
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "runtime/logit_scan.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep

@@ -38,8 +38,4 @@ class Sampler {
   std::vector<double> probs_;
 };
 
-// Index of the largest logit, the lowest index winning ties; a NaN never
-// compares larger (vectorized in logit_scan.cc).
-int32_t Argmax(const float* logits, int n);
-
 }  // namespace arkv

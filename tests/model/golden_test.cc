@@ -45,7 +45,7 @@
 #include "golden_util.h"
 #include "model/model.h"
 #include "reference_model.h"
-#include "runtime/sampler.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 #include "tensor/kernels.h"
 

@@ -19,7 +19,7 @@
 #include "arkv/kv_config.h"
 #include "golden_util.h"
 #include "model/model.h"
-#include "runtime/sampler.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 
 namespace arkv {

@@ -15,6 +15,7 @@
 
 #include "arkv/kv_memory.h"
 #include "core/error.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 
 namespace arkv {

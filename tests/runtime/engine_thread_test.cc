@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/engine.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 
 namespace arkv {

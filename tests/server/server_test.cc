@@ -17,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "runtime/engine.h"
+#include "runtime/logit_scan.h"
 #include "runtime/session.h"
 #include "server/completion_service.h"
 #include "server/http_server.h"
