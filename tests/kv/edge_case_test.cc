@@ -209,7 +209,9 @@ TEST(EdgeCases, BudgetsOfAtMostTwiceTheWindowQuantizeEveryKeptPastTokenAtDecode)
       const int64_t o = ls.original_tokens / kHeads - 32;
       EXPECT_EQ(ls.original_tokens % kHeads, 0);
       EXPECT_EQ(ls.quantized_tokens, (tc.keep - o) * kHeads) << "C = " << tc.c;
-      if (tc.c == 65 && ls.oq_ratio == 1.0) EXPECT_EQ(o, 1) << "the layer of ratio 1";
+      if (tc.c == 65 && ls.oq_ratio == 1.0) {
+        EXPECT_EQ(o, 1) << "the layer of ratio 1";
+      }
       EXPECT_GE(o, 0);
       EXPECT_LE(o, tc.c == 65 ? 1 : 0) << "C = " << tc.c;
     }
