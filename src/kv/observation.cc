@@ -50,13 +50,19 @@ LayerScores ScoreObservation(const Observation& obs, std::span<const HeadStores>
       const AttentionView<float> view{
           sorted.data(), static_cast<size_t>(group),        static_cast<size_t>(w_obs),
           past,          static_cast<size_t>(w_obs) * past, past};
-      if (with_oq) oq[h] = ComputeOqScore(view, taus);
       scores.past[h].assign(past, 0.0);
       const size_t kernel = static_cast<size_t>(config.pool_kernel);
-      if (past > 0 && score == TokenScore::kSnapKv) {
-        ComputeSnapKvScore(view, 1, scores.past[h], kernel);
-      } else if (past > 0) {
-        ComputePrefillHeavyHitter(view, 1, scores.past[h], config.gamma, kernel);
+      if (past > 0 && score == TokenScore::kHeavyHitter) {
+        // With the OQ score, one pass computes each head's key moments for both.
+        if (with_oq) {
+          oq[h] = ComputeOqScoreAndPrefillHeavyHitter(view, taus, 1, scores.past[h], config.gamma,
+                                                      kernel);
+        } else {
+          ComputePrefillHeavyHitter(view, 1, scores.past[h], config.gamma, kernel);
+        }
+      } else {
+        if (with_oq) oq[h] = ComputeOqScore(view, taus);
+        if (past > 0) ComputeSnapKvScore(view, 1, scores.past[h], kernel);
       }
     }
   });

@@ -53,10 +53,10 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
     const T* row = head_data + i * view.query_stride;
     if constexpr (std::is_same_v<T, float>) {
       AddShiftedRow(row, head_data, n, mean.data());
-      continue;
-    }
-    for (size_t j = 0; j < n; ++j) {
-      mean[j] += static_cast<double>(row[j]) - static_cast<double>(head_data[j]);
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        mean[j] += static_cast<double>(row[j]) - static_cast<double>(head_data[j]);
+      }
     }
   }
   const double inv_w = 1.0 / static_cast<double>(view.num_queries);
@@ -68,14 +68,15 @@ void KeyMoments(const AttentionView<T>& view, size_t head, std::vector<double>& 
     if constexpr (std::is_same_v<T, float>) {
       AddDeviationPowers(row, head_data, mean.data(), n, s2.data(),
                          s4 != nullptr ? s4->data() : nullptr);
-      continue;
-    }
-    for (size_t j = 0; j < n; ++j) {
-      const double d = (static_cast<double>(row[j]) - static_cast<double>(head_data[j])) - mean[j];
-      const double d2 = d * d;
-      s2[j] += d2;
-      if (s4 != nullptr) {
-        (*s4)[j] += d2 * d2;
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        const double d =
+            (static_cast<double>(row[j]) - static_cast<double>(head_data[j])) - mean[j];
+        const double d2 = d * d;
+        s2[j] += d2;
+        if (s4 != nullptr) {
+          (*s4)[j] += d2 * d2;
+        }
       }
     }
   }
@@ -115,11 +116,67 @@ void CheckPoolKernel(size_t kernel) {
   }
 }
 
+// The OQ score's sums over heads: the entropy's p log(p + eps) (negated at
+// the end), the unbiased variances and the kurtoses.
+struct OqSums {
+  double neg_entropy = 0;
+  double variance = 0;
+  double kurtosis = 0;
+};
+
+// Adds head h of view a to the sums, from the head's key moments s2, s4.
+template <typename T>
+void AddOqHead(const AttentionView<T>& a, size_t h, const std::vector<double>& s2,
+               const std::vector<double>& s4, OqSums& sums) {
+  const size_t n = a.num_keys;
+  const double w = static_cast<double>(a.num_queries);
+  for (size_t i = 0; i < a.num_queries; ++i) {
+    const T* row = a.data + h * a.head_stride + i * a.query_stride;
+    if constexpr (std::is_same_v<T, float>) {
+      sums.neg_entropy += SumPLogP(row, n, kEntropyEpsilon);
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        const double p = static_cast<double>(row[j]);
+        sums.neg_entropy += p * std::log(p + kEntropyEpsilon);
+      }
+    }
+  }
+  for (size_t j = 0; j < n; ++j) {
+    // Unbiased variance needs w >= 2; a single query has no spread: 0.
+    if (a.num_queries > 1) {
+      sums.variance += s2[j] / (w - 1);
+    }
+    const double m2 = std::max(s2[j] / w, kKurtosisM2Floor);
+    sums.kurtosis += (s4[j] / w) / (m2 * m2);
+  }
+}
+
+OqScore FinishOqScore(const OqSums& sums, const OqTemperatures& taus) {
+  OqScore result;
+  result.entropy = -sums.neg_entropy;
+  result.variance = sums.variance;
+  result.kurtosis = sums.kurtosis;
+  // The epsilon makes a one-hot row's entropy about -1e-10; a negative base
+  // would make the fractional power NaN, so the factor is taken at >= 0.
+  const double entropy_base = std::max(result.entropy, 0.0);
+  result.score = std::pow(entropy_base, 1.0 / taus.tau1) *
+                 std::pow(result.variance, 1.0 / taus.tau2) *
+                 std::pow(result.kurtosis, 1.0 / taus.tau3);
+  return result;
+}
+
+void CheckTemperatures(const OqTemperatures& taus) {
+  CheckTemperature(taus.tau1, "tau1");
+  CheckTemperature(taus.tau2, "tau2");
+  CheckTemperature(taus.tau3, "tau3");
+}
+
 // Shared by the prefill and decode scores: the decode score is the prefill
-// formula with a single query (no variance term).
+// formula with a single query (no variance term). With `oq`, each head's OQ
+// terms are added to it from the same key moments (ComputeOqScore's).
 template <typename T>
 void HeavyHitter(const AttentionView<T>& view, size_t num_kv_heads, std::span<double> out,
-                 double gamma, size_t pool_kernel, const char* what) {
+                 double gamma, size_t pool_kernel, const char* what, OqSums* oq = nullptr) {
   CheckGroups(view.num_heads, num_kv_heads, what);
   CheckPoolKernel(pool_kernel);
   if (!std::isfinite(gamma)) {
@@ -141,11 +198,13 @@ void HeavyHitter(const AttentionView<T>& view, size_t num_kv_heads, std::span<do
   const size_t group = view.num_heads / num_kv_heads;
   const bool with_variance = view.num_queries > 1;
   const double var_scale = with_variance ? gamma / static_cast<double>(view.num_queries - 1) : 0;
-  std::vector<double> mean(n), s2(n), group_sum(n);
+  std::vector<double> mean(n), s2(n), s4(oq != nullptr ? n : 0), group_sum(n);
   for (size_t kv = 0; kv < num_kv_heads; ++kv) {
     std::fill(group_sum.begin(), group_sum.end(), 0.0);
     for (size_t g = 0; g < group; ++g) {
-      KeyMoments(view, kv * group + g, mean, s2, nullptr);
+      const size_t head = kv * group + g;
+      KeyMoments(view, head, mean, s2, oq != nullptr ? &s4 : nullptr);
+      if (oq != nullptr) AddOqHead(view, head, s2, s4, *oq);
       for (size_t j = 0; j < n; ++j) {
         group_sum[j] += mean[j] + var_scale * s2[j];
       }
@@ -167,49 +226,31 @@ size_t ObservationPastKeys(size_t prompt_len, size_t window) {
 
 template <typename T>
 OqScore ComputeOqScore(const AttentionView<T>& past_attention, const OqTemperatures& taus) {
-  CheckTemperature(taus.tau1, "tau1");
-  CheckTemperature(taus.tau2, "tau2");
-  CheckTemperature(taus.tau3, "tau3");
-  OqScore result;
+  CheckTemperatures(taus);
   if (!CheckView(past_attention, "OQ score")) {
-    return result;
+    return OqScore{};
   }
-
-  const AttentionView<T>& a = past_attention;
-  const size_t n = a.num_keys;
-  const double w = static_cast<double>(a.num_queries);
+  const size_t n = past_attention.num_keys;
   std::vector<double> mean(n), s2(n), s4(n);
-  double neg_entropy = 0;
-  for (size_t h = 0; h < a.num_heads; ++h) {
-    for (size_t i = 0; i < a.num_queries; ++i) {
-      const T* row = a.data + h * a.head_stride + i * a.query_stride;
-      if constexpr (std::is_same_v<T, float>) {
-        neg_entropy += SumPLogP(row, n, kEntropyEpsilon);
-        continue;
-      }
-      for (size_t j = 0; j < n; ++j) {
-        const double p = static_cast<double>(row[j]);
-        neg_entropy += p * std::log(p + kEntropyEpsilon);
-      }
-    }
-    KeyMoments(a, h, mean, s2, &s4);
-    for (size_t j = 0; j < n; ++j) {
-      // Unbiased variance needs w >= 2; a single query has no spread: 0.
-      if (a.num_queries > 1) {
-        result.variance += s2[j] / (w - 1);
-      }
-      const double m2 = std::max(s2[j] / w, kKurtosisM2Floor);
-      result.kurtosis += (s4[j] / w) / (m2 * m2);
-    }
+  OqSums sums;
+  for (size_t h = 0; h < past_attention.num_heads; ++h) {
+    KeyMoments(past_attention, h, mean, s2, &s4);
+    AddOqHead(past_attention, h, s2, s4, sums);
   }
-  result.entropy = -neg_entropy;
-  // The epsilon makes a one-hot row's entropy about -1e-10; a negative base
-  // would make the fractional power NaN, so the factor is taken at >= 0.
-  const double entropy_base = std::max(result.entropy, 0.0);
-  result.score = std::pow(entropy_base, 1.0 / taus.tau1) *
-                 std::pow(result.variance, 1.0 / taus.tau2) *
-                 std::pow(result.kurtosis, 1.0 / taus.tau3);
-  return result;
+  return FinishOqScore(sums, taus);
+}
+
+template <typename T>
+OqScore ComputeOqScoreAndPrefillHeavyHitter(const AttentionView<T>& past_attention,
+                                            const OqTemperatures& taus, size_t num_kv_heads,
+                                            std::span<double> out, double gamma,
+                                            size_t pool_kernel) {
+  CheckTemperatures(taus);
+  OqSums sums;
+  HeavyHitter(past_attention, num_kv_heads, out, gamma, pool_kernel, "prefill heavy-hitter score",
+              &sums);
+  if (past_attention.num_keys == 0 || past_attention.num_heads == 0) return OqScore{};
+  return FinishOqScore(sums, taus);
 }
 
 OqScore SumOqScores(std::span<const OqScore> head_scores, const OqTemperatures& taus) {
@@ -423,6 +464,12 @@ std::vector<TokenState> SplitDecodeStates(std::span<const double> past_scores, s
 
 template OqScore ComputeOqScore<float>(const AttentionView<float>&, const OqTemperatures&);
 template OqScore ComputeOqScore<double>(const AttentionView<double>&, const OqTemperatures&);
+template OqScore ComputeOqScoreAndPrefillHeavyHitter<float>(const AttentionView<float>&,
+                                                            const OqTemperatures&, size_t,
+                                                            std::span<double>, double, size_t);
+template OqScore ComputeOqScoreAndPrefillHeavyHitter<double>(const AttentionView<double>&,
+                                                             const OqTemperatures&, size_t,
+                                                             std::span<double>, double, size_t);
 template void ComputePrefillHeavyHitter<float>(const AttentionView<float>&, size_t,
                                                std::span<double>, double, size_t);
 template void ComputePrefillHeavyHitter<double>(const AttentionView<double>&, size_t,

@@ -129,6 +129,16 @@ void ComputePrefillHeavyHitter(const AttentionView<T>& past_attention, size_t nu
                                std::span<double> out, double gamma = kDefaultGamma,
                                size_t pool_kernel = kDefaultPoolKernel);
 
+// ComputeOqScore(past_attention, taus) and ComputePrefillHeavyHitter of the
+// same arguments in one pass: the same results, bit for bit, with each head's
+// key moments computed once for both (a prompt batch under ARKV scores every
+// layer's observation window with both).
+template <typename T>
+OqScore ComputeOqScoreAndPrefillHeavyHitter(const AttentionView<T>& past_attention,
+                                            const OqTemperatures& taus, size_t num_kv_heads,
+                                            std::span<double> out, double gamma = kDefaultGamma,
+                                            size_t pool_kernel = kDefaultPoolKernel);
+
 // SnapKV's score (Li et al. 2024, "SnapKV: LLM Knows What You are Looking for
 // Before Generation"), the `snapkv` policy's score instead of the heavy-hitter
 // one: per query head the SUM over the observation queries of their attention

@@ -413,6 +413,57 @@ TEST(HeavyHitterTest, RejectsBadArguments) {
 
 // ---------------------------------------------------------------- selection
 
+// The one-pass OQ and heavy-hitter scores equal the two separate calls bit
+// for bit, for float and double views, 1 and 2 KV heads, one query (no
+// variance term) and several, odd key counts.
+template <typename T>
+void CheckOneScorePass(size_t num_kv_heads, size_t queries, size_t keys, std::mt19937& rng) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const size_t heads = 2 * num_kv_heads;
+  std::vector<T> a(heads * queries * keys);
+  for (T& x : a) x = static_cast<T>(uniform(rng) * uniform(rng));
+  const AttentionView<T> view{a.data(), heads, queries, keys, queries * keys, keys};
+  const OqTemperatures taus{0.7, 1.3, 2.0};
+  std::vector<double> separate(num_kv_heads * keys, -1.0), one_pass(num_kv_heads * keys, -2.0);
+  const OqScore oq = ComputeOqScore(view, taus);
+  ComputePrefillHeavyHitter(view, num_kv_heads, std::span<double>(separate), 0.4, 3);
+  const OqScore both = ComputeOqScoreAndPrefillHeavyHitter(view, taus, num_kv_heads,
+                                                           std::span<double>(one_pass), 0.4, 3);
+  const std::string what = std::to_string(num_kv_heads) + " KV heads, " + std::to_string(queries) +
+                           " queries, " + std::to_string(keys) + " keys";
+  EXPECT_GT(oq.entropy, 0.0) << what;
+  if (queries > 1) {  // one query has no spread
+    EXPECT_GT(oq.kurtosis, 0.0) << what;
+  }
+  EXPECT_EQ(both.entropy, oq.entropy) << what;
+  EXPECT_EQ(both.variance, oq.variance) << what;
+  EXPECT_EQ(both.kurtosis, oq.kurtosis) << what;
+  EXPECT_EQ(both.score, oq.score) << what;
+  EXPECT_EQ(one_pass, separate) << what;
+}
+
+TEST(OqScoreTest, OnePassWithTheHeavyHitterMatchesTheSeparateCalls) {
+  std::mt19937 rng(23);
+  for (size_t kv : {1, 2}) {
+    for (size_t queries : {1, 6}) {
+      for (size_t keys : {1, 37, 130}) {
+        CheckOneScorePass<float>(kv, queries, keys, rng);
+        CheckOneScorePass<double>(kv, queries, keys, rng);
+      }
+    }
+  }
+  // No keys: both give nothing; a bad temperature is refused as by ComputeOqScore.
+  const AttentionView<float> empty{nullptr, 4, 3, 0, 0, 0};
+  const OqScore none = ComputeOqScoreAndPrefillHeavyHitter(empty, {}, 1, std::span<double>());
+  EXPECT_EQ(none.score, 0.0);
+  EXPECT_EQ(none.entropy, 0.0);
+  std::vector<float> a(8, 0.25f);
+  std::vector<double> out(4);
+  EXPECT_THROW(ComputeOqScoreAndPrefillHeavyHitter(AttentionView<float>{a.data(), 1, 2, 4, 8, 4},
+                                                   {0.0, 1.0, 1.0}, 1, std::span<double>(out)),
+               Error);
+}
+
 using Split = std::pair<std::vector<size_t>, std::vector<size_t>>;
 
 // TopKSplit(s, k, split) as two sorted classes: the best `split`, then the
